@@ -1,0 +1,56 @@
+// Package api is Laoyou's HTTP API: which routes each function serves, the
+// request and response bodies, and the handlers that turn them into calls
+// on the domain packages. Functions' main packages only call into here.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/laoyou/laoyou/shared/config"
+	"github.com/laoyou/laoyou/shared/dynamo"
+	"github.com/laoyou/laoyou/shared/idempotency"
+	"github.com/laoyou/laoyou/shared/share"
+	"github.com/laoyou/laoyou/shared/tenant"
+)
+
+// settingsTTL is how long tenant settings are cached in a warm function.
+const settingsTTL = 10 * time.Second
+
+// Deps is what every function's handlers are built from.
+type Deps struct {
+	Config   config.Config
+	Log      *slog.Logger
+	Store    *dynamo.Store
+	Guard    *idempotency.Guard
+	Settings *tenant.Cache
+	Links    share.Links
+	Now      func() time.Time
+}
+
+// NewDeps connects to DynamoDB as cfg says.
+func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, error) {
+	db, err := dynamo.NewClient(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return DepsWith(db, cfg, log), nil
+}
+
+// DepsWith builds the dependencies over an existing client (tests bring
+// their own, with fault injection or counting).
+func DepsWith(db *dynamodb.Client, cfg config.Config, log *slog.Logger) *Deps {
+	store := dynamo.NewStore(db, cfg.Table)
+	return &Deps{
+		Config:   cfg,
+		Log:      log,
+		Store:    store,
+		Guard:    idempotency.NewGuard(dynamo.IdempotencyStore{Store: store}),
+		Settings: tenant.NewCache(dynamo.SettingsStore{Store: store}, settingsTTL),
+		Links:    share.Links{BaseURL: cfg.ShareBaseURL, MiniProgramPage: cfg.MiniProgramPage},
+		Now:      time.Now,
+	}
+}

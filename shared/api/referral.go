@@ -1,0 +1,78 @@
+package api
+
+import (
+	"context"
+
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/dynamo"
+	"github.com/laoyou/laoyou/shared/httpapi"
+	"github.com/laoyou/laoyou/shared/referral"
+)
+
+// Referral is the referral function: codes, share links and binding.
+func Referral(d *Deps) *httpapi.API {
+	svc := ReferralService(d)
+	return httpapi.New(d.Log, d.Guard,
+		httpapi.Route{Key: "POST /v1/referral/code", Access: auth.AnyUser, Handle: createCode(svc)},
+		httpapi.Route{Key: "GET /v1/r/{code}", Access: auth.Public, Handle: resolveCode(svc)},
+		httpapi.Route{Key: "POST /v1/referral/bind", Access: auth.AnyUser, Handle: bindCode(svc)},
+		httpapi.Route{Key: "GET /v1/referral/me", Access: auth.AnyUser, Handle: myReferrals(svc)},
+	)
+}
+
+// ReferralService builds the referral domain over the store.
+func ReferralService(d *Deps) *referral.Service {
+	return &referral.Service{
+		Store:    dynamo.ReferralStore{Store: d.Store},
+		Settings: d.Settings,
+		Links:    d.Links,
+		Pepper:   []byte(d.Config.PhonePepper),
+		Now:      d.Now,
+		OnClickError: func(ctx context.Context, err error) {
+			d.Log.WarnContext(ctx, "click not recorded", "error", err.Error())
+		},
+	}
+}
+
+func createCode(svc *referral.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		s, err := svc.MyCode(ctx, r.Caller)
+		return httpapi.OK(s), err
+	}
+}
+
+func resolveCode(svc *referral.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		l, err := svc.Resolve(ctx, r.PathParam("code"))
+		return httpapi.OK(l), err
+	}
+}
+
+type bindRequest struct {
+	Code string `json:"code"`
+}
+
+func (b *bindRequest) Valid() error {
+	if b.Code == "" {
+		return httpapi.Missing("code")
+	}
+	return nil
+}
+
+func bindCode(svc *referral.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		var in bindRequest
+		if err := httpapi.Decode(r, &in); err != nil {
+			return httpapi.Response{}, err
+		}
+		b, err := svc.Bind(ctx, r.Caller, in.Code)
+		return httpapi.OK(b), err
+	}
+}
+
+func myReferrals(svc *referral.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		m, err := svc.Me(ctx, r.Caller)
+		return httpapi.OK(m), err
+	}
+}

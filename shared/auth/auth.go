@@ -1,0 +1,84 @@
+// Package auth turns the claims that API Gateway's JWT authorizer verified into
+// the caller a handler acts for, and decides what each role may do. It never
+// verifies tokens itself: in AWS the authorizer has, locally the runner has.
+package auth
+
+import (
+	"regexp"
+
+	"github.com/laoyou/laoyou/shared/apierr"
+)
+
+// Role is what a caller may do.
+type Role string
+
+const (
+	Patient Role = "patient"
+	Staff   Role = "staff"
+	Admin   Role = "admin"
+)
+
+// Access is what a route requires.
+type Access int
+
+const (
+	Public    Access = iota // no token
+	AnyUser                 // any signed-in role, acting for itself
+	StaffOnly               // staff or admin
+	AdminOnly               // admin
+)
+
+// Caller is the signed-in user a request acts for. PhoneNumber is kept only to
+// be HMAC'd; it is never stored or logged as is.
+type Caller struct {
+	UserID      string
+	Tenant      string
+	Role        Role
+	Name        string
+	PhoneNumber string
+}
+
+// ids are opaque but bounded, so they can be put into keys safely.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.:@|-]{1,128}$`)
+
+// ValidID reports whether s can serve as a user, tenant or admin-chosen id.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// FromClaims builds the caller from the authorizer's claims. A token the
+// authorizer accepted but that lacks Laoyou's claims is refused with 403.
+func FromClaims(claims map[string]string) (Caller, error) {
+	const op = apierr.Op("auth.FromClaims")
+	c := Caller{
+		UserID:      claims["sub"],
+		Tenant:      claims["tenant"],
+		Role:        Role(claims["role"]),
+		Name:        claims["name"],
+		PhoneNumber: claims["phone_number"],
+	}
+	if !ValidID(c.UserID) || !ValidID(c.Tenant) {
+		return Caller{}, apierr.E(op, apierr.Forbidden, "the token carries no valid sub and tenant")
+	}
+	switch c.Role {
+	case Patient, Staff, Admin:
+	default:
+		return Caller{}, apierr.E(op, apierr.Forbidden, "the token carries no valid role")
+	}
+	return c, nil
+}
+
+// Allows reports whether the caller's role satisfies the access level.
+func (c Caller) Allows(a Access) bool {
+	switch a {
+	case Public, AnyUser:
+		return true
+	case StaffOnly:
+		return c.Role == Staff || c.Role == Admin
+	case AdminOnly:
+		return c.Role == Admin
+	}
+	return false
+}
+
+// IsStaff reports whether the caller is clinic personnel (staff or admin), who
+// neither refer nor get referred.
+func (c Caller) IsStaff() bool { return c.Role == Staff || c.Role == Admin }

@@ -1,0 +1,41 @@
+// Package config reads a function's configuration from its environment, as
+// template.yaml sets it in AWS and the local runner sets it locally.
+package config
+
+import (
+	"os"
+	"strings"
+)
+
+// Config is every setting a Laoyou function reads.
+type Config struct {
+	Table           string // TABLE_NAME: the one DynamoDB table
+	Endpoint        string // DYNAMODB_ENDPOINT: any other DynamoDB (local, a container); empty in AWS
+	Region          string // AWS_REGION
+	ShareBaseURL    string // SHARE_BASE_URL: H5 landing base for shareUrl
+	MiniProgramPage string // MINI_PROGRAM_PAGE: the page miniProgramPath opens
+	PhonePepper     string // PHONE_PEPPER: secret for phone number HMACs
+	LogLevel        string // LOG_LEVEL: DEBUG, INFO, WARN or ERROR
+	Stage           string // STAGE: deployment stage
+}
+
+// FromEnv reads the configuration, with local-friendly defaults.
+func FromEnv() Config {
+	return Config{
+		Table:           env("TABLE_NAME", "laoyou"),
+		Endpoint:        strings.TrimSpace(os.Getenv("DYNAMODB_ENDPOINT")),
+		Region:          env("AWS_REGION", "us-east-1"),
+		ShareBaseURL:    env("SHARE_BASE_URL", "http://127.0.0.1:3000/s"),
+		MiniProgramPage: env("MINI_PROGRAM_PAGE", "/pages/landing/index"),
+		PhonePepper:     env("PHONE_PEPPER", "local-pepper-not-secret"),
+		LogLevel:        env("LOG_LEVEL", "INFO"),
+		Stage:           env("STAGE", "local"),
+	}
+}
+
+func env(name, fallback string) string {
+	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+		return v
+	}
+	return fallback
+}

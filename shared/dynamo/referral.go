@@ -1,0 +1,239 @@
+package dynamo
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/referral"
+)
+
+var _ referral.Store = (*ReferralStore)(nil)
+
+// ReferralStore keeps codes, bindings and the referrer's friend list.
+//
+// Items:
+//
+//	CODE#<code> / _                 the code, unique across tenants
+//	T#<t>#U#<user> / REF#CODE       the same code, under its owner
+//	T#<t>#U#<referee> / BOUND_TO    the referee's one binding
+//	T#<t>#U#<referrer> / REF#F#<referee>   the friend as the referrer sees them
+//	T#<t>#U#<user> / PATIENT        the user has a recorded clinic visit
+type ReferralStore struct{ *Store }
+
+type codeItem struct {
+	key
+	Kind        string    `dynamodbav:"kind"`
+	Code        string    `dynamodbav:"code"`
+	Tenant      string    `dynamodbav:"tenant"`
+	UserID      string    `dynamodbav:"userId"`
+	DisplayName string    `dynamodbav:"displayName"`
+	PhoneHash   string    `dynamodbav:"phoneHash,omitempty"`
+	Role        string    `dynamodbav:"role"`
+	CreatedAt   time.Time `dynamodbav:"createdAt"`
+}
+
+func (i codeItem) code() *referral.Code {
+	return &referral.Code{
+		Code: i.Code, Tenant: i.Tenant, UserID: i.UserID, DisplayName: i.DisplayName,
+		PhoneHash: i.PhoneHash, Role: auth.Role(i.Role), CreatedAt: i.CreatedAt,
+	}
+}
+
+func newCodeItem(k key, c referral.Code) codeItem {
+	return codeItem{
+		key: k, Kind: kindCode, Code: c.Code, Tenant: c.Tenant, UserID: c.UserID,
+		DisplayName: c.DisplayName, PhoneHash: c.PhoneHash, Role: string(c.Role), CreatedAt: c.CreatedAt,
+	}
+}
+
+// CodeOf reads the owner's copy of their code.
+func (s ReferralStore) CodeOf(ctx context.Context, tenant, userID string) (*referral.Code, error) {
+	var it codeItem
+	found, err := s.getItem(ctx, key{PK: userPK(tenant, userID), SK: skCode}, &it)
+	if !found || err != nil {
+		return nil, err
+	}
+	return it.code(), nil
+}
+
+// SaveCode writes the code and the owner's copy in one transaction, each
+// conditional on not existing: one code per user, one user per code.
+func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral.Code, error) {
+	mine, err := s.putIf(newCodeItem(key{PK: userPK(c.Tenant, c.UserID), SK: skCode}, c), notExists())
+	if err != nil {
+		return nil, err
+	}
+	global, err := s.putIf(newCodeItem(key{PK: codePK(c.Code), SK: skSelf}, c), notExists())
+	if err != nil {
+		return nil, err
+	}
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{mine, global})
+	switch {
+	case err != nil:
+		return nil, err
+	case reasons == nil:
+		return nil, nil
+	case reasons[0].ConditionFailed():
+		var it codeItem
+		if err := attributevalue.UnmarshalMap(reasons[0].Item, &it); err != nil {
+			return nil, err
+		}
+		return it.code(), nil
+	default:
+		return nil, referral.ErrCodeTaken
+	}
+}
+
+// FindCode reads a code by its value.
+func (s ReferralStore) FindCode(ctx context.Context, code string) (*referral.Code, error) {
+	var it codeItem
+	found, err := s.getItem(ctx, key{PK: codePK(code), SK: skSelf}, &it)
+	if !found || err != nil {
+		return nil, err
+	}
+	return it.code(), nil
+}
+
+// RecordClick writes the click as its own event item: a fresh key per click,
+// so a viral code makes no hot key; the stream feeds the stats.
+func (s ReferralStore) RecordClick(ctx context.Context, e event.Event) error {
+	put, err := s.eventPut(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 put.Put.TableName,
+		Item:                      put.Put.Item,
+		ConditionExpression:       put.Put.ConditionExpression,
+		ExpressionAttributeNames:  put.Put.ExpressionAttributeNames,
+		ExpressionAttributeValues: put.Put.ExpressionAttributeValues,
+	})
+	return err
+}
+
+type bindingItem struct {
+	key
+	Kind         string    `dynamodbav:"kind"`
+	Tenant       string    `dynamodbav:"tenant"`
+	RefereeID    string    `dynamodbav:"refereeId"`
+	ReferrerID   string    `dynamodbav:"referrerId"`
+	Code         string    `dynamodbav:"code"`
+	ReferrerName string    `dynamodbav:"referrerName"`
+	RefereeName  string    `dynamodbav:"refereeName"`
+	Stage        string    `dynamodbav:"stage"`
+	BoundAt      time.Time `dynamodbav:"boundAt"`
+}
+
+func (i bindingItem) binding() *referral.Binding {
+	return &referral.Binding{
+		Tenant: i.Tenant, RefereeID: i.RefereeID, ReferrerID: i.ReferrerID, Code: i.Code,
+		ReferrerName: i.ReferrerName, RefereeName: i.RefereeName, Stage: referral.Stage(i.Stage), BoundAt: i.BoundAt,
+	}
+}
+
+type friendItem struct {
+	key
+	Kind        string    `dynamodbav:"kind"`
+	Tenant      string    `dynamodbav:"tenant"`
+	RefereeID   string    `dynamodbav:"refereeId"`
+	DisplayName string    `dynamodbav:"displayName"`
+	Stage       string    `dynamodbav:"stage"`
+	BoundAt     time.Time `dynamodbav:"boundAt"`
+}
+
+// Bind writes the binding, the referrer's friend entry and the event in one
+// transaction. Its conditions are the binding rules that need stored state:
+// the referee is unbound (first bind wins), has no recorded visit, and the
+// referrer is not bound to the referee (no A→B→A loop).
+func (s ReferralStore) Bind(ctx context.Context, b referral.Binding, e event.Event) (*referral.BindConflict, error) {
+	binding, err := s.putIf(bindingItem{
+		key:  key{PK: userPK(b.Tenant, b.RefereeID), SK: skBoundTo},
+		Kind: kindBinding, Tenant: b.Tenant, RefereeID: b.RefereeID, ReferrerID: b.ReferrerID, Code: b.Code,
+		ReferrerName: b.ReferrerName, RefereeName: b.RefereeName, Stage: string(b.Stage), BoundAt: b.BoundAt,
+	}, notExists())
+	if err != nil {
+		return nil, err
+	}
+	newcomer := s.check(key{PK: userPK(b.Tenant, b.RefereeID), SK: skPatient}, notExists())
+	noLoop := s.check(key{PK: userPK(b.Tenant, b.ReferrerID), SK: skBoundTo},
+		notExists().Or(expression.Name("referrerId").NotEqual(expression.Value(b.RefereeID))))
+	friend, err := s.put(friendItem{
+		key:  key{PK: userPK(b.Tenant, b.ReferrerID), SK: skFriend + b.RefereeID},
+		Kind: kindFriend, Tenant: b.Tenant, RefereeID: b.RefereeID, DisplayName: b.RefereeName,
+		Stage: string(b.Stage), BoundAt: b.BoundAt,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ev, err := s.eventPut(e)
+	if err != nil {
+		return nil, err
+	}
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{binding, newcomer, noLoop, friend, ev})
+	if err != nil || reasons == nil {
+		return nil, err
+	}
+	conflict := &referral.BindConflict{
+		ExistingPatient: reasons[1].ConditionFailed(),
+		Loop:            reasons[2].ConditionFailed(),
+	}
+	if reasons[0].ConditionFailed() {
+		var it bindingItem
+		if err := attributevalue.UnmarshalMap(reasons[0].Item, &it); err != nil {
+			return nil, err
+		}
+		conflict.Existing = it.binding()
+	}
+	return conflict, nil
+}
+
+// Referrals reads the user's code and friends with one Query.
+func (s ReferralStore) Referrals(ctx context.Context, tenant, userID string) (*referral.Code, []referral.Friend, error) {
+	kc := expression.Key("pk").Equal(expression.Value(userPK(tenant, userID))).
+		And(expression.Key("sk").BeginsWith(skReferral))
+	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc))
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		KeyConditionExpression:    e.KeyCondition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	}
+	var code *referral.Code
+	var friends []referral.Friend
+	p := dynamodb.NewQueryPaginator(s.DB, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, item := range page.Items {
+			sk := item["sk"].(*types.AttributeValueMemberS).Value
+			switch {
+			case sk == skCode:
+				var it codeItem
+				if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+					return nil, nil, err
+				}
+				code = it.code()
+			case strings.HasPrefix(sk, skFriend):
+				var it friendItem
+				if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+					return nil, nil, err
+				}
+				friends = append(friends, referral.Friend{
+					DisplayName: it.DisplayName, Stage: referral.Stage(it.Stage), BoundAt: it.BoundAt,
+				})
+			}
+		}
+	}
+	return code, friends, nil
+}

@@ -1,0 +1,177 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Store keeps all of Laoyou's state in one table. Its methods are split by
+// domain across this package's files.
+type Store struct {
+	DB    *dynamodb.Client
+	Table string
+	Now   func() time.Time
+}
+
+// NewStore returns a store over table.
+func NewStore(db *dynamodb.Client, table string) *Store {
+	return &Store{DB: db, Table: table, Now: time.Now}
+}
+
+// Item kinds, stored in every item's "kind" so stream consumers and
+// operators can tell items apart without parsing keys.
+const (
+	kindCode        = "referralCode"
+	kindBinding     = "binding"
+	kindFriend      = "friend"
+	kindEvent       = "event"
+	kindIdempotency = "idempotency"
+	kindSettings    = "settings"
+)
+
+// Keys. Everything a tenant owns sits under "T#<tenant>"; what the system
+// makes unique across tenants (codes, rooms, coupons, events) has its own
+// partition and carries its tenant as an attribute.
+func userPK(tenant, user string) string { return "T#" + tenant + "#U#" + user }
+func tenantPK(tenant string) string     { return "T#" + tenant }
+func codePK(code string) string         { return "CODE#" + code }
+func eventPK(id string) string          { return "EVT#" + id }
+func idemPK(key string) string          { return "IDEM#" + key }
+
+const (
+	skCode     = "REF#CODE"
+	skFriend   = "REF#F#"
+	skReferral = "REF#"
+	skBoundTo  = "BOUND_TO"
+	skPatient  = "PATIENT"
+	skSettings = "SETTINGS"
+	skSelf     = "_" // the item of a partition that holds one item
+)
+
+// key is an item's primary key.
+type key struct {
+	PK string `dynamodbav:"pk"`
+	SK string `dynamodbav:"sk"`
+}
+
+func (k key) av() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: k.PK},
+		"sk": &types.AttributeValueMemberS{Value: k.SK},
+	}
+}
+
+// notExists is the condition of a put that must create its item.
+func notExists() expression.ConditionBuilder {
+	return expression.AttributeNotExists(expression.Name("pk"))
+}
+
+func mustBuild(b expression.Builder) expression.Expression {
+	e, err := b.Build()
+	if err != nil {
+		panic("dynamo: bad expression: " + err.Error()) // a programming error, caught by any test
+	}
+	return e
+}
+
+// putIf is a transaction Put of item under cond, returning the old item if
+// cond fails.
+func (s *Store) putIf(item any, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	e := mustBuild(expression.NewBuilder().WithCondition(cond))
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName:                           aws.String(s.Table),
+		Item:                                av,
+		ConditionExpression:                 e.Condition(),
+		ExpressionAttributeNames:            e.Names(),
+		ExpressionAttributeValues:           e.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}, nil
+}
+
+// put is an unconditional transaction Put.
+func (s *Store) put(item any) (types.TransactWriteItem, error) {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: av}}, nil
+}
+
+// check is a transaction ConditionCheck on the item at k.
+func (s *Store) check(k key, cond expression.ConditionBuilder) types.TransactWriteItem {
+	e := mustBuild(expression.NewBuilder().WithCondition(cond))
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                           aws.String(s.Table),
+		Key:                                 k.av(),
+		ConditionExpression:                 e.Condition(),
+		ExpressionAttributeNames:            e.Names(),
+		ExpressionAttributeValues:           e.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}
+}
+
+// failed is one cancelled transaction item: its reason code and, where the
+// condition failed, the item as it was.
+type failed struct {
+	Code string
+	Item map[string]types.AttributeValue
+}
+
+// ConditionFailed reports whether this item's condition failed.
+func (f failed) ConditionFailed() bool { return f.Code == "ConditionalCheckFailed" }
+
+// transact runs one TransactWriteItems. If a condition failed it returns the
+// reason per item (in order) and no error; the caller decides what each
+// means. Cancellations by conflicting transactions only are retried a few
+// times: the SDK does not retry them, and the transaction had no effect.
+func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) ([]failed, error) {
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
+	for attempt := 0; ; attempt++ {
+		_, err := s.DB.TransactWriteItems(ctx, in)
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) {
+			return nil, err
+		}
+		reasons := make([]failed, len(tce.CancellationReasons))
+		conditionFailed := false
+		for i, r := range tce.CancellationReasons {
+			reasons[i] = failed{Code: aws.ToString(r.Code), Item: r.Item}
+			conditionFailed = conditionFailed || reasons[i].ConditionFailed()
+		}
+		if conditionFailed || attempt >= 3 {
+			if !conditionFailed {
+				return nil, err
+			}
+			return reasons, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(10<<attempt+rand.IntN(10)) * time.Millisecond):
+		}
+	}
+}
+
+// getItem reads one item into out; found is false if it does not exist.
+func (s *Store) getItem(ctx context.Context, k key, out any) (found bool, err error) {
+	res, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: k.av()})
+	if err != nil || res.Item == nil {
+		return false, err
+	}
+	return true, attributevalue.UnmarshalMap(res.Item, out)
+}
+
+// ttlAfter is a TTL attribute value: epoch seconds d from now.
+func (s *Store) ttlAfter(d time.Duration) int64 { return s.Now().Add(d).Unix() }

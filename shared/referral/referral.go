@@ -1,0 +1,321 @@
+// Package referral is old-brings-new (老带新): a patient's referral code and
+// its share link, a newcomer binding to the patient who brought them, and
+// the referrer's view of their friends. It holds the rules; how they are
+// stored is the Store's business.
+package referral
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/privacy"
+	"github.com/laoyou/laoyou/shared/share"
+	"github.com/laoyou/laoyou/shared/tenant"
+)
+
+// Stage is how far a referral has come.
+type Stage string
+
+const (
+	Bound     Stage = "BOUND"     // the friend bound to the referrer
+	Qualified Stage = "QUALIFIED" // the friend visited the clinic
+	Rewarded  Stage = "REWARDED"  // the rewards were released
+	Reversed  Stage = "REVERSED"  // the qualifying treatment was refunded
+)
+
+// Code is a patient's referral code. Codes are unique across tenants.
+type Code struct {
+	Code        string
+	Tenant      string
+	UserID      string
+	DisplayName string // already masked
+	PhoneHash   string // HMAC of the referrer's phone, for self-referral checks
+	Role        auth.Role
+	CreatedAt   time.Time
+}
+
+// Binding ties a referee to their referrer. A referee has at most one.
+type Binding struct {
+	Tenant       string
+	RefereeID    string
+	ReferrerID   string
+	Code         string
+	ReferrerName string // masked
+	RefereeName  string // masked
+	Stage        Stage
+	BoundAt      time.Time
+}
+
+// Friend is a referee as their referrer sees them: a masked name and a
+// stage, never a treatment, amount or visit detail.
+type Friend struct {
+	DisplayName string    `json:"displayName"`
+	Stage       Stage     `json:"stage"`
+	BoundAt     time.Time `json:"boundAt"`
+}
+
+// BindConflict says which of a binding's conditions failed.
+type BindConflict struct {
+	Existing        *Binding // the referee was already bound
+	ExistingPatient bool     // the referee has a recorded visit
+	Loop            bool     // the referrer is bound to the referee
+}
+
+// ErrCodeTaken is returned by Store.SaveCode when the random code exists.
+var ErrCodeTaken = errors.New("referral: code taken")
+
+// Store keeps referral state. Every write is a single conditional call.
+type Store interface {
+	// CodeOf returns the user's code, or nil.
+	CodeOf(ctx context.Context, tenant, userID string) (*Code, error)
+	// SaveCode stores c unless the user already has a code (then it returns
+	// that one) or the code is taken (ErrCodeTaken).
+	SaveCode(ctx context.Context, c Code) (existing *Code, err error)
+	// FindCode returns the code, or nil.
+	FindCode(ctx context.Context, code string) (*Code, error)
+	// RecordClick records a landing-page visit as an event item.
+	RecordClick(ctx context.Context, e event.Event) error
+	// Bind stores b with its event, in one transaction, only if the referee
+	// is unbound and not a patient and the referrer is not bound to the
+	// referee. Otherwise it reports the conflict and writes nothing.
+	Bind(ctx context.Context, b Binding, e event.Event) (*BindConflict, error)
+	// Referrals returns the user's code (or nil) and their friends.
+	Referrals(ctx context.Context, tenant, userID string) (*Code, []Friend, error)
+}
+
+// Service applies the referral rules.
+type Service struct {
+	Store    Store
+	Settings *tenant.Cache
+	Links    share.Links
+	Pepper   []byte
+	Now      func() time.Time
+	// OnClickError is told of clicks that could not be recorded; the landing
+	// page is still served.
+	OnClickError func(ctx context.Context, err error)
+}
+
+// Share is a code with its share links.
+type Share struct {
+	Code string `json:"code"`
+	share.Link
+}
+
+// MyCode returns the caller's code, creating it on first call.
+func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error) {
+	const op = apierr.Op("referral.MyCode")
+	if caller.IsStaff() {
+		return Share{}, apierr.E(op, apierr.ReferrerNotEligible, "clinic staff accounts do not refer patients")
+	}
+	c, err := s.Store.CodeOf(ctx, caller.Tenant, caller.UserID)
+	if err != nil {
+		return Share{}, apierr.E(op, err)
+	}
+	for attempt := 0; c == nil; attempt++ {
+		fresh := Code{
+			Code:        share.NewCode(share.ReferralCodeLen),
+			Tenant:      caller.Tenant,
+			UserID:      caller.UserID,
+			DisplayName: privacy.MaskName(caller.Name),
+			PhoneHash:   privacy.PhoneHash(s.Pepper, caller.PhoneNumber),
+			Role:        caller.Role,
+			CreatedAt:   s.Now().UTC(),
+		}
+		existing, err := s.Store.SaveCode(ctx, fresh)
+		switch {
+		case errors.Is(err, ErrCodeTaken) && attempt < 3:
+			continue // 44 random bits: a clash is rare, three in a row is a bug
+		case err != nil:
+			return Share{}, apierr.E(op, err)
+		case existing != nil:
+			c = existing // a concurrent call made it first
+		default:
+			c = &fresh
+		}
+	}
+	return Share{Code: c.Code, Link: s.Links.Referral(c.Code)}, nil
+}
+
+// Landing is what a shared code opens.
+type Landing struct {
+	Code          string        `json:"code"`
+	Tenant        string        `json:"tenant"`
+	Referrer      Person        `json:"referrer"`
+	NewcomerOffer *tenant.Offer `json:"newcomerOffer"`
+}
+
+// Person is another patient as shown: a masked name only.
+type Person struct {
+	DisplayName string `json:"displayName"`
+}
+
+// Resolve opens a shared code for anyone and counts the click.
+func (s *Service) Resolve(ctx context.Context, raw string) (Landing, error) {
+	const op = apierr.Op("referral.Resolve")
+	c, err := s.find(ctx, op, raw)
+	if err != nil {
+		return Landing{}, err
+	}
+	click := event.New(event.ReferralClicked, c.Tenant, s.Now(), map[string]any{"code": c.Code, "referrerId": c.UserID})
+	if err := s.Store.RecordClick(ctx, click); err != nil && s.OnClickError != nil {
+		s.OnClickError(ctx, err)
+	}
+	settings, err := s.Settings.Get(ctx, c.Tenant)
+	if err != nil {
+		return Landing{}, apierr.E(op, err)
+	}
+	return Landing{
+		Code:          c.Code,
+		Tenant:        c.Tenant,
+		Referrer:      Person{DisplayName: c.DisplayName},
+		NewcomerOffer: settings.NewcomerOffer,
+	}, nil
+}
+
+// BindResult is the answer to a successful bind.
+type BindResult struct {
+	Referrer Person    `json:"referrer"`
+	BoundAt  time.Time `json:"boundAt"`
+}
+
+// Bind binds the caller, a newcomer, to the owner of code. The first binding
+// wins; binding again to the same referrer answers the same.
+func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (BindResult, error) {
+	const op = apierr.Op("referral.Bind")
+	c, err := s.find(ctx, op, raw)
+	if err != nil {
+		return BindResult{}, err
+	}
+	if c.Tenant != caller.Tenant {
+		// Another clinic's code does not exist for this caller.
+		return BindResult{}, apierr.E(op, apierr.CodeNotFound, "no such referral code")
+	}
+	if err := s.eligible(caller, c); err != nil {
+		return BindResult{}, apierr.E(op, err)
+	}
+	b := Binding{
+		Tenant:       caller.Tenant,
+		RefereeID:    caller.UserID,
+		ReferrerID:   c.UserID,
+		Code:         c.Code,
+		ReferrerName: c.DisplayName,
+		RefereeName:  privacy.MaskName(caller.Name),
+		Stage:        Bound,
+		BoundAt:      s.Now().UTC(),
+	}
+	e := event.New(event.ReferralBound, b.Tenant, b.BoundAt, map[string]any{
+		"referrerId": b.ReferrerID, "refereeId": b.RefereeID, "code": b.Code, "channel": "code",
+	})
+	conflict, err := s.Store.Bind(ctx, b, e)
+	if err != nil {
+		return BindResult{}, apierr.E(op, err)
+	}
+	if conflict != nil {
+		existing, err := resolveConflict(conflict, b)
+		if err != nil {
+			return BindResult{}, apierr.E(op, err)
+		}
+		b = *existing
+	}
+	return BindResult{Referrer: Person{DisplayName: b.ReferrerName}, BoundAt: b.BoundAt}, nil
+}
+
+// eligible applies the rules that need no stored state beyond the code.
+func (s *Service) eligible(caller auth.Caller, c *Code) error {
+	switch {
+	case caller.IsStaff():
+		return apierr.E(apierr.NotANewPatient, "clinic staff accounts cannot be referred")
+	case c.UserID == caller.UserID:
+		return apierr.E(apierr.SelfReferral, "you cannot use your own referral code")
+	case c.PhoneHash != "" && c.PhoneHash == privacy.PhoneHash(s.Pepper, caller.PhoneNumber):
+		return apierr.E(apierr.SelfReferral, "this code belongs to an account with your phone number")
+	case c.Role == auth.Staff || c.Role == auth.Admin:
+		return apierr.E(apierr.ReferrerNotEligible, "clinic staff accounts do not refer patients")
+	}
+	return nil
+}
+
+// resolveConflict decides what a failed binding means. Rebinding to the same
+// referrer is success, so a retry without an Idempotency-Key is harmless.
+func resolveConflict(c *BindConflict, want Binding) (*Binding, error) {
+	switch {
+	case c.Existing != nil && c.Existing.ReferrerID == want.ReferrerID:
+		return c.Existing, nil
+	case c.Existing != nil:
+		return nil, apierr.E(apierr.AlreadyBound, "you are already bound to another referrer")
+	case c.ExistingPatient:
+		return nil, apierr.E(apierr.NotANewPatient, "only new patients can be referred")
+	case c.Loop:
+		return nil, apierr.E(apierr.ReferrerNotEligible, "this referrer was referred by you")
+	}
+	return nil, apierr.E(apierr.Internal, "binding refused for no known reason")
+}
+
+// Mine is the referrer's own view.
+type Mine struct {
+	Code      *string  `json:"code"`
+	Referrals []Friend `json:"referrals"`
+	Counts    Counts   `json:"counts"`
+}
+
+// Counts is the referrer's funnel. A friend counts in every stage they
+// reached: a rewarded friend was also bound and qualified.
+type Counts struct {
+	Bound     int `json:"bound"`
+	Qualified int `json:"qualified"`
+	Rewarded  int `json:"rewarded"`
+}
+
+// Me returns the caller's code, friends and counts.
+func (s *Service) Me(ctx context.Context, caller auth.Caller) (Mine, error) {
+	const op = apierr.Op("referral.Me")
+	c, friends, err := s.Store.Referrals(ctx, caller.Tenant, caller.UserID)
+	if err != nil {
+		return Mine{}, apierr.E(op, err)
+	}
+	m := Mine{Referrals: friends}
+	if m.Referrals == nil {
+		m.Referrals = []Friend{}
+	}
+	if c != nil {
+		m.Code = &c.Code
+	}
+	m.Counts = CountStages(m.Referrals)
+	return m, nil
+}
+
+// CountStages tallies friends by the furthest stage they reached.
+func CountStages(friends []Friend) Counts {
+	var n Counts
+	for _, f := range friends {
+		n.Bound++
+		switch f.Stage {
+		case Qualified:
+			n.Qualified++
+		case Rewarded:
+			n.Qualified++
+			n.Rewarded++
+		}
+	}
+	return n
+}
+
+func (s *Service) find(ctx context.Context, op apierr.Op, raw string) (*Code, error) {
+	code, ok := share.Normalize(raw, share.ReferralCodeLen)
+	if !ok {
+		// The same 404 as an unknown code: a malformed one tells nothing.
+		return nil, apierr.E(op, apierr.CodeNotFound, "no such referral code")
+	}
+	c, err := s.Store.FindCode(ctx, code)
+	if err != nil {
+		return nil, apierr.E(op, err)
+	}
+	if c == nil {
+		return nil, apierr.E(op, apierr.CodeNotFound, "no such referral code")
+	}
+	return c, nil
+}

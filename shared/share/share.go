@@ -1,0 +1,114 @@
+// Package share makes what a patient shares in WeChat: random codes that are
+// easy to read aloud and type, and the scene, mini-program path and H5 URL
+// that open a code or a room.
+package share
+
+import (
+	"crypto/rand"
+	"net/url"
+	"strings"
+)
+
+// Alphabet has no look-alikes (no 0/O, 1/I/L), so a code read off a poster
+// or said at a front desk is typed right. 31 symbols: 4.95 bits each.
+const Alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+// Code lengths. Referral codes and room ids carry about 44 and 59 bits,
+// coupon codes about 49: far too many to enumerate.
+const (
+	ReferralCodeLen = 9
+	CouponCodeLen   = 10
+	GroupIDLen      = 12
+)
+
+// NewCode returns n uniformly random symbols of Alphabet from crypto/rand.
+func NewCode(n int) string {
+	const limit = 256 - 256%len(Alphabet) // reject bytes that would bias the draw
+	out := make([]byte, 0, n)
+	var buf [32]byte
+	for len(out) < n {
+		if _, err := rand.Read(buf[:]); err != nil {
+			panic("share: no randomness: " + err.Error())
+		}
+		for _, b := range buf {
+			if int(b) < limit && len(out) < n {
+				out = append(out, Alphabet[int(b)%len(Alphabet)])
+			}
+		}
+	}
+	return string(out)
+}
+
+// Normalize reads a code as a person may type it: case-insensitive, spaces
+// and dashes ignored. ok is false if it cannot be a code of length n.
+func Normalize(s string, n int) (code string, ok bool) {
+	if len(s) > 4*n {
+		return "", false
+	}
+	var b strings.Builder
+	for _, r := range strings.ToUpper(s) {
+		switch {
+		case r == ' ' || r == '-':
+			continue
+		case r < 128 && strings.IndexByte(Alphabet, byte(r)) >= 0:
+			b.WriteRune(r)
+		default:
+			return "", false
+		}
+	}
+	if b.Len() != n {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// Links builds share links from configuration.
+type Links struct {
+	BaseURL         string // H5 landing, e.g. https://h5.clinic.cn/s
+	MiniProgramPage string // e.g. /pages/landing/index
+}
+
+// Link is the share payload of one shareable thing.
+type Link struct {
+	Scene           string `json:"scene"`
+	MiniProgramPath string `json:"miniProgramPath"`
+	ShareURL        string `json:"shareUrl"`
+}
+
+// MaxScene is WeChat's limit for wxacode.getUnlimited scenes.
+const MaxScene = 32
+
+// Referral links a referral code: scene "r=CODE".
+func (l Links) Referral(code string) Link { return l.link("r", code) }
+
+// Group links a group-buy room: scene "g=ID".
+func (l Links) Group(groupID string) Link { return l.link("g", groupID) }
+
+func (l Links) link(param, value string) Link {
+	// Codes come from Alphabet, so the scene needs no escaping and fits
+	// WeChat's character set.
+	q := param + "=" + value
+	page := l.MiniProgramPage
+	if page == "" {
+		page = "/pages/landing/index"
+	}
+	if !strings.HasPrefix(page, "/") {
+		page = "/" + page
+	}
+	return Link{
+		Scene:           q,
+		MiniProgramPath: page + "?" + q,
+		ShareURL:        withQuery(l.BaseURL, param, value),
+	}
+}
+
+func withQuery(base, param, value string) string {
+	u, err := url.Parse(base)
+	if err != nil || base == "" {
+		return base + "?" + param + "=" + value
+	}
+	q := u.Query()
+	q.Set(param, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
