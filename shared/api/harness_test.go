@@ -1,0 +1,153 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/shared/config"
+	"github.com/laoyou/laoyou/shared/dynamo"
+	"github.com/laoyou/laoyou/shared/logging"
+)
+
+func TestMain(m *testing.M) { ddbtest.Main(m) }
+
+// stack is every function's API over a fresh table in DynamoDB Local.
+type stack struct {
+	t    *testing.T
+	db   *ddbtest.DB
+	deps *Deps
+	apis map[string]lambdaAPI
+}
+
+type lambdaAPI interface {
+	Handle(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	db := ddbtest.New(t)
+	client := db.NewClient(t, dynamo.WithCallCounting)
+	cfg := config.Config{
+		Table:           db.Table,
+		ShareBaseURL:    "https://h5.example.com/s",
+		MiniProgramPage: "/pages/landing/index",
+		PhonePepper:     "test-pepper",
+	}
+	deps := DepsWith(client, cfg, logging.Discard())
+	s := &stack{t: t, db: db, deps: deps, apis: map[string]lambdaAPI{
+		"referral": Referral(deps),
+	}}
+	return s
+}
+
+// who is a token's claims.
+type who map[string]string
+
+func patient(tenant, user string) who {
+	return who{"sub": user, "tenant": tenant, "role": "patient", "name": "张" + user}
+}
+
+func staff(tenant, user string) who { return who{"sub": user, "tenant": tenant, "role": "staff"} }
+
+// call is one request as API Gateway hands it to a function.
+type call struct {
+	fn      string // which function's API
+	route   string // "POST /v1/groups/{groupId}/join"
+	params  map[string]string
+	query   map[string]string
+	body    string
+	as      who // nil: no token
+	headers map[string]string
+}
+
+type reply struct {
+	Status int
+	Body   string
+	Calls  *dynamo.Calls
+}
+
+func (r reply) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.Body), &m), r.Body)
+	return m
+}
+
+func (r reply) Code(t *testing.T) string {
+	t.Helper()
+	m := r.JSON(t)
+	e, _ := m["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+func (s *stack) do(c call) reply {
+	s.t.Helper()
+	method, path, _ := strings.Cut(c.route, " ")
+	for k, v := range c.params {
+		path = strings.ReplaceAll(path, "{"+k+"}", v)
+	}
+	headers := map[string]string{"content-type": "application/json"}
+	for k, v := range c.headers {
+		headers[strings.ToLower(k)] = v
+	}
+	ev := events.APIGatewayV2HTTPRequest{
+		Version:               "2.0",
+		RouteKey:              c.route,
+		RawPath:               path,
+		Headers:               headers,
+		QueryStringParameters: c.query,
+		PathParameters:        c.params,
+		Body:                  c.body,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey:  c.route,
+			RequestID: uuid.NewString(),
+			HTTP:      events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: path, SourceIP: "127.0.0.1"},
+		},
+	}
+	if c.as != nil {
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: c.as},
+		}
+	}
+	ctx, calls := dynamo.CountCalls(context.Background())
+	api, ok := s.apis[c.fn]
+	require.True(s.t, ok, "no function %q", c.fn)
+	resp, err := api.Handle(ctx, ev)
+	require.NoError(s.t, err)
+	return reply{Status: resp.StatusCode, Body: resp.Body, Calls: calls}
+}
+
+// concurrently runs n calls at once and returns their replies in order.
+func (s *stack) concurrently(n int, mk func(i int) call) []reply {
+	out := make([]reply, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			out[i] = s.do(mk(i))
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	return out
+}
+
+func statuses(replies []reply) map[int]int {
+	m := map[int]int{}
+	for _, r := range replies {
+		m[r.Status]++
+	}
+	return m
+}
