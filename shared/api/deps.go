@@ -6,6 +6,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -13,6 +14,7 @@ import (
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/idempotency"
+	"github.com/laoyou/laoyou/shared/logging"
 	"github.com/laoyou/laoyou/shared/share"
 	"github.com/laoyou/laoyou/shared/tenant"
 )
@@ -29,6 +31,20 @@ type Deps struct {
 	Settings *tenant.Cache
 	Links    share.Links
 	Now      func() time.Time
+}
+
+// FromEnv builds the dependencies of a Lambda function from its
+// environment. A function that cannot start exits, so Lambda reports the
+// failed init.
+func FromEnv() *Deps {
+	cfg := config.FromEnv()
+	log := logging.New(os.Stdout, cfg.LogLevel)
+	d, err := NewDeps(context.Background(), cfg, log)
+	if err != nil {
+		log.Error("init failed", "error", err.Error())
+		os.Exit(1)
+	}
+	return d
 }
 
 // NewDeps connects to DynamoDB as cfg says.

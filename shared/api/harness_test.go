@@ -44,6 +44,9 @@ func newStack(t *testing.T) *stack {
 	deps := DepsWith(client, cfg, logging.Discard())
 	s := &stack{t: t, db: db, deps: deps, apis: map[string]lambdaAPI{
 		"referral": Referral(deps),
+		"coupons":  Coupons(deps),
+		"groupbuy": GroupBuy(deps),
+		"admin":    Admin(deps),
 	}}
 	return s
 }

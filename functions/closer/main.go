@@ -1,0 +1,11 @@
+// Command closer is the scheduled Lambda function that settles group-buy
+// rooms past their expiry.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/laoyou/laoyou/shared/api"
+)
+
+func main() { lambda.Start(api.Closer(api.FromEnv())) }

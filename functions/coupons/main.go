@@ -1,0 +1,10 @@
+// Command coupons is the Lambda function for coupon templates, claims and redemption.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/laoyou/laoyou/shared/api"
+)
+
+func main() { lambda.Start(api.Coupons(api.FromEnv()).Handle) }
