@@ -17,6 +17,10 @@ type Config struct {
 	PhonePepper     string // PHONE_PEPPER: secret for phone number HMACs
 	LogLevel        string // LOG_LEVEL: DEBUG, INFO, WARN or ERROR
 	Stage           string // STAGE: deployment stage
+	// WEBHOOK_ALLOW_LOOPBACK=true lets webhook rules use http:// URLs on
+	// loopback (127.0.0.1, ::1, localhost). Only the local runner sets it; in
+	// AWS every webhook URL must be https.
+	AllowLoopbackWebhooks bool
 }
 
 // FromEnv reads the configuration, with local-friendly defaults.
@@ -30,6 +34,8 @@ func FromEnv() Config {
 		PhonePepper:     env("PHONE_PEPPER", "local-pepper-not-secret"),
 		LogLevel:        env("LOG_LEVEL", "INFO"),
 		Stage:           env("STAGE", "local"),
+
+		AllowLoopbackWebhooks: env("WEBHOOK_ALLOW_LOOPBACK", "") == "true",
 	}
 }
 
