@@ -1,0 +1,137 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/stretchr/testify/require"
+
+	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/infra/samtemplate"
+	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/config"
+	"github.com/laoyou/laoyou/shared/dynamo"
+	"github.com/laoyou/laoyou/shared/logging"
+	"github.com/laoyou/laoyou/shared/referral"
+)
+
+// sampleCode is the referral code the samples in events/ use.
+const sampleCode = "HX7K2PQ9R"
+
+// TestSampleEvents keeps events/ true: every file decodes strictly into the
+// event type its function receives, and the handler answers it as noted
+// here. Files run in this order, on one table, so later samples see what
+// earlier ones did (the bind before "me").
+func TestSampleEvents(t *testing.T) {
+	type sample struct {
+		file   string
+		status int                             // HTTP samples: the status
+		check  func(t *testing.T, body string) // optional check of the body or result
+	}
+	contains := func(parts ...string) func(*testing.T, string) {
+		return func(t *testing.T, body string) {
+			for _, p := range parts {
+				require.Contains(t, body, p)
+			}
+		}
+	}
+	samples := []sample{
+		{"referral/create-code.json", 200, contains(`"code":"`+sampleCode+`"`, `"scene":"r=`+sampleCode+`"`)},
+		{"referral/resolve-code.json", 200, contains(`"code":"`+sampleCode+`"`, `"displayName":"王*"`)},
+		{"referral/bind.json", 200, contains(`"referrer":{"displayName":"王*"}`, `"boundAt":`)},
+		{"referral/me.json", 200, contains(`"bound":1`, `"stage":"BOUND"`)},
+		{"referral/unknown-route.json", 404, contains(`"code":"NOT_FOUND"`)},
+		{"closer/every-minute.json", 0, contains(`"settled":0`)},
+		{"hooks/referral-bound.json", 0, func(t *testing.T, body string) {
+			var resp events.DynamoDBEventResponse
+			require.NoError(t, json.Unmarshal([]byte(body), &resp))
+			require.Empty(t, resp.BatchItemFailures)
+		}},
+	}
+
+	root := repoRoot(t)
+	files, err := filepath.Glob(filepath.Join(root, "events", "*", "*.json"))
+	require.NoError(t, err)
+	var found, listed []string
+	for _, f := range files {
+		rel, _ := filepath.Rel(filepath.Join(root, "events"), f)
+		found = append(found, filepath.ToSlash(rel))
+	}
+	for _, s := range samples {
+		listed = append(listed, s.file)
+	}
+	sort.Strings(found)
+	sort.Strings(listed)
+	require.Equal(t, listed, found, "every file in events/ has an expectation here, and every expectation a file")
+
+	d := sampleDeps(t)
+	fns := Functions(d)
+	ctx := context.Background()
+	for _, s := range samples {
+		t.Run(s.file, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(root, "events", s.file))
+			require.NoError(t, err)
+			var out any
+			switch fn := strings.Split(s.file, "/")[0]; fn {
+			case "closer":
+				var ev events.EventBridgeEvent
+				strictDecode(t, raw, &ev)
+				out, err = fns.Scheduled["CloserFunction"](ctx, raw)
+			case "hooks":
+				var ev events.DynamoDBEvent
+				strictDecode(t, raw, &ev)
+				out, err = fns.Stream["HooksFunction"](ctx, ev)
+			default:
+				var ev events.APIGatewayV2HTTPRequest
+				strictDecode(t, raw, &ev)
+				a := fns.APIs[strings.ToUpper(fn[:1])+fn[1:]+"Function"]
+				require.NotNil(t, a, "no function for %s", s.file)
+				resp, herr := a.Handle(ctx, ev)
+				require.NoError(t, herr)
+				require.Equal(t, s.status, resp.StatusCode, resp.Body)
+				out, err = json.RawMessage(resp.Body), nil
+			}
+			require.NoError(t, err)
+			body, err := json.Marshal(out)
+			require.NoError(t, err)
+			if s.check != nil {
+				s.check(t, string(body))
+			}
+		})
+	}
+}
+
+// sampleDeps is a fresh table where the samples' referrer has sampleCode.
+func sampleDeps(t *testing.T) *api.Deps {
+	db := ddbtest.New(t)
+	d := api.DepsWith(db.NewClient(t, dynamo.WithCallCounting), config.Config{
+		Table: db.Table, ShareBaseURL: "https://h5.example.com/s", MiniProgramPage: "/pages/landing/index", PhonePepper: "p",
+	}, logging.Discard())
+	_, err := dynamo.ReferralStore{Store: d.Store}.SaveCode(context.Background(), referral.Code{
+		Code: sampleCode, Tenant: DemoTenant, UserID: DemoReferrer, DisplayName: "王*", Role: auth.Patient, CreatedAt: time.Now(),
+	})
+	require.NoError(t, err)
+	return d
+}
+
+func strictDecode(t *testing.T, raw []byte, v any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(v), "the sample must have exactly the fields of %T", v)
+}
+
+func repoRoot(t *testing.T) string {
+	path, err := samtemplate.FindPath()
+	require.NoError(t, err)
+	return filepath.Dir(path)
+}

