@@ -5,27 +5,37 @@ package dynamo
 
 import (
 	"context"
+	"errors"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/laoyou/laoyou/shared/config"
 )
 
-// NewClient returns a DynamoDB client for cfg. With an endpoint set (DynamoDB
-// Local, a container) it uses static local credentials unless real ones are
-// in the environment. Every client counts its calls (see Calls).
+// NewClient returns a DynamoDB client for cfg. Every client counts its
+// calls (see Calls).
+//
+// Credentials come from the environment, where Lambda puts the function
+// role's (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). The
+// SDK's full default chain (profiles, SSO, STS, instance metadata) is left
+// out on purpose: a function never uses it, and it would add megabytes to
+// every binary and time to every cold start. With an endpoint set (DynamoDB
+// Local, a container) and no keys in the environment, static local
+// credentials are used.
 func NewClient(ctx context.Context, cfg config.Config, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, error) {
-	loadOpts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.Region)}
-	if cfg.Endpoint != "" {
-		loadOpts = append(loadOpts, awsconfig.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider("local", "local", "")))
+	id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	switch {
+	case id == "" && cfg.Endpoint != "":
+		id, secret = "local", "local"
+	case id == "" || secret == "":
+		return nil, errors.New("dynamo: no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
-	if err != nil {
-		return nil, err
+	awsCfg := aws.Config{
+		Region:      cfg.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN")),
 	}
 	opts := []func(*dynamodb.Options){WithCallCounting}
 	if cfg.Endpoint != "" {
