@@ -4,7 +4,7 @@
 package auth
 
 import (
-	"regexp"
+	"strings"
 
 	"github.com/laoyou/laoyou/shared/apierr"
 )
@@ -39,10 +39,22 @@ type Caller struct {
 }
 
 // ids are opaque but bounded, so they can be put into keys safely.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.:@|-]{1,128}$`)
-
-// ValidID reports whether s can serve as a user, tenant or admin-chosen id.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
+// ValidID reports whether s can serve as a user, tenant or admin-chosen id:
+// 1 to 128 of [A-Za-z0-9_.:@|-]. A loop rather than a regexp: compiling a
+// bounded repeat at start-up cost every cold start 1.5 ms.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_.:@|-", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
 
 // FromClaims builds the caller from the authorizer's claims. A token the
 // authorizer accepted but that lacks Laoyou's claims is refused with 403.
