@@ -56,9 +56,10 @@ cfn-lint:
 run:
 	$(GO) run ./infra/cmd/local
 
-## bench: the performance figures (DynamoDB calls, handler overhead, ...).
+## bench: the performance figures (go test -bench), then BENCHMARKS.md.
 bench: $(BIN)/ddblocal
 	$(BIN)/ddblocal exec -- $(GO) test -run '^$$' -bench . -benchmem ./...
+	$(BIN)/ddblocal exec -- $(GO) run ./infra/cmd/benchreport -v
 
 ## ddblocal: install DynamoDB Local into .cache/ (done on demand anyway).
 ddblocal: $(BIN)/ddblocal
