@@ -1,8 +1,201 @@
 package api
 
-import "github.com/laoyou/laoyou/shared/httpapi"
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
 
-// Coupons is the coupons function.
-func Coupons(d *Deps) *httpapi.API { return httpapi.New(d.Log, d.Guard) }
+	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/coupon"
+	"github.com/laoyou/laoyou/shared/dynamo"
+	"github.com/laoyou/laoyou/shared/httpapi"
+)
 
-func adminCouponRoutes(d *Deps) []httpapi.Route { return nil }
+// templateTTL is how long coupon templates are cached in a warm function:
+// a change reaches claims in other functions within it.
+const templateTTL = 5 * time.Second
+
+// Coupons is the coupons function: templates for patients, claims, my
+// coupons and redemption at the front desk.
+func Coupons(d *Deps) *httpapi.API {
+	svc := CouponService(d)
+	return httpapi.New(d.Log, d.Guard,
+		httpapi.Route{Key: "GET /v1/coupon-templates", Access: auth.Public, Handle: listCouponTemplates(svc)},
+		httpapi.Route{Key: "POST /v1/coupons/claim", Access: auth.AnyUser, Handle: claimCoupon(svc)},
+		httpapi.Route{Key: "GET /v1/coupons/me", Access: auth.AnyUser, Handle: myCoupons(svc)},
+		httpapi.Route{Key: "POST /v1/staff/coupons/{couponCode}/redeem", Access: auth.StaffOnly, Handle: redeemCoupon(svc)},
+	)
+}
+
+func adminCouponRoutes(d *Deps) []httpapi.Route {
+	svc := CouponService(d)
+	return []httpapi.Route{
+		{Key: "PUT /v1/admin/coupon-templates/{templateId}", Access: auth.AdminOnly, Handle: putCouponTemplate(svc)},
+	}
+}
+
+// couponServices holds one coupon service per Deps: its template cache and
+// its memory of sold-out stock shards live as long as the function stays
+// warm, and every API built on the same Deps (the local runner builds all
+// of them on one) shares them, so an admin's change is seen at once there.
+var couponServices sync.Map // *Deps → *coupon.Service
+
+// CouponService is the coupon domain over the store, one per Deps.
+func CouponService(d *Deps) *coupon.Service {
+	if svc, ok := couponServices.Load(d); ok {
+		return svc.(*coupon.Service)
+	}
+	store := dynamo.CouponStore{Store: d.Store}
+	svc, _ := couponServices.LoadOrStore(d, &coupon.Service{
+		Store:     store,
+		Templates: coupon.NewTemplateCache(store, templateTTL),
+		Now:       func() time.Time { return d.Now() }, // read at each call, so a clock set later counts
+	})
+	return svc.(*coupon.Service)
+}
+
+// templateRequest is the body of PUT /v1/admin/coupon-templates/{id}.
+type templateRequest struct {
+	Title        string  `json:"title"`
+	Kind         string  `json:"kind"`
+	ValueFen     *int64  `json:"valueFen"`
+	PercentOff   *int    `json:"percentOff"`
+	MaxOffFen    *int64  `json:"maxOffFen"`
+	MinSpendFen  *int64  `json:"minSpendFen"`
+	ValidFrom    *string `json:"validFrom"`
+	ValidTo      *string `json:"validTo"`
+	ValidDays    *int    `json:"validDays"`
+	Stock        *int64  `json:"stock"`
+	PerUserLimit *int    `json:"perUserLimit"`
+	Claimable    *bool   `json:"claimable"`
+
+	validFrom, validTo time.Time
+}
+
+// Valid checks presence and form; the coupon rules check the values.
+func (t *templateRequest) Valid() error {
+	t.Title = strings.TrimSpace(t.Title)
+	switch {
+	case t.Title == "":
+		return httpapi.Missing("title")
+	case t.Kind == "":
+		return httpapi.Missing("kind")
+	case t.Stock == nil:
+		return httpapi.Missing("stock")
+	case t.PerUserLimit == nil:
+		return httpapi.Missing("perUserLimit")
+	case t.Claimable == nil:
+		return httpapi.Missing("claimable")
+	case t.ValidDays != nil && *t.ValidDays < 1:
+		return httpapi.Invalid("validDays", "must be at least 1")
+	}
+	var err error
+	if t.validFrom, err = templateTime("validFrom", t.ValidFrom); err != nil {
+		return err
+	}
+	t.validTo, err = templateTime("validTo", t.ValidTo)
+	return err
+}
+
+func templateTime(field string, v *string) (time.Time, error) {
+	if v == nil {
+		return time.Time{}, nil
+	}
+	at, err := time.Parse(time.RFC3339, *v)
+	if err != nil {
+		return time.Time{}, httpapi.Invalid(field, "must be an RFC 3339 time, e.g. 2025-01-31T16:00:00Z")
+	}
+	return at.UTC(), nil
+}
+
+func (t *templateRequest) template(tenant, id string) coupon.Template {
+	return coupon.Template{
+		Tenant: tenant, ID: id, Title: t.Title, Kind: coupon.Kind(t.Kind),
+		ValueFen: zeroIfNil(t.ValueFen), PercentOff: zeroIfNil(t.PercentOff), MaxOffFen: zeroIfNil(t.MaxOffFen),
+		MinSpendFen: zeroIfNil(t.MinSpendFen), ValidFrom: t.validFrom, ValidTo: t.validTo, ValidDays: zeroIfNil(t.ValidDays),
+		Stock: *t.Stock, PerUserLimit: *t.PerUserLimit, Claimable: *t.Claimable,
+	}
+}
+
+func zeroIfNil[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func putCouponTemplate(svc *coupon.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		id := r.PathParam("templateId")
+		if !auth.ValidID(id) {
+			return httpapi.Response{}, httpapi.Invalid("templateId", "must be 1 to 128 letters, digits or _.:@|-")
+		}
+		var in templateRequest
+		if err := httpapi.Decode(r, &in); err != nil {
+			return httpapi.Response{}, err
+		}
+		v, err := svc.SaveTemplate(ctx, in.template(r.Caller.Tenant, id))
+		return httpapi.OK(v), err
+	}
+}
+
+// templateList is the answer to GET /v1/coupon-templates.
+type templateList struct {
+	Templates []coupon.TemplateView `json:"templates"`
+}
+
+func listCouponTemplates(svc *coupon.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		tenant := r.Query("tenant")
+		if tenant == "" {
+			return httpapi.Response{}, apierr.E(apierr.Op("api.listCouponTemplates"), apierr.BadRequest, `query parameter "tenant" is required`)
+		}
+		if !auth.ValidID(tenant) {
+			return httpapi.Response{}, apierr.E(apierr.Op("api.listCouponTemplates"), apierr.BadRequest, `query parameter "tenant" is not a tenant id`)
+		}
+		ts, err := svc.ClaimableTemplates(ctx, tenant)
+		return httpapi.OK(templateList{Templates: ts}), err
+	}
+}
+
+type claimRequest struct {
+	TemplateID string `json:"templateId"`
+}
+
+func (c *claimRequest) Valid() error {
+	switch {
+	case c.TemplateID == "":
+		return httpapi.Missing("templateId")
+	case !auth.ValidID(c.TemplateID):
+		return httpapi.Invalid("templateId", "must be 1 to 128 letters, digits or _.:@|-")
+	}
+	return nil
+}
+
+func claimCoupon(svc *coupon.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		var in claimRequest
+		if err := httpapi.Decode(r, &in); err != nil {
+			return httpapi.Response{}, err
+		}
+		c, err := svc.Claim(ctx, r.Caller, in.TemplateID)
+		return httpapi.Created(c), err
+	}
+}
+
+func myCoupons(svc *coupon.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		m, err := svc.Mine(ctx, r.Caller)
+		return httpapi.OK(m), err
+	}
+}
+
+func redeemCoupon(svc *coupon.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		red, err := svc.Redeem(ctx, r.Caller, r.PathParam("couponCode"))
+		return httpapi.OK(red), err
+	}
+}

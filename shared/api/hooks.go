@@ -2,17 +2,218 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/dynamo"
+	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/hook"
 	"github.com/laoyou/laoyou/shared/httpapi"
 )
 
+const (
+	// rulesTTL is how long a tenant's hook rules are cached by the hooks
+	// function.
+	rulesTTL = 5 * time.Second
+	// hookParallelism bounds the events of one batch handled at once, so a
+	// slow webhook does not hold up the others.
+	hookParallelism = 16
+	// hookMargin is kept back from the invocation's deadline, so the batch
+	// reports what failed instead of timing out as a whole.
+	hookMargin = 2 * time.Second
+)
+
+// hookParts are the hook rules as one process keeps them: the rule cache
+// that the admin routes and the dispatcher share, and the dispatcher.
+type hookParts struct {
+	rules      *hook.Rules
+	dispatcher *hook.Dispatcher
+}
+
+// hookPartsByDeps holds one hookParts per Deps (see couponServices).
+var hookPartsByDeps sync.Map // *Deps → *hookParts
+
+func hooksOf(d *Deps) *hookParts {
+	if p, ok := hookPartsByDeps.Load(d); ok {
+		return p.(*hookParts)
+	}
+	store := dynamo.HookStore{Store: d.Store}
+	cache := hook.NewRuleCache(store, rulesTTL)
+	coupons := CouponService(d)
+	p, _ := hookPartsByDeps.LoadOrStore(d, &hookParts{
+		rules: &hook.Rules{Store: store, Templates: coupons.Store, Cache: cache, Now: func() time.Time { return d.Now() }},
+		dispatcher: &hook.Dispatcher{
+			Store:    store,
+			Rules:    cache,
+			Coupons:  coupons,
+			Webhooks: hook.NewDeliverer(func() bool { return d.Config.AllowLoopbackWebhooks }),
+			Now:      func() time.Time { return d.Now() },
+			Log:      d.Log,
+		},
+	})
+	return p.(*hookParts)
+}
+
 // Hooks is the hooks function's handler: events from the table's stream.
+// Every record that is not a new event item is skipped (in AWS the event
+// source's filter already drops them). For each event it applies the
+// group-buy's reactions, then Laoyou's built-in reactions and the tenant's
+// rules; each effect happens once per (event, rule, recipient) however
+// often the stream delivers the record. Records whose effects failed in a
+// way a retry may mend are reported as batch item failures and come again.
 func Hooks(d *Deps) func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	return func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-		return events.DynamoDBEventResponse{}, nil
+	h := &hooksHandler{d: d, parts: hooksOf(d), reactions: groupReactions(d)}
+	return h.handle
+}
+
+type hooksHandler struct {
+	d         *Deps
+	parts     *hookParts
+	reactions map[event.Type]func(context.Context, event.Event) error
+}
+
+type streamedEvent struct {
+	seq string // the record's sequence number, its ItemIdentifier
+	e   event.Event
+}
+
+func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) > 2*hookMargin {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-hookMargin))
+		defer cancel()
+	}
+	var evs []streamedEvent
+	for _, r := range in.Records {
+		e, ok, err := dynamo.StreamEvent(r)
+		if err != nil {
+			// No retry can mend a record that does not decode; it is logged
+			// for an operator, and the stream goes on.
+			h.d.Log.ErrorContext(ctx, "stream record skipped", "sequence", r.Change.SequenceNumber, "error", err.Error())
+			continue
+		}
+		if ok {
+			evs = append(evs, streamedEvent{seq: r.Change.SequenceNumber, e: e})
+		}
+	}
+	failed := make([]bool, len(evs))
+
+	// remaining on the templates: one counting write per template and batch.
+	var issued []event.Event
+	for _, se := range evs {
+		if se.e.Type == event.CouponIssued {
+			issued = append(issued, se.e)
+		}
+	}
+	if err := CouponService(h.d).CountIssued(ctx, issued); err != nil {
+		h.d.Log.WarnContext(ctx, "issued count not updated", "error", err.Error())
+		for i, se := range evs {
+			failed[i] = failed[i] || se.e.Type == event.CouponIssued
+		}
+	}
+
+	sem := make(chan struct{}, hookParallelism)
+	var wg sync.WaitGroup
+	for i := range evs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := h.apply(ctx, evs[i].e); err != nil {
+				h.d.Log.WarnContext(ctx, "event will be retried", "eventId", evs[i].e.ID, "type", string(evs[i].e.Type), "error", err.Error())
+				failed[i] = true
+			}
+		}()
+	}
+	wg.Wait()
+
+	var resp events.DynamoDBEventResponse
+	for i, f := range failed {
+		if f {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: evs[i].seq})
+		}
+	}
+	return resp, nil
+}
+
+func (h *hooksHandler) apply(ctx context.Context, e event.Event) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	if react := h.reactions[e.Type]; react != nil {
+		if err := react(ctx, e); err != nil {
+			return err
+		}
+	}
+	return h.parts.dispatcher.Dispatch(ctx, e)
+}
+
+func adminHookRoutes(d *Deps) []httpapi.Route {
+	return []httpapi.Route{
+		{Key: "PUT /v1/admin/hooks/{ruleId}", Access: auth.AdminOnly, Handle: putHookRule(d)},
+		{Key: "GET /v1/admin/hooks", Access: auth.AdminOnly, Handle: listHookRules(d)},
+		{Key: "GET /v1/admin/hooks/dead-letters", Access: auth.AdminOnly, Handle: listDeadLetters(d)},
 	}
 }
 
-func adminHookRoutes(d *Deps) []httpapi.Route { return nil }
+// hookRequest is the body of PUT /v1/admin/hooks/{ruleId}.
+type hookRequest struct {
+	Event       string            `json:"event"`
+	IssueCoupon *hook.IssueCoupon `json:"issueCoupon"`
+	Webhook     *hook.Webhook     `json:"webhook"`
+}
+
+// Valid checks the body's shape; the hook rules check the values.
+func (h *hookRequest) Valid() error {
+	if h.Event == "" {
+		return httpapi.Missing("event")
+	}
+	if (h.IssueCoupon == nil) == (h.Webhook == nil) {
+		return httpapi.Invalid("issueCoupon", `or field "webhook" is required, exactly one of them`)
+	}
+	return nil
+}
+
+func putHookRule(d *Deps) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		var in hookRequest
+		if err := httpapi.Decode(r, &in); err != nil {
+			return httpapi.Response{}, err
+		}
+		rule := hook.Rule{
+			Tenant: r.Caller.Tenant, ID: r.PathParam("ruleId"), Event: event.Type(in.Event),
+			IssueCoupon: in.IssueCoupon, Webhook: in.Webhook,
+		}
+		v, err := hooksOf(d).rules.Save(ctx, rule, d.Config.AllowLoopbackWebhooks)
+		return httpapi.OK(v), err
+	}
+}
+
+type ruleList struct {
+	Rules []hook.RuleView `json:"rules"`
+}
+
+func listHookRules(d *Deps) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		rules, err := hooksOf(d).rules.List(ctx, r.Caller.Tenant)
+		return httpapi.OK(ruleList{Rules: rules}), err
+	}
+}
+
+type deadLetterList struct {
+	DeadLetters []hook.DeadLetter `json:"deadLetters"`
+}
+
+func listDeadLetters(d *Deps) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		dls, err := hooksOf(d).rules.DeadLetters(ctx, r.Caller.Tenant)
+		return httpapi.OK(deadLetterList{DeadLetters: dls}), err
+	}
+}

@@ -1,0 +1,99 @@
+package coupon
+
+import (
+	"time"
+
+	"github.com/laoyou/laoyou/shared/apierr"
+)
+
+// Status is where a coupon stands. Stored coupons are PENDING, ISSUED,
+// REDEEMED or VOID; EXPIRED is never stored but read from the validity, so
+// no job has to run for a coupon to expire.
+type Status string
+
+const (
+	Pending  Status = "PENDING"  // a reward on hold, not yet usable
+	Issued   Status = "ISSUED"   // usable within its validity
+	Redeemed Status = "REDEEMED" // used at the clinic
+	Expired  Status = "EXPIRED"  // its validity ended unused
+	Void     Status = "VOID"     // withdrawn (a refunded treatment's reward)
+)
+
+// Source says how a patient came by a coupon.
+type Source string
+
+const (
+	FromClaim    Source = "claim"    // claimed by the patient
+	FromHook     Source = "hook"     // issued by a tenant's hook rule
+	FromGroup    Source = "group"    // a succeeded group-buy room's voucher
+	FromReferral Source = "referral" // a referral reward
+)
+
+// Coupon is one patient's coupon. Codes are unique across tenants.
+type Coupon struct {
+	Code        string
+	Tenant      string
+	UserID      string
+	TemplateID  string
+	Title       string
+	Kind        Kind
+	ValueFen    int64
+	PercentOff  int
+	MaxOffFen   int64
+	MinSpendFen int64
+	PriceFen    int64 // VOUCHER: what the patient pays for the service
+	Status      Status
+	ValidFrom   time.Time
+	ValidTo     time.Time
+	Source      Source
+	IssuedAt    time.Time
+	RedeemedAt  time.Time
+	RedeemedBy  string // the staff member's user id
+}
+
+// couponFor is a coupon issued from t to user at issuedAt.
+func (t Template) couponFor(code, user string, src Source, issuedAt time.Time) Coupon {
+	from, to := t.Validity(issuedAt)
+	c := Coupon{
+		Code: code, Tenant: t.Tenant, UserID: user, TemplateID: t.ID, Title: t.Title, Kind: t.Kind,
+		ValueFen: t.ValueFen, PercentOff: t.PercentOff, MaxOffFen: t.MaxOffFen, MinSpendFen: t.MinSpendFen,
+		Status: Issued, ValidFrom: from, ValidTo: to, Source: src, IssuedAt: issuedAt,
+	}
+	if t.Kind == Voucher {
+		c.PriceFen = t.ValueFen
+	}
+	return c
+}
+
+// StatusAt is the coupon's status as a patient sees it at now.
+func (c Coupon) StatusAt(now time.Time) Status {
+	if (c.Status == Issued || c.Status == Pending) && !now.Before(c.ValidTo) {
+		return Expired
+	}
+	return c.Status
+}
+
+// redeemableAt says why staff of tenant cannot redeem c at now, or nil if
+// they can. The store's condition enforces the same rule at the moment of
+// writing; this names the reason.
+func (c Coupon) redeemableAt(tenant string, now time.Time) error {
+	const op = apierr.Op("coupon.Redeem")
+	switch {
+	case c.Tenant != tenant:
+		// Another clinic's coupon does not exist for this caller.
+		return apierr.E(op, apierr.CouponNotFound, "no such coupon")
+	case c.Status == Redeemed:
+		return apierr.E(op, apierr.AlreadyRedeemed, "this coupon was already redeemed")
+	case c.Status == Void:
+		return apierr.E(op, apierr.CouponNotActive, "this coupon was voided")
+	case !now.Before(c.ValidTo):
+		return apierr.E(op, apierr.CouponExpired, "this coupon has expired")
+	case c.Status == Pending:
+		return apierr.E(op, apierr.CouponNotActive, "this coupon is on hold and not usable yet")
+	case now.Before(c.ValidFrom):
+		return apierr.E(op, apierr.CouponNotActive, "this coupon is not valid yet")
+	case c.Status != Issued:
+		return apierr.E(op, apierr.CouponNotActive, "this coupon is not usable")
+	}
+	return nil
+}

@@ -1,0 +1,400 @@
+package coupon
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/share"
+)
+
+// Issue is one coupon to write, with everything that must hold for it in
+// the same write.
+type Issue struct {
+	Coupon Coupon
+	// Shard is the stock shard to take one unit from; -1 when the stock is
+	// unlimited.
+	Shard int
+	// PerUserLimit bounds a claim: at most this many claims of the template
+	// per patient. 0 for rewards, which the limit does not count.
+	PerUserLimit int
+	// Effect makes a reward happen once: the key of (event, rule,
+	// recipient). Empty for claims.
+	Effect string
+	Event  event.Event // coupon.issued
+}
+
+// IssueConflict says which of an issue's conditions failed; nothing was
+// written.
+type IssueConflict struct {
+	CodeTaken    bool // the random code exists
+	OutOfStock   bool // the shard holds no unit
+	LimitReached bool // the patient claimed PerUserLimit already
+	Done         bool // the effect already happened
+}
+
+// RedeemConflict is a redemption whose condition failed; Current is the
+// coupon as it was (nil: there is none).
+type RedeemConflict struct{ Current *Coupon }
+
+// ErrTemplateChanged is returned by Store.SaveTemplate when the stored
+// template is no longer the one the change was computed from.
+var ErrTemplateChanged = errors.New("coupon: template changed concurrently")
+
+// Store keeps templates, stock and coupons. Every write is one conditional
+// call.
+type Store interface {
+	TemplateSource
+	// ClaimableTemplates lists the tenant's templates marked claimable.
+	ClaimableTemplates(ctx context.Context, tenant string) ([]Template, error)
+	// SaveTemplate creates t (prev nil: with its stock shards) or replaces
+	// prev with t, adding adds[i] units to shard i, keeping the issued count.
+	SaveTemplate(ctx context.Context, t Template, prev *Template, adds []int64) error
+	// Issue writes in.Coupon and its event only if every condition of in
+	// holds; otherwise it reports the conflict and writes nothing.
+	Issue(ctx context.Context, in Issue) (*IssueConflict, error)
+	// Coupon reads a coupon by code, or nil.
+	Coupon(ctx context.Context, code string) (*Coupon, error)
+	// CouponsOf lists a patient's coupons, newest first.
+	CouponsOf(ctx context.Context, tenant, userID string) ([]Coupon, error)
+	// Redeem marks the coupon REDEEMED, with its event, only if it is
+	// ISSUED, of tenant and valid at at.
+	Redeem(ctx context.Context, code, tenant, by string, at time.Time, e event.Event) (*RedeemConflict, error)
+	// CountIssued adds the coupon.issued events (ids, all of one template)
+	// to the template's issued count, each once however often it is given.
+	CountIssued(ctx context.Context, tenant, templateID string, eventIDs []string) error
+}
+
+// Service applies the coupon rules. Build one per process and keep it: it
+// remembers sold-out stock shards between requests.
+type Service struct {
+	Store     Store
+	Templates *TemplateCache
+	Now       func() time.Time
+
+	stock stockMemory
+}
+
+// TemplateView is a template as the API shows it.
+type TemplateView struct {
+	TemplateID   string     `json:"templateId"`
+	Title        string     `json:"title"`
+	Kind         Kind       `json:"kind"`
+	ValueFen     int64      `json:"valueFen,omitempty"`
+	PercentOff   int        `json:"percentOff,omitempty"`
+	MaxOffFen    int64      `json:"maxOffFen,omitempty"`
+	MinSpendFen  int64      `json:"minSpendFen,omitempty"`
+	ValidFrom    *time.Time `json:"validFrom,omitempty"`
+	ValidTo      *time.Time `json:"validTo,omitempty"`
+	ValidDays    int        `json:"validDays,omitempty"`
+	Stock        int64      `json:"stock"`
+	PerUserLimit int        `json:"perUserLimit"`
+	Claimable    bool       `json:"claimable"`
+	// Remaining is null for unlimited stock. It is fed from the stream, so
+	// it trails the claims by seconds.
+	Remaining *int64 `json:"remaining"`
+}
+
+func (t Template) view() TemplateView {
+	v := TemplateView{
+		TemplateID: t.ID, Title: t.Title, Kind: t.Kind, ValueFen: t.ValueFen, PercentOff: t.PercentOff,
+		MaxOffFen: t.MaxOffFen, MinSpendFen: t.MinSpendFen, ValidDays: t.ValidDays, Stock: t.Stock,
+		PerUserLimit: t.PerUserLimit, Claimable: t.Claimable, Remaining: t.Remaining(),
+	}
+	if !t.ValidFrom.IsZero() {
+		v.ValidFrom = &t.ValidFrom
+	}
+	if !t.ValidTo.IsZero() {
+		v.ValidTo = &t.ValidTo
+	}
+	return v
+}
+
+// SaveTemplate creates or replaces the tenant's template t.ID.
+func (s *Service) SaveTemplate(ctx context.Context, t Template) (TemplateView, error) {
+	const op = apierr.Op("coupon.SaveTemplate")
+	now := s.Now().UTC()
+	if err := t.Validate(now); err != nil {
+		return TemplateView{}, err
+	}
+	t.UpdatedAt = now
+	for attempt := 0; ; attempt++ {
+		prev, err := s.Store.Template(ctx, t.Tenant, t.ID)
+		if err != nil {
+			return TemplateView{}, apierr.E(op, err)
+		}
+		var adds []int64
+		if prev == nil {
+			t.Shards, t.Issued = ShardsFor(t.Stock), 0
+		} else if adds, err = t.Replacing(*prev); err != nil {
+			return TemplateView{}, err
+		}
+		err = s.Store.SaveTemplate(ctx, t, prev, adds)
+		if errors.Is(err, ErrTemplateChanged) && attempt < 3 {
+			continue // another admin saved it meanwhile: decide again on theirs
+		}
+		if err != nil {
+			return TemplateView{}, apierr.E(op, err)
+		}
+		s.Templates.Forget(t.Tenant, t.ID)
+		return t.view(), nil
+	}
+}
+
+// ClaimableTemplates lists what patients of tenant may claim now.
+func (s *Service) ClaimableTemplates(ctx context.Context, tenant string) ([]TemplateView, error) {
+	const op = apierr.Op("coupon.ClaimableTemplates")
+	ts, err := s.Store.ClaimableTemplates(ctx, tenant)
+	if err != nil {
+		return nil, apierr.E(op, err)
+	}
+	now := s.Now()
+	out := make([]TemplateView, 0, len(ts))
+	for _, t := range ts {
+		if t.ClaimableAt(now) {
+			out = append(out, t.view())
+		}
+	}
+	return out, nil
+}
+
+// Claimed is the answer to a claim.
+type Claimed struct {
+	CouponCode string    `json:"couponCode"`
+	TemplateID string    `json:"templateId"`
+	Status     Status    `json:"status"`
+	ValidFrom  time.Time `json:"validFrom"`
+	ValidTo    time.Time `json:"validTo"`
+}
+
+// Claim gives the caller a coupon of the template: one write, which takes a
+// unit of stock, counts the claim against the caller's limit and records
+// coupon.issued, or does nothing.
+func (s *Service) Claim(ctx context.Context, caller auth.Caller, templateID string) (Claimed, error) {
+	const op = apierr.Op("coupon.Claim")
+	t, err := s.Templates.Get(ctx, caller.Tenant, templateID)
+	if err != nil {
+		return Claimed{}, apierr.E(op, err)
+	}
+	if t == nil {
+		return Claimed{}, apierr.E(op, apierr.TemplateNotFound, "no such coupon template")
+	}
+	if !t.ClaimableAt(s.Now()) {
+		return Claimed{}, apierr.E(op, apierr.NotClaimable, "this coupon cannot be claimed")
+	}
+	c, err := s.issue(ctx, t, caller.UserID, FromClaim, t.PerUserLimit, "", nil)
+	if err != nil {
+		return Claimed{}, apierr.E(op, err)
+	}
+	return Claimed{CouponCode: c.Code, TemplateID: c.TemplateID, Status: c.Status, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo}, nil
+}
+
+// Reward is a coupon that an event earned someone: a hook rule's or a
+// built-in reaction's.
+type Reward struct {
+	Tenant     string
+	TemplateID string
+	UserID     string
+	Source     Source
+	PriceFen   *int64 // what a group member paid, recorded on their voucher
+	Effect     string // unique per (event, rule, recipient)
+	CauseEvent string // id of the event that earned it
+	RuleID     string
+}
+
+// IssueReward issues r's coupon unless its effect already happened; issued
+// is false for a repeat. TEMPLATE_NOT_FOUND, NOT_CLAIMABLE (the template's
+// validity has ended) and OUT_OF_STOCK will not change on a retry.
+func (s *Service) IssueReward(ctx context.Context, r Reward) (issued bool, err error) {
+	const op = apierr.Op("coupon.IssueReward")
+	if r.Effect == "" {
+		return false, apierr.E(op, apierr.Internal, "a reward needs an effect key")
+	}
+	t, err := s.Templates.Get(ctx, r.Tenant, r.TemplateID)
+	if err != nil {
+		return false, apierr.E(op, err)
+	}
+	if t == nil {
+		return false, apierr.E(op, apierr.TemplateNotFound, "no such coupon template")
+	}
+	if !t.IssuableAt(s.Now()) {
+		return false, apierr.E(op, apierr.NotClaimable, "the template's validity has ended")
+	}
+	c, err := s.issue(ctx, t, r.UserID, r.Source, 0, r.Effect, &r)
+	if err != nil {
+		return false, apierr.E(op, err)
+	}
+	return c != nil, nil
+}
+
+// issue writes one coupon of t for user. Stock shards are tried at random
+// among those not known to be empty; a shard found empty is remembered and
+// another tried, so only near sell-out does an issue cost more than one
+// write, and OUT_OF_STOCK comes only once every shard was seen empty. A nil
+// coupon and no error: the reward's effect had already happened.
+func (s *Service) issue(ctx context.Context, t *Template, user string, src Source, limit int, effect string, r *Reward) (*Coupon, error) {
+	for attempt := 0; attempt <= t.Shards+3; attempt++ {
+		shard := -1
+		if t.Stock > 0 {
+			if shard = s.stock.pick(t); shard < 0 {
+				return nil, apierr.E(apierr.OutOfStock, "this coupon is out of stock")
+			}
+		}
+		now := s.Now().UTC().Truncate(time.Millisecond)
+		c := t.couponFor(share.NewCode(share.CouponCodeLen), user, src, now)
+		data := map[string]any{"couponCode": c.Code, "templateId": t.ID, "userId": user, "source": string(src)}
+		if r != nil {
+			if r.PriceFen != nil {
+				c.PriceFen = *r.PriceFen
+			}
+			data["causeEventId"], data["ruleId"] = r.CauseEvent, r.RuleID
+		}
+		conflict, err := s.Store.Issue(ctx, Issue{
+			Coupon: c, Shard: shard, PerUserLimit: limit, Effect: effect,
+			Event: event.New(event.CouponIssued, t.Tenant, now, data),
+		})
+		switch {
+		case err != nil:
+			return nil, err
+		case conflict == nil:
+			return &c, nil
+		case conflict.Done:
+			return nil, nil
+		}
+		if conflict.OutOfStock {
+			s.stock.markEmpty(t, shard)
+		}
+		if conflict.LimitReached {
+			return nil, apierr.E(apierr.LimitReached, "you have claimed this coupon as often as allowed")
+		}
+		// A code clash (49 random bits: rare) or an empty shard: try again.
+	}
+	return nil, apierr.E(apierr.Unavailable, "too many concurrent claims, try again")
+}
+
+// CountIssued feeds coupon.issued events to their templates' issued
+// counts, which `remaining` is computed from. Each event counts once however
+// often the stream delivers it.
+func (s *Service) CountIssued(ctx context.Context, evs []event.Event) error {
+	type group struct{ tenant, template string }
+	groups := map[group][]string{}
+	var order []group
+	for _, e := range evs {
+		id, _ := e.Data["templateId"].(string)
+		if e.Type != event.CouponIssued || id == "" {
+			continue
+		}
+		g := group{e.Tenant, id}
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], e.ID)
+	}
+	var errs []error
+	for _, g := range order {
+		for chunk := range slices.Chunk(groups[g], 99) {
+			if err := s.Store.CountIssued(ctx, g.tenant, g.template, chunk); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CouponView is a coupon as its holder sees it.
+type CouponView struct {
+	CouponCode  string     `json:"couponCode"`
+	TemplateID  string     `json:"templateId"`
+	Title       string     `json:"title"`
+	Kind        Kind       `json:"kind"`
+	Status      Status     `json:"status"`
+	ValueFen    int64      `json:"valueFen,omitempty"`
+	PercentOff  int        `json:"percentOff,omitempty"`
+	MaxOffFen   int64      `json:"maxOffFen,omitempty"`
+	MinSpendFen int64      `json:"minSpendFen,omitempty"`
+	PriceFen    int64      `json:"priceFen,omitempty"`
+	ValidFrom   time.Time  `json:"validFrom"`
+	ValidTo     time.Time  `json:"validTo"`
+	Source      Source     `json:"source"`
+	IssuedAt    time.Time  `json:"issuedAt"`
+	RedeemedAt  *time.Time `json:"redeemedAt,omitempty"`
+}
+
+// MyCoupons is the answer to GET /v1/coupons/me.
+type MyCoupons struct {
+	Coupons []CouponView `json:"coupons"`
+}
+
+// Mine lists the caller's coupons with their status now.
+func (s *Service) Mine(ctx context.Context, caller auth.Caller) (MyCoupons, error) {
+	const op = apierr.Op("coupon.Mine")
+	cs, err := s.Store.CouponsOf(ctx, caller.Tenant, caller.UserID)
+	if err != nil {
+		return MyCoupons{}, apierr.E(op, err)
+	}
+	now := s.Now()
+	out := MyCoupons{Coupons: make([]CouponView, 0, len(cs))}
+	for _, c := range cs {
+		v := CouponView{
+			CouponCode: c.Code, TemplateID: c.TemplateID, Title: c.Title, Kind: c.Kind, Status: c.StatusAt(now),
+			ValueFen: c.ValueFen, PercentOff: c.PercentOff, MaxOffFen: c.MaxOffFen, MinSpendFen: c.MinSpendFen,
+			PriceFen: c.PriceFen, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo, Source: c.Source, IssuedAt: c.IssuedAt,
+		}
+		if !c.RedeemedAt.IsZero() {
+			v.RedeemedAt = &c.RedeemedAt
+		}
+		out.Coupons = append(out.Coupons, v)
+	}
+	return out, nil
+}
+
+// Redemption is the answer to a redemption.
+type Redemption struct {
+	CouponCode string    `json:"couponCode"`
+	Status     Status    `json:"status"`
+	RedeemedAt time.Time `json:"redeemedAt"`
+}
+
+// Redeem uses the coupon at the clinic (核销): at most once, only by the
+// coupon's clinic, only within its validity at this moment.
+func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (Redemption, error) {
+	const op = apierr.Op("coupon.Redeem")
+	notFound := apierr.E(op, apierr.CouponNotFound, "no such coupon")
+	code, ok := share.Normalize(raw, share.CouponCodeLen)
+	if !ok {
+		return Redemption{}, notFound
+	}
+	c, err := s.Store.Coupon(ctx, code)
+	if err != nil {
+		return Redemption{}, apierr.E(op, err)
+	}
+	if c == nil {
+		return Redemption{}, notFound
+	}
+	now := s.Now().UTC().Truncate(time.Millisecond)
+	if err := c.redeemableAt(caller.Tenant, now); err != nil {
+		return Redemption{}, err
+	}
+	e := event.New(event.CouponRedeemed, c.Tenant, now, map[string]any{
+		"couponCode": c.Code, "templateId": c.TemplateID, "userId": c.UserID, "source": string(c.Source), "staffId": caller.UserID,
+	})
+	conflict, err := s.Store.Redeem(ctx, code, caller.Tenant, caller.UserID, now, e)
+	if err != nil {
+		return Redemption{}, apierr.E(op, err)
+	}
+	if conflict != nil {
+		// Changed since it was read, e.g. redeemed by a concurrent request.
+		if conflict.Current == nil {
+			return Redemption{}, notFound
+		}
+		if err := conflict.Current.redeemableAt(caller.Tenant, now); err != nil {
+			return Redemption{}, err
+		}
+		return Redemption{}, apierr.E(op, apierr.Unavailable, "the coupon changed meanwhile, try again")
+	}
+	return Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: now}, nil
+}

@@ -1,0 +1,474 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/laoyou/laoyou/shared/coupon"
+	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/hook"
+)
+
+var _ coupon.Store = (*CouponStore)(nil)
+
+// CouponStore keeps coupon templates, their stock and the coupons.
+//
+// Items:
+//
+//	T#<t> / CTPL#<templateId>              the template, with the stream-fed "issued" count
+//	STOCK#<t>#<templateId>#<n> / _         stock shard n: "left" units, a partition of its own
+//	T#<t>#U#<user> / CLAIMS#<templateId>   how often the user claimed the template ("n")
+//	COUPON#<code> / _                      the coupon, unique across tenants; ownerKey and
+//	                                       ownerSort put it in the ByOwner index for its holder
+//	FX#<effect> / _                        an effect that happened (see HookStore)
+type CouponStore struct{ *Store }
+
+const (
+	kindTemplate   = "couponTemplate"
+	kindStockShard = "stockShard"
+	kindClaims     = "couponClaims"
+	kindCoupon     = "coupon"
+
+	skTemplate = "CTPL#"
+	skClaims   = "CLAIMS#"
+
+	indexByOwner = "ByOwner"
+	// myCouponsLimit bounds GET /v1/coupons/me to one page of the newest.
+	myCouponsLimit = 200
+)
+
+// issuedCountRule names the counting of coupon.issued events in effect keys.
+const issuedCountRule = hook.BuiltinPrefix + "issued-count"
+
+func templateKey(tenant, id string) key { return key{PK: tenantPK(tenant), SK: skTemplate + id} }
+func claimsKey(tenant, user, id string) key {
+	return key{PK: userPK(tenant, user), SK: skClaims + id}
+}
+func couponKey(code string) key { return key{PK: "COUPON#" + code, SK: skSelf} }
+
+// shardKey: each shard is its own partition key, so a spike on one template
+// spreads over up to coupon.MaxShards keys.
+func shardKey(tenant, id string, n int) key {
+	return key{PK: "STOCK#" + tenant + "#" + id + "#" + strconv.Itoa(n), SK: skSelf}
+}
+
+type templateItem struct {
+	key
+	Kind         string     `dynamodbav:"kind"`
+	Tenant       string     `dynamodbav:"tenant"`
+	TemplateID   string     `dynamodbav:"templateId"`
+	Title        string     `dynamodbav:"title"`
+	CouponKind   string     `dynamodbav:"couponKind"`
+	ValueFen     int64      `dynamodbav:"valueFen"`
+	PercentOff   int        `dynamodbav:"percentOff"`
+	MaxOffFen    int64      `dynamodbav:"maxOffFen"`
+	MinSpendFen  int64      `dynamodbav:"minSpendFen"`
+	ValidFrom    *time.Time `dynamodbav:"validFrom,omitempty"`
+	ValidTo      *time.Time `dynamodbav:"validTo,omitempty"`
+	ValidDays    int        `dynamodbav:"validDays"`
+	Stock        int64      `dynamodbav:"stock"`
+	Shards       int        `dynamodbav:"shards"`
+	PerUserLimit int        `dynamodbav:"perUserLimit"`
+	Claimable    bool       `dynamodbav:"claimable"`
+	Issued       int64      `dynamodbav:"issued"`
+	UpdatedAt    time.Time  `dynamodbav:"updatedAt"`
+}
+
+func newTemplateItem(t coupon.Template) templateItem {
+	it := templateItem{
+		key: templateKey(t.Tenant, t.ID), Kind: kindTemplate, Tenant: t.Tenant, TemplateID: t.ID, Title: t.Title,
+		CouponKind: string(t.Kind), ValueFen: t.ValueFen, PercentOff: t.PercentOff, MaxOffFen: t.MaxOffFen,
+		MinSpendFen: t.MinSpendFen, ValidDays: t.ValidDays, Stock: t.Stock, Shards: t.Shards,
+		PerUserLimit: t.PerUserLimit, Claimable: t.Claimable, Issued: t.Issued, UpdatedAt: t.UpdatedAt,
+	}
+	if !t.ValidFrom.IsZero() {
+		it.ValidFrom = &t.ValidFrom
+	}
+	if !t.ValidTo.IsZero() {
+		it.ValidTo = &t.ValidTo
+	}
+	return it
+}
+
+func (i templateItem) template() *coupon.Template {
+	t := &coupon.Template{
+		Tenant: i.Tenant, ID: i.TemplateID, Title: i.Title, Kind: coupon.Kind(i.CouponKind), ValueFen: i.ValueFen,
+		PercentOff: i.PercentOff, MaxOffFen: i.MaxOffFen, MinSpendFen: i.MinSpendFen, ValidDays: i.ValidDays,
+		Stock: i.Stock, Shards: i.Shards, PerUserLimit: i.PerUserLimit, Claimable: i.Claimable,
+		Issued: i.Issued, UpdatedAt: i.UpdatedAt,
+	}
+	if i.ValidFrom != nil {
+		t.ValidFrom = *i.ValidFrom
+	}
+	if i.ValidTo != nil {
+		t.ValidTo = *i.ValidTo
+	}
+	return t
+}
+
+type shardItem struct {
+	key
+	Kind       string `dynamodbav:"kind"`
+	Tenant     string `dynamodbav:"tenant"`
+	TemplateID string `dynamodbav:"templateId"`
+	Left       int64  `dynamodbav:"left"`
+}
+
+type couponItem struct {
+	key
+	Kind        string     `dynamodbav:"kind"`
+	Code        string     `dynamodbav:"code"`
+	Tenant      string     `dynamodbav:"tenant"`
+	UserID      string     `dynamodbav:"userId"`
+	TemplateID  string     `dynamodbav:"templateId"`
+	Title       string     `dynamodbav:"title"`
+	CouponKind  string     `dynamodbav:"couponKind"`
+	ValueFen    int64      `dynamodbav:"valueFen,omitempty"`
+	PercentOff  int        `dynamodbav:"percentOff,omitempty"`
+	MaxOffFen   int64      `dynamodbav:"maxOffFen,omitempty"`
+	MinSpendFen int64      `dynamodbav:"minSpendFen,omitempty"`
+	PriceFen    int64      `dynamodbav:"priceFen,omitempty"`
+	Status      string     `dynamodbav:"status"`
+	ValidFrom   time.Time  `dynamodbav:"validFrom"`
+	ValidTo     time.Time  `dynamodbav:"validTo"`
+	ValidFromMs int64      `dynamodbav:"validFromMs"` // numbers, for the redemption's condition
+	ValidToMs   int64      `dynamodbav:"validToMs"`
+	Source      string     `dynamodbav:"source"`
+	IssuedAt    time.Time  `dynamodbav:"issuedAt"`
+	RedeemedAt  *time.Time `dynamodbav:"redeemedAt,omitempty"`
+	RedeemedBy  string     `dynamodbav:"redeemedBy,omitempty"`
+	OwnerKey    string     `dynamodbav:"ownerKey"`
+	OwnerSort   string     `dynamodbav:"ownerSort"`
+}
+
+// sortableTime has a fixed width, so it sorts as it reads.
+const sortableTime = "2006-01-02T15:04:05.000Z"
+
+func newCouponItem(c coupon.Coupon) couponItem {
+	it := couponItem{
+		key: couponKey(c.Code), Kind: kindCoupon, Code: c.Code, Tenant: c.Tenant, UserID: c.UserID,
+		TemplateID: c.TemplateID, Title: c.Title, CouponKind: string(c.Kind), ValueFen: c.ValueFen,
+		PercentOff: c.PercentOff, MaxOffFen: c.MaxOffFen, MinSpendFen: c.MinSpendFen, PriceFen: c.PriceFen,
+		Status: string(c.Status), ValidFrom: c.ValidFrom, ValidTo: c.ValidTo,
+		ValidFromMs: c.ValidFrom.UnixMilli(), ValidToMs: c.ValidTo.UnixMilli(),
+		Source: string(c.Source), IssuedAt: c.IssuedAt, RedeemedBy: c.RedeemedBy,
+		OwnerKey:  userPK(c.Tenant, c.UserID),
+		OwnerSort: "COUPON#" + c.IssuedAt.UTC().Format(sortableTime) + "#" + c.Code,
+	}
+	if !c.RedeemedAt.IsZero() {
+		it.RedeemedAt = &c.RedeemedAt
+	}
+	return it
+}
+
+func (i couponItem) coupon() *coupon.Coupon {
+	c := &coupon.Coupon{
+		Code: i.Code, Tenant: i.Tenant, UserID: i.UserID, TemplateID: i.TemplateID, Title: i.Title,
+		Kind: coupon.Kind(i.CouponKind), ValueFen: i.ValueFen, PercentOff: i.PercentOff, MaxOffFen: i.MaxOffFen,
+		MinSpendFen: i.MinSpendFen, PriceFen: i.PriceFen, Status: coupon.Status(i.Status),
+		ValidFrom: i.ValidFrom, ValidTo: i.ValidTo, Source: coupon.Source(i.Source), IssuedAt: i.IssuedAt,
+		RedeemedBy: i.RedeemedBy,
+	}
+	if i.RedeemedAt != nil {
+		c.RedeemedAt = *i.RedeemedAt
+	}
+	return c
+}
+
+// update is a transaction Update of the item at k, under cond if given,
+// returning the old item if cond fails.
+func (s *Store) update(k key, upd expression.UpdateBuilder, cond *expression.ConditionBuilder) types.TransactWriteItem {
+	b := expression.NewBuilder().WithUpdate(upd)
+	if cond != nil {
+		b = b.WithCondition(*cond)
+	}
+	e := mustBuild(b)
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                           aws.String(s.Table),
+		Key:                                 k.av(),
+		UpdateExpression:                    e.Update(),
+		ConditionExpression:                 e.Condition(),
+		ExpressionAttributeNames:            e.Names(),
+		ExpressionAttributeValues:           e.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}
+}
+
+// Template reads a template, or nil.
+func (s CouponStore) Template(ctx context.Context, tenant, id string) (*coupon.Template, error) {
+	var it templateItem
+	found, err := s.getItem(ctx, templateKey(tenant, id), &it)
+	if !found || err != nil {
+		return nil, err
+	}
+	return it.template(), nil
+}
+
+// ClaimableTemplates reads the tenant's claimable templates with one Query
+// of the tenant's partition.
+func (s CouponStore) ClaimableTemplates(ctx context.Context, tenant string) ([]coupon.Template, error) {
+	kc := expression.Key("pk").Equal(expression.Value(tenantPK(tenant))).
+		And(expression.Key("sk").BeginsWith(skTemplate))
+	filter := expression.Name("claimable").Equal(expression.Value(true))
+	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc).WithFilter(filter))
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		KeyConditionExpression:    e.KeyCondition(),
+		FilterExpression:          e.Filter(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	})
+	var out []coupon.Template
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var items []templateItem
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			out = append(out, *it.template())
+		}
+	}
+	return out, nil
+}
+
+// SaveTemplate writes the template and its stock in one transaction. A new
+// template is created only if absent, with its shards; a replacement only
+// if the stored stock is still prev's, with the raise added to the shards.
+// The issued count is left as the stream made it.
+func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *coupon.Template, adds []int64) error {
+	av, err := attributevalue.MarshalMap(newTemplateItem(t))
+	if err != nil {
+		return err
+	}
+	var upd expression.UpdateBuilder
+	for name, v := range av {
+		switch name {
+		case "pk", "sk", "issued":
+		default:
+			upd = upd.Set(expression.Name(name), expression.Value(v))
+		}
+	}
+	for _, optional := range []string{"validFrom", "validTo"} {
+		if _, ok := av[optional]; !ok {
+			upd = upd.Remove(expression.Name(optional))
+		}
+	}
+	cond := notExists()
+	if prev != nil {
+		cond = expression.Name("stock").Equal(expression.Value(prev.Stock))
+	}
+	items := []types.TransactWriteItem{s.update(templateKey(t.Tenant, t.ID), upd, &cond)}
+	if prev == nil {
+		for n, left := range coupon.SplitStock(t.Stock, t.Shards) {
+			put, err := s.putIf(shardItem{
+				key: shardKey(t.Tenant, t.ID, n), Kind: kindStockShard, Tenant: t.Tenant, TemplateID: t.ID, Left: left,
+			}, notExists())
+			if err != nil {
+				return err
+			}
+			items = append(items, put)
+		}
+	}
+	for n, add := range adds {
+		if add > 0 {
+			exists := expression.AttributeExists(expression.Name("pk"))
+			items = append(items, s.update(shardKey(t.Tenant, t.ID, n),
+				expression.Add(expression.Name("left"), expression.Value(add)), &exists))
+		}
+	}
+	reasons, err := s.transact(ctx, items)
+	if err != nil {
+		return err
+	}
+	for _, r := range reasons {
+		if r.ConditionFailed() {
+			return coupon.ErrTemplateChanged
+		}
+	}
+	return nil
+}
+
+// Issue writes the coupon, takes a unit from its stock shard, counts the
+// claim against the user's limit, records the effect and the coupon.issued
+// event: one transaction, all or nothing.
+func (s CouponStore) Issue(ctx context.Context, in coupon.Issue) (*coupon.IssueConflict, error) {
+	c := in.Coupon
+	put, err := s.putIf(newCouponItem(c), notExists())
+	if err != nil {
+		return nil, err
+	}
+	items := []types.TransactWriteItem{put}
+	shardAt, limitAt, effectAt := -1, -1, -1
+	if in.Shard >= 0 {
+		hasUnit := expression.Name("left").GreaterThanEqual(expression.Value(1))
+		shardAt = len(items)
+		items = append(items, s.update(shardKey(c.Tenant, c.TemplateID, in.Shard),
+			expression.Set(expression.Name("left"), expression.Name("left").Minus(expression.Value(1))), &hasUnit))
+	}
+	if in.PerUserLimit > 0 {
+		underLimit := expression.AttributeNotExists(expression.Name("n")).
+			Or(expression.Name("n").LessThan(expression.Value(in.PerUserLimit)))
+		limitAt = len(items)
+		items = append(items, s.update(claimsKey(c.Tenant, c.UserID, c.TemplateID),
+			expression.Add(expression.Name("n"), expression.Value(1)).
+				Set(expression.Name("kind"), expression.Value(kindClaims)).
+				Set(expression.Name("tenant"), expression.Value(c.Tenant)), &underLimit))
+	}
+	if in.Effect != "" {
+		fx, err := s.effectPut(c.Tenant, in.Effect)
+		if err != nil {
+			return nil, err
+		}
+		effectAt = len(items)
+		items = append(items, fx)
+	}
+	ev, err := s.eventPut(in.Event)
+	if err != nil {
+		return nil, err
+	}
+	items = append(items, ev)
+
+	reasons, err := s.transact(ctx, items)
+	if err != nil || reasons == nil {
+		return nil, err
+	}
+	failedAt := func(i int) bool { return i >= 0 && reasons[i].ConditionFailed() }
+	return &coupon.IssueConflict{
+		CodeTaken:    failedAt(0),
+		OutOfStock:   failedAt(shardAt),
+		LimitReached: failedAt(limitAt),
+		Done:         failedAt(effectAt),
+	}, nil
+}
+
+// Coupon reads a coupon by code, or nil.
+func (s CouponStore) Coupon(ctx context.Context, code string) (*coupon.Coupon, error) {
+	var it couponItem
+	found, err := s.getItem(ctx, couponKey(code), &it)
+	if !found || err != nil {
+		return nil, err
+	}
+	return it.coupon(), nil
+}
+
+// CouponsOf reads the user's newest coupons with one Query of the ByOwner
+// index.
+func (s CouponStore) CouponsOf(ctx context.Context, tenant, userID string) ([]coupon.Coupon, error) {
+	kc := expression.Key("ownerKey").Equal(expression.Value(userPK(tenant, userID))).
+		And(expression.Key("ownerSort").BeginsWith("COUPON#"))
+	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc))
+	res, err := s.DB.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		IndexName:                 aws.String(indexByOwner),
+		KeyConditionExpression:    e.KeyCondition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(myCouponsLimit),
+	})
+	if err != nil {
+		return nil, err
+	}
+	var items []couponItem
+	if err := attributevalue.UnmarshalListOfMaps(res.Items, &items); err != nil {
+		return nil, err
+	}
+	out := make([]coupon.Coupon, 0, len(items))
+	for _, it := range items {
+		out = append(out, *it.coupon())
+	}
+	return out, nil
+}
+
+// Redeem marks the coupon REDEEMED and records coupon.redeemed in one
+// transaction, conditional on the coupon being ISSUED, of tenant and valid
+// at at: a coupon is redeemed at most once, however many desks try at once.
+func (s CouponStore) Redeem(ctx context.Context, code, tenant, by string, at time.Time, e event.Event) (*coupon.RedeemConflict, error) {
+	nowMs := at.UnixMilli()
+	cond := expression.Name("status").Equal(expression.Value(string(coupon.Issued))).
+		And(expression.Name("tenant").Equal(expression.Value(tenant))).
+		And(expression.Name("validToMs").GreaterThan(expression.Value(nowMs))).
+		And(expression.Name("validFromMs").LessThanEqual(expression.Value(nowMs)))
+	upd := expression.Set(expression.Name("status"), expression.Value(string(coupon.Redeemed))).
+		Set(expression.Name("redeemedAt"), expression.Value(at)).
+		Set(expression.Name("redeemedBy"), expression.Value(by))
+	ev, err := s.eventPut(e)
+	if err != nil {
+		return nil, err
+	}
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{s.update(couponKey(code), upd, &cond), ev})
+	if err != nil || reasons == nil {
+		return nil, err
+	}
+	if !reasons[0].ConditionFailed() {
+		return nil, errors.New("dynamo: redemption cancelled without a failed condition on the coupon")
+	}
+	conflict := &coupon.RedeemConflict{}
+	if len(reasons[0].Item) > 0 {
+		var it couponItem
+		if err := attributevalue.UnmarshalMap(reasons[0].Item, &it); err != nil {
+			return nil, err
+		}
+		conflict.Current = it.coupon()
+	}
+	return conflict, nil
+}
+
+// CountIssued adds coupon.issued events to the template's issued count:
+// each transaction records up to 99 events as effects, conditional on not
+// existing, and adds their number. Events already counted (the stream
+// delivered them before) cancel it; they are dropped and the rest tried
+// again. One write per template and stream batch, not per coupon, keeps the
+// template's key cool during a spike.
+func (s CouponStore) CountIssued(ctx context.Context, tenant, templateID string, eventIDs []string) error {
+	pending := eventIDs
+	for len(pending) > 0 {
+		chunk := pending[:min(len(pending), 99)]
+		items := make([]types.TransactWriteItem, 0, len(chunk)+1)
+		for _, id := range chunk {
+			fx, err := s.effectPut(tenant, hook.Effect(id, issuedCountRule, templateID))
+			if err != nil {
+				return err
+			}
+			items = append(items, fx)
+		}
+		exists := expression.AttributeExists(expression.Name("pk"))
+		items = append(items, s.update(templateKey(tenant, templateID),
+			expression.Add(expression.Name("issued"), expression.Value(len(chunk))), &exists))
+		reasons, err := s.transact(ctx, items)
+		if err != nil {
+			return err
+		}
+		rest := pending[len(chunk):]
+		if reasons == nil {
+			pending = rest
+			continue
+		}
+		if reasons[len(chunk)].ConditionFailed() {
+			return nil // no such template (a coupon written by hand): nothing to count
+		}
+		var again []string
+		for i, id := range chunk {
+			if !reasons[i].ConditionFailed() {
+				again = append(again, id)
+			}
+		}
+		if len(again) == len(chunk) {
+			return errors.New("dynamo: issued count cancelled without a failed condition")
+		}
+		pending = append(again, rest...)
+	}
+	return nil
+}

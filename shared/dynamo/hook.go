@@ -1,0 +1,350 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/hook"
+)
+
+var (
+	_ hook.Store     = (*HookStore)(nil)
+	_ hook.RuleStore = (*HookStore)(nil)
+)
+
+// HookStore keeps hook rules, the effects they had and dead letters.
+//
+// Items:
+//
+//	T#<t> / HOOK#<ruleId>                   a rule
+//	FX#<eventId>#<ruleId>#<recipient> / _    an effect that happened or was dead-lettered, put
+//	                                         with attribute_not_exists in the effect's own write
+//	T#<t> / DLQ#<at>#<eventId>#<ruleId>      a dead letter
+type HookStore struct{ *Store }
+
+const (
+	kindHookRule   = "hookRule"
+	kindEffect     = "effect"
+	kindDeadLetter = "deadLetter"
+
+	skHookRule   = "HOOK#"
+	skDeadLetter = "DLQ#"
+
+	// effectKeep outlives any redelivery: the stream keeps records 24
+	// hours and the event source gives up on them after a day.
+	effectKeep = 30 * 24 * time.Hour
+	// deadLetterKeep is how long dead letters stay listable.
+	deadLetterKeep = 90 * 24 * time.Hour
+	// deadLettersLimit bounds the listing to one page of the newest.
+	deadLettersLimit = 100
+)
+
+func effectKey(effect string) key { return key{PK: "FX#" + effect, SK: skSelf} }
+
+type effectItem struct {
+	key
+	Kind   string `dynamodbav:"kind"`
+	Tenant string `dynamodbav:"tenant"`
+	TTL    int64  `dynamodbav:"ttl"`
+}
+
+// effectPut is the transaction item that records an effect, once: it fails
+// its condition if the effect already happened.
+func (s *Store) effectPut(tenant, effect string) (types.TransactWriteItem, error) {
+	return s.putIf(effectItem{key: effectKey(effect), Kind: kindEffect, Tenant: tenant, TTL: s.ttlAfter(effectKeep)}, notExists())
+}
+
+type ruleItem struct {
+	key
+	Kind        string           `dynamodbav:"kind"`
+	Tenant      string           `dynamodbav:"tenant"`
+	RuleID      string           `dynamodbav:"ruleId"`
+	Event       string           `dynamodbav:"event"`
+	IssueCoupon *issueCouponAttr `dynamodbav:"issueCoupon,omitempty"`
+	Webhook     *webhookAttr     `dynamodbav:"webhook,omitempty"`
+	UpdatedAt   time.Time        `dynamodbav:"updatedAt"`
+}
+
+type issueCouponAttr struct {
+	TemplateID string `dynamodbav:"templateId"`
+	To         string `dynamodbav:"to"`
+}
+
+// webhookAttr holds the secret as is: it signs every delivery. The table is
+// encrypted at rest, and no route shows it back.
+type webhookAttr struct {
+	URL    string `dynamodbav:"url"`
+	Secret string `dynamodbav:"secret"`
+}
+
+func newRuleItem(r hook.Rule) ruleItem {
+	it := ruleItem{
+		key:  key{PK: tenantPK(r.Tenant), SK: skHookRule + r.ID},
+		Kind: kindHookRule, Tenant: r.Tenant, RuleID: r.ID, Event: string(r.Event), UpdatedAt: r.UpdatedAt,
+	}
+	if ic := r.IssueCoupon; ic != nil {
+		it.IssueCoupon = &issueCouponAttr{TemplateID: ic.TemplateID, To: string(ic.To)}
+	}
+	if w := r.Webhook; w != nil {
+		it.Webhook = &webhookAttr{URL: w.URL, Secret: w.Secret}
+	}
+	return it
+}
+
+func (i ruleItem) rule() hook.Rule {
+	r := hook.Rule{Tenant: i.Tenant, ID: i.RuleID, Event: event.Type(i.Event), UpdatedAt: i.UpdatedAt}
+	if ic := i.IssueCoupon; ic != nil {
+		r.IssueCoupon = &hook.IssueCoupon{TemplateID: ic.TemplateID, To: hook.Recipient(ic.To)}
+	}
+	if w := i.Webhook; w != nil {
+		r.Webhook = &hook.Webhook{URL: w.URL, Secret: w.Secret}
+	}
+	return r
+}
+
+// SaveRule creates or replaces a rule.
+func (s HookStore) SaveRule(ctx context.Context, r hook.Rule) error {
+	av, err := attributevalue.MarshalMap(newRuleItem(r))
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: av})
+	return err
+}
+
+// Rules reads the tenant's rules with one Query of the tenant's partition.
+func (s HookStore) Rules(ctx context.Context, tenant string) ([]hook.Rule, error) {
+	var items []ruleItem
+	if err := s.queryTenant(ctx, tenant, skHookRule, true, 0, &items); err != nil {
+		return nil, err
+	}
+	out := make([]hook.Rule, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.rule())
+	}
+	return out, nil
+}
+
+// queryTenant reads the items of the tenant's partition whose sort key
+// begins with prefix, all pages, or the first limit items if limit > 0.
+func (s HookStore) queryTenant(ctx context.Context, tenant, prefix string, forward bool, limit int32, out any) error {
+	kc := expression.Key("pk").Equal(expression.Value(tenantPK(tenant))).
+		And(expression.Key("sk").BeginsWith(prefix))
+	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc))
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		KeyConditionExpression:    e.KeyCondition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+		ScanIndexForward:          aws.Bool(forward),
+	}
+	var items []map[string]types.AttributeValue
+	if limit > 0 {
+		in.Limit = aws.Int32(limit)
+		res, err := s.DB.Query(ctx, in)
+		if err != nil {
+			return err
+		}
+		items = res.Items
+	} else {
+		p := dynamodb.NewQueryPaginator(s.DB, in)
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return err
+			}
+			items = append(items, page.Items...)
+		}
+	}
+	return attributevalue.UnmarshalListOfMaps(items, out)
+}
+
+// EffectDone reports whether the effect was recorded.
+func (s HookStore) EffectDone(ctx context.Context, effect string) (bool, error) {
+	var it effectItem
+	return s.getItem(ctx, effectKey(effect), &it)
+}
+
+// MarkDone records the effect; a repeat is no error.
+func (s HookStore) MarkDone(ctx context.Context, tenant, effect string) error {
+	put, err := s.effectPut(tenant, effect)
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 put.Put.TableName,
+		Item:                      put.Put.Item,
+		ConditionExpression:       put.Put.ConditionExpression,
+		ExpressionAttributeNames:  put.Put.ExpressionAttributeNames,
+		ExpressionAttributeValues: put.Put.ExpressionAttributeValues,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return nil
+	}
+	return err
+}
+
+type deadLetterItem struct {
+	key
+	Kind       string    `dynamodbav:"kind"`
+	Tenant     string    `dynamodbav:"tenant"`
+	EventID    string    `dynamodbav:"eventId"`
+	EventType  string    `dynamodbav:"eventType"`
+	RuleID     string    `dynamodbav:"ruleId"`
+	Action     string    `dynamodbav:"action"`
+	URL        string    `dynamodbav:"url,omitempty"`
+	TemplateID string    `dynamodbav:"templateId,omitempty"`
+	Recipient  string    `dynamodbav:"recipient,omitempty"`
+	Attempts   int       `dynamodbav:"attempts"`
+	Status     int       `dynamodbav:"status,omitempty"`
+	Error      string    `dynamodbav:"error"`
+	Payload    string    `dynamodbav:"payload"`
+	At         time.Time `dynamodbav:"at"`
+	TTL        int64     `dynamodbav:"ttl"`
+}
+
+// DeadLetter keeps dl and records the effect in one transaction; if the
+// effect is already recorded (a redelivery, a racing invocation) nothing is
+// written and it is no error.
+func (s HookStore) DeadLetter(ctx context.Context, dl hook.DeadLetter, effect string) error {
+	fx, err := s.effectPut(dl.Tenant, effect)
+	if err != nil {
+		return err
+	}
+	put, err := s.put(deadLetterItem{
+		key:  key{PK: tenantPK(dl.Tenant), SK: skDeadLetter + dl.At.UTC().Format(sortableTime) + "#" + dl.EventID + "#" + dl.RuleID},
+		Kind: kindDeadLetter, Tenant: dl.Tenant, EventID: dl.EventID, EventType: string(dl.EventType), RuleID: dl.RuleID,
+		Action: dl.Action, URL: dl.URL, TemplateID: dl.TemplateID, Recipient: dl.Recipient, Attempts: dl.Attempts,
+		Status: dl.Status, Error: dl.Error, Payload: string(dl.Payload), At: dl.At, TTL: s.ttlAfter(deadLetterKeep),
+	})
+	if err != nil {
+		return err
+	}
+	_, err = s.transact(ctx, []types.TransactWriteItem{fx, put})
+	return err // a failed condition means the effect was settled already
+}
+
+// DeadLetters reads the tenant's newest dead letters with one Query.
+func (s HookStore) DeadLetters(ctx context.Context, tenant string) ([]hook.DeadLetter, error) {
+	var items []deadLetterItem
+	if err := s.queryTenant(ctx, tenant, skDeadLetter, false, deadLettersLimit, &items); err != nil {
+		return nil, err
+	}
+	out := make([]hook.DeadLetter, 0, len(items))
+	for _, it := range items {
+		out = append(out, hook.DeadLetter{
+			Tenant: it.Tenant, EventID: it.EventID, EventType: event.Type(it.EventType), RuleID: it.RuleID,
+			Action: it.Action, URL: it.URL, TemplateID: it.TemplateID, Recipient: it.Recipient,
+			Attempts: it.Attempts, Status: it.Status, Error: it.Error, Payload: json.RawMessage(it.Payload), At: it.At,
+		})
+	}
+	return out, nil
+}
+
+// RecordEvent writes an event that comes with no change of state of its
+// own, e.g. one replayed by an operator, as an outbox item the stream
+// delivers.
+func (s HookStore) RecordEvent(ctx context.Context, e event.Event) error {
+	put, err := s.eventPut(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 put.Put.TableName,
+		Item:                      put.Put.Item,
+		ConditionExpression:       put.Put.ConditionExpression,
+		ExpressionAttributeNames:  put.Put.ExpressionAttributeNames,
+		ExpressionAttributeValues: put.Put.ExpressionAttributeValues,
+	})
+	return err
+}
+
+// StreamEvent reads the event a stream record carries. ok is false for
+// every record that is not the insertion of an event item (other items,
+// updates, TTL deletions), which the hooks function skips.
+func StreamEvent(r events.DynamoDBEventRecord) (e event.Event, ok bool, err error) {
+	if r.EventName != "INSERT" {
+		return event.Event{}, false, nil
+	}
+	pk := r.Change.Keys["pk"]
+	if pk.DataType() != events.DataTypeString || !strings.HasPrefix(pk.String(), "EVT#") {
+		return event.Event{}, false, nil
+	}
+	image, err := fromStreamImage(r.Change.NewImage)
+	if err != nil {
+		return event.Event{}, false, fmt.Errorf("event %s: %w", pk.String(), err)
+	}
+	var it eventItem
+	if err := attributevalue.UnmarshalMap(image, &it); err != nil {
+		return event.Event{}, false, fmt.Errorf("event %s: %w", pk.String(), err)
+	}
+	if it.Kind != kindEvent || it.ID == "" || it.Tenant == "" {
+		return event.Event{}, false, fmt.Errorf("event %s: not an event item", pk.String())
+	}
+	return it.Event, true, nil
+}
+
+// fromStreamImage turns an item image as Lambda delivers it into the SDK's
+// attribute values, so items decode the same from the stream as from reads.
+func fromStreamImage(m map[string]events.DynamoDBAttributeValue) (map[string]types.AttributeValue, error) {
+	out := make(map[string]types.AttributeValue, len(m))
+	for k, v := range m {
+		av, err := fromStreamValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out[k] = av
+	}
+	return out, nil
+}
+
+func fromStreamValue(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
+	switch v.DataType() {
+	case events.DataTypeString:
+		return &types.AttributeValueMemberS{Value: v.String()}, nil
+	case events.DataTypeNumber:
+		return &types.AttributeValueMemberN{Value: v.Number()}, nil
+	case events.DataTypeBinary:
+		return &types.AttributeValueMemberB{Value: v.Binary()}, nil
+	case events.DataTypeBoolean:
+		return &types.AttributeValueMemberBOOL{Value: v.Boolean()}, nil
+	case events.DataTypeNull:
+		return &types.AttributeValueMemberNULL{Value: true}, nil
+	case events.DataTypeStringSet:
+		return &types.AttributeValueMemberSS{Value: v.StringSet()}, nil
+	case events.DataTypeNumberSet:
+		return &types.AttributeValueMemberNS{Value: v.NumberSet()}, nil
+	case events.DataTypeBinarySet:
+		return &types.AttributeValueMemberBS{Value: v.BinarySet()}, nil
+	case events.DataTypeList:
+		list := make([]types.AttributeValue, len(v.List()))
+		for i, x := range v.List() {
+			av, err := fromStreamValue(x)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			list[i] = av
+		}
+		return &types.AttributeValueMemberL{Value: list}, nil
+	case events.DataTypeMap:
+		m, err := fromStreamImage(v.Map())
+		if err != nil {
+			return nil, err
+		}
+		return &types.AttributeValueMemberM{Value: m}, nil
+	}
+	return nil, fmt.Errorf("unsupported attribute type %d", v.DataType())
+}
