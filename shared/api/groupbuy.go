@@ -1,8 +1,196 @@
 package api
 
-import "github.com/laoyou/laoyou/shared/httpapi"
+import (
+	"context"
+	"sync"
+	"time"
 
-// GroupBuy is the group-buy function.
-func GroupBuy(d *Deps) *httpapi.API { return httpapi.New(d.Log, d.Guard) }
+	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/dynamo"
+	"github.com/laoyou/laoyou/shared/groupbuy"
+	"github.com/laoyou/laoyou/shared/httpapi"
+)
 
-func adminDealRoutes(d *Deps) []httpapi.Route { return nil }
+// How long a warm function keeps a deal, and a seat shard it found empty.
+const (
+	dealTTL       = 5 * time.Second
+	emptyShardTTL = 5 * time.Second
+)
+
+// GroupBuy is the group-buy function: deals, rooms, joins.
+func GroupBuy(d *Deps) *httpapi.API {
+	svc := GroupService(d)
+	return httpapi.New(d.Log, d.Guard,
+		httpapi.Route{Key: "GET /v1/deals", Access: auth.Public, Handle: listDeals(svc)},
+		httpapi.Route{Key: "GET /v1/deals/{dealId}", Access: auth.Public, Handle: getDeal(svc)},
+		httpapi.Route{Key: "POST /v1/groups", Access: auth.AnyUser, Handle: openGroup(svc)},
+		httpapi.Route{Key: "GET /v1/groups/{groupId}", Access: auth.Public, Handle: groupStatus(svc)},
+		httpapi.Route{Key: "POST /v1/groups/{groupId}/join", Access: auth.AnyUser, Handle: joinGroup(svc)},
+	)
+}
+
+func adminDealRoutes(d *Deps) []httpapi.Route {
+	svc := GroupService(d)
+	return []httpapi.Route{
+		{Key: "PUT /v1/admin/deals/{dealId}", Access: auth.AdminOnly, Handle: putDeal(svc)},
+	}
+}
+
+// groupServices holds one group-buy service per Deps, so that the routes,
+// the closer and the reactions of one process share the deal cache and the
+// memory of empty seat shards (an admin's replace is seen at once by the
+// group-buy routes in the same process, e.g. the local runner).
+var groupServices sync.Map // *Deps → *groupbuy.Service
+
+// GroupService builds (once per Deps) the group-buy domain over the store.
+func GroupService(d *Deps) *groupbuy.Service {
+	if svc, ok := groupServices.Load(d); ok {
+		return svc.(*groupbuy.Service)
+	}
+	svc, _ := groupServices.LoadOrStore(d, &groupbuy.Service{
+		Store:  dynamo.GroupStore{Store: d.Store},
+		Links:  d.Links,
+		Pepper: []byte(d.Config.PhonePepper),
+		Now:    func() time.Time { return d.Now() },
+		Deals:  groupbuy.NewDealCache(dealTTL),
+		Seats:  groupbuy.NewSeatShards(emptyShardTTL),
+	})
+	return svc.(*groupbuy.Service)
+}
+
+// dealView is a deal as the API shows it, with the seats left.
+type dealView struct {
+	DealID            string     `json:"dealId"`
+	Tenant            string     `json:"tenant"`
+	Title             string     `json:"title"`
+	SKU               string     `json:"sku"`
+	PriceFen          int64      `json:"priceFen"`
+	GroupPriceFen     int64      `json:"groupPriceFen"`
+	LeaderPriceFen    *int64     `json:"leaderPriceFen,omitempty"`
+	GroupSize         int        `json:"groupSize"`
+	MinSize           int        `json:"minSize"`
+	TTLSeconds        int        `json:"ttlSeconds"`
+	Stock             int        `json:"stock"`
+	Remaining         int        `json:"remaining"`
+	PerUserLimit      int        `json:"perUserLimit"`
+	NewcomersOnly     bool       `json:"newcomersOnly"`
+	StartsAt          *time.Time `json:"startsAt,omitempty"`
+	EndsAt            *time.Time `json:"endsAt,omitempty"`
+	VoucherTemplateID string     `json:"voucherTemplateId,omitempty"`
+	Active            bool       `json:"active"`
+	UpdatedAt         time.Time  `json:"updatedAt"`
+}
+
+func viewDeal(d groupbuy.Deal, now time.Time) dealView {
+	return dealView{
+		DealID: d.DealID, Tenant: d.Tenant, Title: d.Title, SKU: d.SKU,
+		PriceFen: d.PriceFen, GroupPriceFen: d.GroupPriceFen, LeaderPriceFen: d.LeaderPriceFen,
+		GroupSize: d.GroupSize, MinSize: d.MinSize, TTLSeconds: d.TTLSeconds,
+		Stock: d.Stock, Remaining: d.Remaining(), PerUserLimit: d.PerUserLimit, NewcomersOnly: d.NewcomersOnly,
+		StartsAt: d.StartsAt, EndsAt: d.EndsAt, VoucherTemplateID: d.VoucherTemplateID,
+		Active: d.ActiveAt(now), UpdatedAt: d.UpdatedAt,
+	}
+}
+
+// dealRequest is the body of PUT /v1/admin/deals/{dealId}.
+type dealRequest struct{ groupbuy.DealSpec }
+
+func putDeal(svc *groupbuy.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		var in dealRequest
+		if err := httpapi.Decode(r, &in); err != nil {
+			return httpapi.Response{}, err
+		}
+		d, err := svc.SaveDeal(ctx, r.Caller.Tenant, r.PathParam("dealId"), in.DealSpec)
+		return httpapi.OK(viewDeal(d, svc.Now())), err
+	}
+}
+
+// tenantParam is the ?tenant= of the public deal routes.
+func tenantParam(r *httpapi.Request) (string, error) {
+	t := r.Query("tenant")
+	switch {
+	case t == "":
+		return "", apierr.E(apierr.Op("api.tenantParam"), apierr.BadRequest, `query parameter "tenant" is required`)
+	case !auth.ValidID(t):
+		return "", apierr.E(apierr.Op("api.tenantParam"), apierr.BadRequest, `query parameter "tenant" is malformed`)
+	}
+	return t, nil
+}
+
+type dealList struct {
+	Deals []dealView `json:"deals"`
+}
+
+func listDeals(svc *groupbuy.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		tenant, err := tenantParam(r)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		deals, err := svc.ActiveDeals(ctx, tenant)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		now := svc.Now()
+		out := dealList{Deals: make([]dealView, 0, len(deals))}
+		for _, d := range deals {
+			out.Deals = append(out.Deals, viewDeal(d, now))
+		}
+		return httpapi.OK(out), nil
+	}
+}
+
+func getDeal(svc *groupbuy.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		tenant, err := tenantParam(r)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		d, err := svc.Deal(ctx, tenant, r.PathParam("dealId"))
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		return httpapi.OK(viewDeal(d, svc.Now())), nil
+	}
+}
+
+type openRequest struct {
+	DealID string `json:"dealId"`
+}
+
+func (o *openRequest) Valid() error {
+	switch {
+	case o.DealID == "":
+		return httpapi.Missing("dealId")
+	case !auth.ValidID(o.DealID):
+		return httpapi.Invalid("dealId", "is malformed")
+	}
+	return nil
+}
+
+func openGroup(svc *groupbuy.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		var in openRequest
+		if err := httpapi.Decode(r, &in); err != nil {
+			return httpapi.Response{}, err
+		}
+		o, err := svc.Open(ctx, r.Caller, in.DealID)
+		return httpapi.Created(o), err
+	}
+}
+
+func groupStatus(svc *groupbuy.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		v, err := svc.Status(ctx, r.PathParam("groupId"))
+		return httpapi.OK(v), err
+	}
+}
+
+func joinGroup(svc *groupbuy.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		j, err := svc.Join(ctx, r.Caller, r.PathParam("groupId"))
+		return httpapi.OK(j), err
+	}
+}

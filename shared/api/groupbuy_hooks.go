@@ -2,12 +2,68 @@ package api
 
 import (
 	"context"
+	"errors"
 
 	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/groupbuy"
+	"github.com/laoyou/laoyou/shared/referral"
 )
 
 // groupReactions are the group-buy's built-in reactions to events, applied
-// by the hooks function before the tenant's rules.
+// by the hooks function before the tenant's rules. Each is safe to repeat:
+// the stream delivers at least once.
+//
+//   - group.opened, group.joined, group.failed keep the deal's seatsTaken
+//     (and so `remaining`) counted, once per event.
+//   - group.joined binds a joiner with no referrer to the room's leader
+//     (the referral channel), under the rules of a code bind.
+//
+// Vouchers on group.succeeded are the tenant's hook machinery's work, from
+// the event's members.
 func groupReactions(d *Deps) map[event.Type]func(context.Context, event.Event) error {
-	return nil
+	svc := GroupService(d)
+	refs := ReferralService(d)
+	countSeats := func(ctx context.Context, e event.Event) error { return svc.CountSeats(ctx, e) }
+	return map[event.Type]func(context.Context, event.Event) error{
+		event.GroupOpened: countSeats,
+		event.GroupFailed: countSeats,
+		event.GroupJoined: func(ctx context.Context, e event.Event) error {
+			return errors.Join(countSeats(ctx, e), bindJoinerToLeader(ctx, svc, refs, e))
+		},
+	}
+}
+
+// bindJoinerToLeader is the referral channel of a room. Events carry ids
+// only, so the names (stored masked on the roster) come from the room.
+func bindJoinerToLeader(ctx context.Context, svc *groupbuy.Service, refs *referral.Service, e event.Event) error {
+	var data struct {
+		GroupID string `json:"groupId"`
+		UserID  string `json:"userId"`
+	}
+	if err := groupbuy.DecodeData(e, &data); err != nil || data.GroupID == "" || data.UserID == "" {
+		return nil // not a join of ours; retrying will not help
+	}
+	r, err := svc.Room(ctx, data.GroupID)
+	if err != nil {
+		return err
+	}
+	if r == nil || r.Tenant != e.Tenant {
+		return nil
+	}
+	joiner, leader := r.Member(data.UserID), r.Leader()
+	if joiner == nil || leader == nil {
+		return nil
+	}
+	_, err = refs.BindThroughGroup(ctx, referral.GroupJoin{
+		Tenant:  r.Tenant,
+		GroupID: r.GroupID,
+		Joiner:  groupPerson(joiner),
+		Leader:  groupPerson(leader),
+		At:      e.OccurredAt,
+	})
+	return err
+}
+
+func groupPerson(m *groupbuy.Member) referral.GroupPerson {
+	return referral.GroupPerson{UserID: m.UserID, Name: m.Name, Role: m.Role, PhoneHash: m.PhoneHash}
 }

@@ -1,0 +1,606 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/groupbuy"
+)
+
+var _ groupbuy.Store = (*GroupStore)(nil)
+
+// GroupStore keeps deals, seat stock and rooms.
+//
+// Items:
+//
+//	T#<t> / DEAL#<deal>              the deal; seatsTaken is fed from the stream
+//	SEAT#<t>#<deal>#<n> / _          seat stock shard n: cap and taken, taken <= cap
+//	GROUP#<id> / _                   the room with its roster; open rooms carry
+//	                                 expShard/expAt for the Expiring index
+//	GROUP#<id> / M#<user>            a member: one per user and room
+//	T#<t>#U#<user> / GB#<deal>       the user's count of rooms that did not fail,
+//	                                 and the room they lead while it is open
+//	DONE#<event> / seatsTaken        the event was counted into seatsTaken
+//
+// Seat shards are separate partition keys so that one deal's spike spreads
+// over up to 64 keys (see groupbuy.ShardsFor). Rooms are their own
+// partitions: their ids are unique across tenants and a room's writes never
+// touch a tenant-wide key.
+type GroupStore struct{ *Store }
+
+const (
+	kindDeal        = "deal"
+	kindSeatShard   = "seatShard"
+	kindRoom        = "groupRoom"
+	kindGroupMember = "groupMember"
+	kindDealUse     = "dealUse"
+	kindCounted     = "counted"
+
+	skDealPrefix    = "DEAL#"
+	skMemberPrefix  = "M#"
+	skDealUsePrefix = "GB#"
+	skSeatsCounted  = "seatsTaken"
+
+	// countedKeep outlasts the stream's redelivery (24 hours at most).
+	countedKeep = 3 * 24 * time.Hour
+)
+
+func dealSK(dealID string) string  { return skDealPrefix + dealID }
+func roomPK(groupID string) string { return "GROUP#" + groupID }
+func seatPK(tenant, dealID string, shard int) string {
+	return fmt.Sprintf("SEAT#%s#%s#%d", tenant, dealID, shard)
+}
+func countedPK(eventID string) string { return "DONE#" + eventID }
+
+// Times compared in conditions and sorted in the expiry index are strings of
+// one fixed width, whole seconds in UTC, so string order is time order.
+const secondLayout = "2006-01-02T15:04:05Z"
+
+func second(t time.Time) string { return t.UTC().Truncate(time.Second).Format(secondLayout) }
+
+func parseSecond(s string) time.Time {
+	t, _ := time.Parse(secondLayout, s)
+	return t
+}
+
+// Open rooms are spread over expiryShards partitions of the Expiring index
+// by a hash of their id, so opening rooms never makes one index key hot
+// (16 keys take 16,000 opens/s), and the closer reads each shard's due
+// entries with one Query: expShard = EXP#nn AND expAt <= now.
+const expiryShards = 16
+
+func expShardOf(groupID string) string {
+	h := fnv.New32a()
+	h.Write([]byte(groupID))
+	return fmt.Sprintf("EXP#%02d", h.Sum32()%expiryShards)
+}
+
+// ---- deals ----
+
+type dealItem struct {
+	key
+	Kind              string     `dynamodbav:"kind"`
+	Tenant            string     `dynamodbav:"tenant"`
+	DealID            string     `dynamodbav:"dealId"`
+	Title             string     `dynamodbav:"title"`
+	SKU               string     `dynamodbav:"sku"`
+	PriceFen          int64      `dynamodbav:"priceFen"`
+	GroupPriceFen     int64      `dynamodbav:"groupPriceFen"`
+	LeaderPriceFen    *int64     `dynamodbav:"leaderPriceFen,omitempty"`
+	GroupSize         int        `dynamodbav:"groupSize"`
+	MinSize           int        `dynamodbav:"minSize"`
+	TTLSeconds        int        `dynamodbav:"ttlSeconds"`
+	Stock             int        `dynamodbav:"stock"`
+	PerUserLimit      int        `dynamodbav:"perUserLimit"`
+	NewcomersOnly     bool       `dynamodbav:"newcomersOnly"`
+	StartsAt          *time.Time `dynamodbav:"startsAt,omitempty"`
+	EndsAt            *time.Time `dynamodbav:"endsAt,omitempty"`
+	VoucherTemplateID string     `dynamodbav:"voucherTemplateId,omitempty"`
+	UpdatedAt         time.Time  `dynamodbav:"updatedAt"`
+	Shards            int        `dynamodbav:"shards"`
+	Version           int        `dynamodbav:"version"`
+	SeatsTaken        int        `dynamodbav:"seatsTaken,omitempty"` // written only by CountSeats
+}
+
+// dealOptional are the deal's attributes an admin may leave out; a replace
+// removes them when absent.
+var dealOptional = []string{"leaderPriceFen", "startsAt", "endsAt", "voucherTemplateId"}
+
+func (i dealItem) deal() *groupbuy.Deal {
+	return &groupbuy.Deal{
+		Tenant: i.Tenant, DealID: i.DealID, Title: i.Title, SKU: i.SKU,
+		PriceFen: i.PriceFen, GroupPriceFen: i.GroupPriceFen, LeaderPriceFen: i.LeaderPriceFen,
+		GroupSize: i.GroupSize, MinSize: i.MinSize, TTLSeconds: i.TTLSeconds, Stock: i.Stock,
+		PerUserLimit: i.PerUserLimit, NewcomersOnly: i.NewcomersOnly, StartsAt: i.StartsAt, EndsAt: i.EndsAt,
+		VoucherTemplateID: i.VoucherTemplateID, UpdatedAt: i.UpdatedAt,
+		Shards: max(i.Shards, 1), SeatsTaken: i.SeatsTaken, Version: i.Version,
+	}
+}
+
+// Deal reads one deal.
+func (s GroupStore) Deal(ctx context.Context, tenant, dealID string) (*groupbuy.Deal, error) {
+	var it dealItem
+	found, err := s.getItem(ctx, key{PK: tenantPK(tenant), SK: dealSK(dealID)}, &it)
+	if !found || err != nil {
+		return nil, err
+	}
+	return it.deal(), nil
+}
+
+// Deals reads all of a tenant's deals with one Query.
+func (s GroupStore) Deals(ctx context.Context, tenant string) ([]groupbuy.Deal, error) {
+	kc := expression.Key("pk").Equal(expression.Value(tenantPK(tenant))).
+		And(expression.Key("sk").BeginsWith(skDealPrefix))
+	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc))
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		KeyConditionExpression:    e.KeyCondition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	})
+	var deals []groupbuy.Deal
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range page.Items {
+			var it dealItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return nil, err
+			}
+			deals = append(deals, *it.deal())
+		}
+	}
+	return deals, nil
+}
+
+type seatShardItem struct {
+	key
+	Kind   string `dynamodbav:"kind"`
+	Tenant string `dynamodbav:"tenant"`
+	DealID string `dynamodbav:"dealId"`
+	Shard  int    `dynamodbav:"shard"`
+	Cap    int    `dynamodbav:"cap"`
+	Taken  int    `dynamodbav:"taken"`
+}
+
+// DealWithSeats reads the deal and every possible seat shard in one
+// TransactGetItems (a consistent snapshot; an admin's replace is rare).
+func (s GroupStore) DealWithSeats(ctx context.Context, tenant, dealID string) (*groupbuy.Deal, []int, error) {
+	gets := make([]types.TransactGetItem, 0, 1+groupbuy.MaxSeatShards)
+	gets = append(gets, types.TransactGetItem{Get: &types.Get{
+		TableName: aws.String(s.Table), Key: key{PK: tenantPK(tenant), SK: dealSK(dealID)}.av(),
+	}})
+	for n := 0; n < groupbuy.MaxSeatShards; n++ {
+		gets = append(gets, types.TransactGetItem{Get: &types.Get{
+			TableName: aws.String(s.Table), Key: key{PK: seatPK(tenant, dealID, n), SK: skSelf}.av(),
+		}})
+	}
+	out, err := s.DB.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: gets})
+	if err != nil {
+		return nil, nil, err
+	}
+	var deal *groupbuy.Deal
+	taken := make([]int, groupbuy.MaxSeatShards)
+	for i, r := range out.Responses {
+		if len(r.Item) == 0 {
+			continue
+		}
+		if i == 0 {
+			var it dealItem
+			if err := attributevalue.UnmarshalMap(r.Item, &it); err != nil {
+				return nil, nil, err
+			}
+			deal = it.deal()
+			continue
+		}
+		var sh seatShardItem
+		if err := attributevalue.UnmarshalMap(r.Item, &sh); err != nil {
+			return nil, nil, err
+		}
+		taken[i-1] = sh.Taken
+	}
+	return deal, taken, nil
+}
+
+// SaveDeal writes the deal's terms and its shards' caps in one transaction.
+// The deal is updated, not put, so the stream-fed seatsTaken is never
+// overwritten; its version guards against a concurrent replace.
+func (s GroupStore) SaveDeal(ctx context.Context, d groupbuy.Deal, prevVersion int, caps []int) (bool, error) {
+	k := key{PK: tenantPK(d.Tenant), SK: dealSK(d.DealID)}
+	av, err := attributevalue.MarshalMap(dealItem{
+		key: k, Kind: kindDeal, Tenant: d.Tenant, DealID: d.DealID, Title: d.Title, SKU: d.SKU,
+		PriceFen: d.PriceFen, GroupPriceFen: d.GroupPriceFen, LeaderPriceFen: d.LeaderPriceFen,
+		GroupSize: d.GroupSize, MinSize: d.MinSize, TTLSeconds: d.TTLSeconds, Stock: d.Stock,
+		PerUserLimit: d.PerUserLimit, NewcomersOnly: d.NewcomersOnly, StartsAt: d.StartsAt, EndsAt: d.EndsAt,
+		VoucherTemplateID: d.VoucherTemplateID, UpdatedAt: d.UpdatedAt, Shards: d.Shards, Version: d.Version,
+	})
+	if err != nil {
+		return false, err
+	}
+	var upd expression.UpdateBuilder
+	for name, v := range av {
+		if name == "pk" || name == "sk" || name == "seatsTaken" {
+			continue
+		}
+		upd = upd.Set(expression.Name(name), expression.Value(v))
+	}
+	for _, name := range dealOptional {
+		if _, ok := av[name]; !ok {
+			upd = upd.Remove(expression.Name(name))
+		}
+	}
+	cond := notExists()
+	if prevVersion > 0 {
+		cond = expression.Name("version").Equal(expression.Value(prevVersion))
+	}
+	items := []types.TransactWriteItem{s.update(k, upd, &cond)}
+	for n, c := range caps {
+		shard := expression.Set(expression.Name("kind"), expression.Value(kindSeatShard)).
+			Set(expression.Name("tenant"), expression.Value(d.Tenant)).
+			Set(expression.Name("dealId"), expression.Value(d.DealID)).
+			Set(expression.Name("shard"), expression.Value(n)).
+			Set(expression.Name("cap"), expression.Value(c)).
+			Set(expression.Name("taken"), expression.IfNotExists(expression.Name("taken"), expression.Value(0)))
+		items = append(items, s.update(key{PK: seatPK(d.Tenant, d.DealID, n), SK: skSelf}, shard, nil))
+	}
+	reasons, err := s.transact(ctx, items)
+	return reasons == nil && err == nil, err
+}
+
+// CountSeats adds the counts to the deal's seatsTaken in one transaction
+// with a marker per event, each conditional on not existing: a redelivered
+// event finds its marker. If some were counted already, the rest are
+// counted again without them; if the deal is gone there is nothing to count.
+func (s GroupStore) CountSeats(ctx context.Context, tenant, dealID string, counts []groupbuy.SeatCount) error {
+	for len(counts) > 0 {
+		items := make([]types.TransactWriteItem, 0, len(counts)+1)
+		total := 0
+		for _, c := range counts {
+			marker, err := s.putIf(countedItem{
+				key: key{PK: countedPK(c.EventID), SK: skSeatsCounted}, Kind: kindCounted, TTL: s.ttlAfter(countedKeep),
+			}, notExists())
+			if err != nil {
+				return err
+			}
+			items = append(items, marker)
+			total += c.Delta
+		}
+		exists := expression.AttributeExists(expression.Name("pk"))
+		items = append(items, s.update(key{PK: tenantPK(tenant), SK: dealSK(dealID)},
+			expression.Add(expression.Name("seatsTaken"), expression.Value(total)), &exists))
+		reasons, err := s.transact(ctx, items)
+		if err != nil || reasons == nil {
+			return err
+		}
+		if reasons[len(counts)].ConditionFailed() {
+			return nil
+		}
+		var uncounted []groupbuy.SeatCount
+		for i, c := range counts {
+			if !reasons[i].ConditionFailed() {
+				uncounted = append(uncounted, c)
+			}
+		}
+		if len(uncounted) == len(counts) {
+			return errors.New("dynamo: seat count refused without a failed condition")
+		}
+		counts = uncounted
+	}
+	return nil
+}
+
+type countedItem struct {
+	key
+	Kind string `dynamodbav:"kind"`
+	TTL  int64  `dynamodbav:"ttl"`
+}
+
+// ---- rooms ----
+
+type rosterEntry struct {
+	UserID    string    `dynamodbav:"userId"`
+	Name      string    `dynamodbav:"name"`
+	Role      string    `dynamodbav:"role"`
+	PhoneHash string    `dynamodbav:"phoneHash,omitempty"`
+	Leader    bool      `dynamodbav:"leader"`
+	PriceFen  int64     `dynamodbav:"priceFen"`
+	Shard     int       `dynamodbav:"shard"`
+	JoinedAt  time.Time `dynamodbav:"joinedAt"`
+}
+
+func newRosterEntry(m groupbuy.Member) rosterEntry {
+	return rosterEntry{
+		UserID: m.UserID, Name: m.Name, Role: string(m.Role), PhoneHash: m.PhoneHash,
+		Leader: m.Leader, PriceFen: m.PriceFen, Shard: m.Shard, JoinedAt: m.JoinedAt,
+	}
+}
+
+func (e rosterEntry) member() groupbuy.Member {
+	return groupbuy.Member{
+		UserID: e.UserID, Name: e.Name, Role: auth.Role(e.Role), PhoneHash: e.PhoneHash,
+		Leader: e.Leader, PriceFen: e.PriceFen, Shard: e.Shard, JoinedAt: e.JoinedAt,
+	}
+}
+
+// roomItem is the room with its roster: what a join or a settlement decides
+// on is in this one item, read with one GetItem and returned whole when a
+// condition fails.
+type roomItem struct {
+	key
+	Kind              string        `dynamodbav:"kind"`
+	GroupID           string        `dynamodbav:"groupId"`
+	Tenant            string        `dynamodbav:"tenant"`
+	DealID            string        `dynamodbav:"dealId"`
+	LeaderID          string        `dynamodbav:"leaderId"`
+	Size              int           `dynamodbav:"size"`
+	MinSize           int           `dynamodbav:"minSize"`
+	Joined            int           `dynamodbav:"joined"`
+	Status            string        `dynamodbav:"status"`
+	OpenedAt          time.Time     `dynamodbav:"openedAt"`
+	ExpiresAt         string        `dynamodbav:"expiresAt"`
+	SettledAt         *time.Time    `dynamodbav:"settledAt,omitempty"`
+	Members           []rosterEntry `dynamodbav:"members"`
+	DealTitle         string        `dynamodbav:"dealTitle"`
+	VoucherTemplateID string        `dynamodbav:"voucherTemplateId,omitempty"`
+	GroupPriceFen     int64         `dynamodbav:"groupPriceFen"`
+	LeaderPriceFen    int64         `dynamodbav:"leaderPriceFen"`
+	PerUserLimit      int           `dynamodbav:"perUserLimit"`
+	NewcomersOnly     bool          `dynamodbav:"newcomersOnly"`
+	Shards            int           `dynamodbav:"shards"`
+	ExpShard          string        `dynamodbav:"expShard,omitempty"`
+	ExpAt             string        `dynamodbav:"expAt,omitempty"`
+}
+
+func newRoomItem(r groupbuy.Room) roomItem {
+	it := roomItem{
+		key:  key{PK: roomPK(r.GroupID), SK: skSelf},
+		Kind: kindRoom, GroupID: r.GroupID, Tenant: r.Tenant, DealID: r.DealID, LeaderID: r.LeaderID,
+		Size: r.Size, MinSize: r.MinSize, Joined: r.Joined, Status: string(r.Status),
+		OpenedAt: r.OpenedAt, ExpiresAt: second(r.ExpiresAt), SettledAt: r.SettledAt,
+		DealTitle: r.DealTitle, VoucherTemplateID: r.VoucherTemplateID,
+		GroupPriceFen: r.GroupPriceFen, LeaderPriceFen: r.LeaderPriceFen,
+		PerUserLimit: r.PerUserLimit, NewcomersOnly: r.NewcomersOnly, Shards: r.Shards,
+	}
+	for _, m := range r.Members {
+		it.Members = append(it.Members, newRosterEntry(m))
+	}
+	if r.Status == groupbuy.Open {
+		it.ExpShard, it.ExpAt = expShardOf(r.GroupID), it.ExpiresAt
+	}
+	return it
+}
+
+func (i roomItem) room() *groupbuy.Room {
+	r := &groupbuy.Room{
+		GroupID: i.GroupID, Tenant: i.Tenant, DealID: i.DealID, LeaderID: i.LeaderID,
+		Size: i.Size, MinSize: i.MinSize, Joined: i.Joined, Status: groupbuy.Status(i.Status),
+		OpenedAt: i.OpenedAt, ExpiresAt: parseSecond(i.ExpiresAt), SettledAt: i.SettledAt,
+		DealTitle: i.DealTitle, VoucherTemplateID: i.VoucherTemplateID,
+		GroupPriceFen: i.GroupPriceFen, LeaderPriceFen: i.LeaderPriceFen,
+		PerUserLimit: i.PerUserLimit, NewcomersOnly: i.NewcomersOnly, Shards: max(i.Shards, 1),
+	}
+	for _, e := range i.Members {
+		r.Members = append(r.Members, e.member())
+	}
+	return r
+}
+
+func roomFrom(item map[string]types.AttributeValue) (*groupbuy.Room, error) {
+	var it roomItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return nil, err
+	}
+	return it.room(), nil
+}
+
+// memberItem makes a second join by the same user fail on its own key.
+type memberItem struct {
+	key
+	Kind    string `dynamodbav:"kind"`
+	Tenant  string `dynamodbav:"tenant"`
+	GroupID string `dynamodbav:"groupId"`
+	DealID  string `dynamodbav:"dealId"`
+	rosterEntry
+}
+
+type dealUseItem struct {
+	key
+	Kind      string `dynamodbav:"kind"`
+	Tenant    string `dynamodbav:"tenant"`
+	UserID    string `dynamodbav:"userId"`
+	DealID    string `dynamodbav:"dealId"`
+	Count     int    `dynamodbav:"count"`
+	OpenRoom  string `dynamodbav:"openRoom,omitempty"`
+	OpenUntil string `dynamodbav:"openUntil,omitempty"`
+}
+
+func dealUseKey(tenant, userID, dealID string) key {
+	return key{PK: userPK(tenant, userID), SK: skDealUsePrefix + dealID}
+}
+
+// Room reads a room with its roster.
+func (s GroupStore) Room(ctx context.Context, groupID string, fresh bool) (*groupbuy.Room, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.Table),
+		Key:            key{PK: roomPK(groupID), SK: skSelf}.av(),
+		ConsistentRead: aws.Bool(fresh),
+	})
+	if err != nil || out.Item == nil {
+		return nil, err
+	}
+	return roomFrom(out.Item)
+}
+
+// OpenRoom writes the room, its leader, the leader's seat and standing and
+// group.opened in one transaction.
+func (s GroupStore) OpenRoom(ctx context.Context, o groupbuy.OpenRoom) (*groupbuy.OpenConflict, error) {
+	r := o.Room
+	leader := r.Members[0]
+	room, err := s.putIf(newRoomItem(r), notExists())
+	if err != nil {
+		return nil, err
+	}
+	member, err := s.memberPut(r, leader)
+	if err != nil {
+		return nil, err
+	}
+	now := second(o.Now)
+	standing := expression.And(
+		expression.AttributeNotExists(expression.Name("openRoom")).
+			Or(expression.Name("openUntil").LessThanEqual(expression.Value(now))),
+		expression.AttributeNotExists(expression.Name("count")).
+			Or(expression.Name("count").LessThan(expression.Value(o.Limit))),
+	)
+	use := s.update(dealUseKey(r.Tenant, leader.UserID, r.DealID),
+		s.dealUseSet(r.Tenant, leader.UserID, r.DealID).
+			Set(expression.Name("openRoom"), expression.Value(r.GroupID)).
+			Set(expression.Name("openUntil"), expression.Value(second(r.ExpiresAt))).
+			Add(expression.Name("count"), expression.Value(1)),
+		&standing)
+	ev, err := s.eventPut(o.Event)
+	if err != nil {
+		return nil, err
+	}
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{room, member, s.takeSeat(r, leader.Shard), use, ev})
+	if err != nil || reasons == nil {
+		return nil, err
+	}
+	c := &groupbuy.OpenConflict{
+		RoomExists: reasons[0].ConditionFailed() || reasons[1].ConditionFailed(),
+		ShardEmpty: reasons[2].ConditionFailed(),
+	}
+	if reasons[3].ConditionFailed() {
+		var it dealUseItem
+		if err := attributevalue.UnmarshalMap(reasons[3].Item, &it); err != nil {
+			return nil, err
+		}
+		c.Holding = &groupbuy.UserDeal{Count: it.Count, OpenRoom: it.OpenRoom, OpenUntil: parseSecond(it.OpenUntil)}
+	}
+	return c, nil
+}
+
+// JoinRoom writes a join in one transaction. The room's condition depends on
+// whether the join fills it: joined < size-1, or joined = size-1 and the
+// room turns SUCCEEDED, leaves the expiry index and frees its leader to
+// open another room, all in the same write.
+func (s GroupStore) JoinRoom(ctx context.Context, j groupbuy.JoinRoom) (*groupbuy.JoinConflict, error) {
+	r, m := j.Seen, j.Member
+	now := second(j.Now)
+	cond := expression.Name("status").Equal(expression.Value(string(groupbuy.Open))).
+		And(expression.Name("expiresAt").GreaterThan(expression.Value(now)))
+	upd := expression.Set(expression.Name("joined"), expression.Name("joined").Plus(expression.Value(1))).
+		Set(expression.Name("members"), expression.ListAppend(expression.Name("members"), expression.Value([]rosterEntry{newRosterEntry(m)})))
+	if j.Fills {
+		cond = cond.And(expression.Name("joined").Equal(expression.Value(r.Size - 1)))
+		upd = upd.Set(expression.Name("status"), expression.Value(string(groupbuy.Succeeded))).
+			Set(expression.Name("settledAt"), expression.Value(j.Now.UTC())).
+			Remove(expression.Name("expShard")).
+			Remove(expression.Name("expAt"))
+	} else {
+		cond = cond.And(expression.Name("joined").LessThan(expression.Value(r.Size - 1)))
+	}
+	room := s.update(key{PK: roomPK(r.GroupID), SK: skSelf}, upd, &cond)
+	member, err := s.memberPut(r, m)
+	if err != nil {
+		return nil, err
+	}
+	limit := expression.AttributeNotExists(expression.Name("count")).
+		Or(expression.Name("count").LessThan(expression.Value(r.PerUserLimit)))
+	use := s.update(dealUseKey(r.Tenant, m.UserID, r.DealID),
+		s.dealUseSet(r.Tenant, m.UserID, r.DealID).Add(expression.Name("count"), expression.Value(1)), &limit)
+
+	items := []types.TransactWriteItem{room, member, s.takeSeat(r, m.Shard), use}
+	patient := -1
+	if r.NewcomersOnly {
+		patient = len(items)
+		items = append(items, s.check(key{PK: userPK(r.Tenant, m.UserID), SK: skPatient}, notExists()))
+	}
+	if j.Fills {
+		// The room was the leader's open room for this deal until now.
+		free := expression.Remove(expression.Name("openRoom")).Remove(expression.Name("openUntil"))
+		items = append(items, s.update(dealUseKey(r.Tenant, r.LeaderID, r.DealID), free, nil))
+	}
+	for _, e := range j.Events {
+		ev, err := s.eventPut(e)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, ev)
+	}
+	reasons, err := s.transact(ctx, items)
+	if err != nil || reasons == nil {
+		return nil, err
+	}
+	c := &groupbuy.JoinConflict{
+		AlreadyMember:   reasons[1].ConditionFailed(),
+		ShardEmpty:      reasons[2].ConditionFailed(),
+		LimitReached:    reasons[3].ConditionFailed(),
+		ExistingPatient: patient >= 0 && reasons[patient].ConditionFailed(),
+	}
+	if reasons[0].ConditionFailed() && len(reasons[0].Item) > 0 {
+		if c.Room, err = roomFrom(reasons[0].Item); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (s GroupStore) memberPut(r groupbuy.Room, m groupbuy.Member) (types.TransactWriteItem, error) {
+	return s.putIf(memberItem{
+		key:  key{PK: roomPK(r.GroupID), SK: skMemberPrefix + m.UserID},
+		Kind: kindGroupMember, Tenant: r.Tenant, GroupID: r.GroupID, DealID: r.DealID,
+		rosterEntry: newRosterEntry(m),
+	}, notExists())
+}
+
+// takeSeat takes one seat from a shard that has one left.
+func (s GroupStore) takeSeat(r groupbuy.Room, shard int) types.TransactWriteItem {
+	hasSeat := expression.Name("taken").LessThan(expression.Name("cap"))
+	return s.update(key{PK: seatPK(r.Tenant, r.DealID, shard), SK: skSelf},
+		expression.Add(expression.Name("taken"), expression.Value(1)), &hasSeat)
+}
+
+func (s GroupStore) dealUseSet(tenant, userID, dealID string) expression.UpdateBuilder {
+	return expression.Set(expression.Name("kind"), expression.Value(kindDealUse)).
+		Set(expression.Name("tenant"), expression.Value(tenant)).
+		Set(expression.Name("userId"), expression.Value(userID)).
+		Set(expression.Name("dealId"), expression.Value(dealID))
+}
+
+// update is a transaction Update of the item at k, under cond where given,
+// returning the old item if cond fails.
+func (s GroupStore) update(k key, upd expression.UpdateBuilder, cond *expression.ConditionBuilder) types.TransactWriteItem {
+	b := expression.NewBuilder().WithUpdate(upd)
+	if cond != nil {
+		b = b.WithCondition(*cond)
+	}
+	e := mustBuild(b)
+	u := &types.Update{
+		TableName:                 aws.String(s.Table),
+		Key:                       k.av(),
+		UpdateExpression:          e.Update(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	}
+	if cond != nil {
+		u.ConditionExpression = e.Condition()
+		u.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	}
+	return types.TransactWriteItem{Update: u}
+}
+
+// groupIDOf reads a room's id from its partition key.
+func groupIDOf(pk string) (string, bool) { return strings.CutPrefix(pk, "GROUP#") }

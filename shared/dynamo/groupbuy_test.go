@@ -1,0 +1,205 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/stretchr/testify/require"
+
+	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/groupbuy"
+)
+
+func newGroupStore(t *testing.T) GroupStore {
+	t.Helper()
+	db := ddbtest.New(t)
+	return GroupStore{Store: NewStore(db.Client, db.Table)}
+}
+
+var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+func saveDeal(t *testing.T, s GroupStore, id string, stock int, newcomersOnly bool) groupbuy.Deal {
+	return replaceDeal(t, s, id, stock, newcomersOnly, 0)
+}
+
+func replaceDeal(t *testing.T, s GroupStore, id string, stock int, newcomersOnly bool, prevVersion int) groupbuy.Deal {
+	t.Helper()
+	d := groupbuy.Deal{
+		Tenant: "clinic-a", DealID: id, Title: "闺蜜卡", SKU: "S", PriceFen: 200, GroupPriceFen: 100,
+		GroupSize: 3, MinSize: 3, TTLSeconds: 60, Stock: stock, PerUserLimit: 1, NewcomersOnly: newcomersOnly,
+		UpdatedAt: t0, Shards: groupbuy.ShardsFor(stock), Version: prevVersion + 1,
+	}
+	ok, err := s.SaveDeal(context.Background(), d, prevVersion, groupbuy.AllotSeats(stock, make([]int, d.Shards)))
+	require.NoError(t, err)
+	require.True(t, ok)
+	return d
+}
+
+func openRoom(t *testing.T, s GroupStore, d groupbuy.Deal, id, leader string, expires time.Time) groupbuy.Room {
+	t.Helper()
+	r := groupbuy.Room{
+		GroupID: id, Tenant: d.Tenant, DealID: d.DealID, LeaderID: leader, Size: d.GroupSize, MinSize: d.MinSize,
+		Joined: 1, Status: groupbuy.Open, OpenedAt: t0, ExpiresAt: expires, DealTitle: d.Title,
+		GroupPriceFen: d.GroupPriceFen, LeaderPriceFen: d.GroupPriceFen, PerUserLimit: d.PerUserLimit,
+		NewcomersOnly: d.NewcomersOnly, Shards: d.Shards,
+		Members: []groupbuy.Member{{UserID: leader, Name: "张*", Leader: true, PriceFen: 100, JoinedAt: t0}},
+	}
+	c, err := s.OpenRoom(context.Background(), groupbuy.OpenRoom{
+		Room: r, Limit: d.PerUserLimit, Now: t0,
+		Event: event.New(event.GroupOpened, d.Tenant, t0, map[string]any{"groupId": id}),
+	})
+	require.NoError(t, err)
+	require.Nil(t, c)
+	return r
+}
+
+// A refused join reports every condition that failed and the room as it
+// was, so the caller can classify and retry without reading again.
+func TestJoinRoomConflict(t *testing.T) {
+	s := newGroupStore(t)
+	ctx := context.Background()
+	d := saveDeal(t, s, "scarce", 1, true)
+	r := openRoom(t, s, d, "ROOM00000001", "leader", t0.Add(time.Minute)) // takes the only seat
+
+	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: key{PK: userPK("clinic-a", "returning"), SK: skPatient}.av()})
+	require.NoError(t, err)
+	join := func(user string, fills bool, at time.Time) *groupbuy.JoinConflict {
+		c, err := s.JoinRoom(ctx, groupbuy.JoinRoom{
+			Seen: r, Member: groupbuy.Member{UserID: user, Name: "李*", PriceFen: 100, JoinedAt: at}, Fills: fills, Now: at,
+			Events: []event.Event{event.New(event.GroupJoined, "clinic-a", at, map[string]any{"groupId": r.GroupID})},
+		})
+		require.NoError(t, err)
+		return c
+	}
+
+	c := join("returning", false, t0)
+	require.NotNil(t, c)
+	require.True(t, c.ShardEmpty)
+	require.True(t, c.ExistingPatient)
+	require.False(t, c.AlreadyMember)
+	require.Nil(t, c.Room, "the room's own condition held")
+
+	c = join("leader", true, t0)
+	require.True(t, c.AlreadyMember)
+	require.NotNil(t, c.Room, "a filling join on a room of one: the room as it is")
+	require.Equal(t, 1, c.Room.Joined)
+	require.Equal(t, []string{"leader"}, []string{c.Room.Members[0].UserID})
+
+	c = join("newbie", false, t0.Add(time.Minute))
+	require.NotNil(t, c.Room, "expired")
+	require.Equal(t, groupbuy.Open, c.Room.Status)
+}
+
+// seatsTaken moves once per event however often the stream delivers it,
+// and a deal that is gone is not recreated.
+func TestCountSeats(t *testing.T) {
+	s := newGroupStore(t)
+	ctx := context.Background()
+	saveDeal(t, s, "d", 10, false)
+	for i := 0; i < 3; i++ {
+		require.NoError(t, s.CountSeats(ctx, "clinic-a", "d", []groupbuy.SeatCount{{EventID: "ev-1", Delta: 2}}))
+		require.NoError(t, s.CountSeats(ctx, "clinic-a", "d", []groupbuy.SeatCount{{EventID: "ev-2", Delta: -1}}))
+	}
+	d, err := s.Deal(ctx, "clinic-a", "d")
+	require.NoError(t, err)
+	require.Equal(t, 1, d.SeatsTaken)
+	require.Equal(t, 9, d.Remaining())
+
+	// A batch with some events counted already counts only the others.
+	batch := []groupbuy.SeatCount{{EventID: "ev-1", Delta: 2}, {EventID: "ev-4", Delta: 1}, {EventID: "ev-2", Delta: -1}, {EventID: "ev-5", Delta: 3}}
+	require.NoError(t, s.CountSeats(ctx, "clinic-a", "d", batch))
+	require.NoError(t, s.CountSeats(ctx, "clinic-a", "d", batch))
+	d, err = s.Deal(ctx, "clinic-a", "d")
+	require.NoError(t, err)
+	require.Equal(t, 5, d.SeatsTaken)
+
+	require.NoError(t, s.CountSeats(ctx, "clinic-a", "gone", []groupbuy.SeatCount{{EventID: "ev-3", Delta: 1}}))
+	gone, err := s.Deal(ctx, "clinic-a", "gone")
+	require.NoError(t, err)
+	require.Nil(t, gone)
+
+	// A replace keeps the count; one from an outdated version is refused.
+	replaceDeal(t, s, "d", 10, false, 1)
+	ok, err := s.SaveDeal(ctx, groupbuy.Deal{Tenant: "clinic-a", DealID: "d", Version: 2}, 1, nil)
+	require.NoError(t, err)
+	require.False(t, ok)
+	d, err = s.Deal(ctx, "clinic-a", "d")
+	require.NoError(t, err)
+	require.Equal(t, 5, d.SeatsTaken)
+}
+
+// The expiry index yields due rooms only, oldest first per shard, and
+// stops when told to; settling takes a room off it.
+func TestExpiredRooms(t *testing.T) {
+	s := newGroupStore(t)
+	ctx := context.Background()
+	d := saveDeal(t, s, "d", 100, false)
+	var ids []string
+	for i := 0; i < 40; i++ {
+		id := fmt.Sprintf("ROOM%08d", i)
+		ids = append(ids, id)
+		openRoom(t, s, d, id, fmt.Sprintf("u%02d", i), t0.Add(time.Duration(i+1)*time.Second))
+	}
+	due := func(now time.Time, limit int) (map[string]bool, int) {
+		got := map[string]bool{}
+		read := 0
+		for shard := 0; shard < s.ExpiryShards(); shard++ {
+			last := time.Time{}
+			n, err := s.ExpiredRooms(ctx, shard, now, func(id string) bool {
+				r, err := s.Room(ctx, id, true)
+				require.NoError(t, err)
+				require.False(t, r.ExpiresAt.Before(last), "oldest first")
+				last = r.ExpiresAt
+				got[id] = true
+				return len(got) < limit
+			})
+			require.NoError(t, err)
+			read += n
+			if len(got) >= limit {
+				break
+			}
+		}
+		return got, read
+	}
+	got, read := due(t0.Add(10*time.Second), 100)
+	require.Len(t, got, 10)
+	require.Equal(t, 10, read)
+	for _, id := range ids[:10] {
+		require.True(t, got[id])
+	}
+	got, _ = due(t0.Add(time.Hour), 5)
+	require.Len(t, got, 5, "stops when told")
+
+	r, err := s.Room(ctx, ids[0], true)
+	require.NoError(t, err)
+	refused, err := s.SettleRoom(ctx, groupbuy.Settlement{Seen: *r, Outcome: groupbuy.Failed, Now: t0.Add(time.Hour),
+		Event: event.New(event.GroupFailed, "clinic-a", t0, map[string]any{"groupId": ids[0]})})
+	require.NoError(t, err)
+	require.Nil(t, refused)
+	got, _ = due(t0.Add(10*time.Second), 100)
+	require.Len(t, got, 9)
+	require.False(t, got[ids[0]], "settled rooms leave the index")
+
+	// A second settlement of the same room is refused with the room as it is.
+	refused, err = s.SettleRoom(ctx, groupbuy.Settlement{Seen: *r, Outcome: groupbuy.Failed, Now: t0.Add(time.Hour),
+		Event: event.New(event.GroupFailed, "clinic-a", t0, map[string]any{"groupId": ids[0]})})
+	require.NoError(t, err)
+	require.NotNil(t, refused)
+	require.Equal(t, groupbuy.Failed, refused.Status)
+
+	// A settlement of a room read with an older count is refused too.
+	r1, err := s.Room(ctx, ids[1], true)
+	require.NoError(t, err)
+	stale := *r1
+	stale.Joined = 2
+	refused, err = s.SettleRoom(ctx, groupbuy.Settlement{Seen: stale, Outcome: groupbuy.Failed, Now: t0.Add(time.Hour),
+		Event: event.New(event.GroupFailed, "clinic-a", t0, map[string]any{"groupId": ids[1]})})
+	require.NoError(t, err)
+	require.Equal(t, groupbuy.Open, refused.Status)
+	require.Equal(t, 1, refused.Joined)
+}

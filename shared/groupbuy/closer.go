@@ -1,0 +1,154 @@
+package groupbuy
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/laoyou/laoyou/shared/apierr"
+)
+
+// CloseOptions bound one closer run. Zero values take the defaults.
+type CloseOptions struct {
+	// MaxRooms stops a run from taking more rooms; the next run (a minute
+	// later) takes the rest.
+	MaxRooms int
+	// Workers settle rooms in parallel.
+	Workers int
+	// Margin is left of the invocation's deadline: no room is taken after
+	// it, so a run ends before Lambda stops it.
+	Margin time.Duration
+	// OnError is told of a room that could not be settled this run; it
+	// stays on the expiry index and the next run tries again.
+	OnError func(ctx context.Context, groupID string, err error)
+}
+
+// CloseReport is what one closer run did.
+type CloseReport struct {
+	Settled   int `json:"settled"`
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+	Skipped   int `json:"skipped"`  // settled by another run meanwhile
+	Examined  int `json:"examined"` // expiry index entries read
+	Errors    int `json:"errors"`
+}
+
+// CloseExpired settles the rooms past their expiry: SUCCEEDED with at least
+// minSize members, else FAILED with their seats returned. It reads only the
+// expiry index's entries that are due, so its work grows with expired rooms,
+// not with all rooms. Each settlement is one transaction conditional on the
+// room still being open and as read, so two runs at once settle each room
+// once, and a run that dies midway leaves the rest on the index for the next.
+func (s *Service) CloseExpired(ctx context.Context, opt CloseOptions) (CloseReport, error) {
+	const op = apierr.Op("groupbuy.CloseExpired")
+	if opt.MaxRooms <= 0 {
+		opt.MaxRooms = 20_000
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = 16
+	}
+	if opt.Margin <= 0 {
+		opt.Margin = 5 * time.Second
+	}
+	now := s.Now()
+	listCtx := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		listCtx, cancel = context.WithDeadline(ctx, deadline.Add(-opt.Margin))
+		defer cancel()
+	}
+
+	var (
+		report   CloseReport
+		mu       sync.Mutex
+		taken    atomic.Int64
+		examined atomic.Int64
+		listErrs []error
+		due      = make(chan string)
+	)
+	var listing sync.WaitGroup
+	for shard := 0; shard < s.Store.ExpiryShards(); shard++ {
+		listing.Add(1)
+		go func() {
+			defer listing.Done()
+			n, err := s.Store.ExpiredRooms(listCtx, shard, now, func(groupID string) bool {
+				if taken.Add(1) > int64(opt.MaxRooms) {
+					return false
+				}
+				select {
+				case due <- groupID:
+					return true
+				case <-listCtx.Done():
+					return false
+				}
+			})
+			examined.Add(int64(n))
+			if err != nil && listCtx.Err() == nil {
+				mu.Lock()
+				listErrs = append(listErrs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	go func() { listing.Wait(); close(due) }()
+
+	var settling sync.WaitGroup
+	for w := 0; w < opt.Workers; w++ {
+		settling.Add(1)
+		go func() {
+			defer settling.Done()
+			for groupID := range due {
+				outcome, err := s.settle(ctx, groupID, now)
+				mu.Lock()
+				switch {
+				case err != nil:
+					report.Errors++
+				case outcome == Succeeded:
+					report.Settled++
+					report.Succeeded++
+				case outcome == Failed:
+					report.Settled++
+					report.Failed++
+				default:
+					report.Skipped++
+				}
+				mu.Unlock()
+				if err != nil && opt.OnError != nil {
+					opt.OnError(ctx, groupID, err)
+				}
+			}
+		}()
+	}
+	settling.Wait()
+	report.Examined = int(examined.Load())
+	if len(listErrs) > 0 {
+		return report, apierr.E(op, errors.Join(listErrs...))
+	}
+	return report, nil
+}
+
+// settle settles one room if it is still open and due; outcome "" means
+// there was nothing to do (another run settled it, or it filled).
+func (s *Service) settle(ctx context.Context, groupID string, now time.Time) (Status, error) {
+	r, err := s.Store.Room(ctx, groupID, true)
+	if err != nil {
+		return "", err
+	}
+	for attempt := 0; attempt < 4; attempt++ {
+		if r == nil || r.Status != Open || !r.ExpiredAt(now) {
+			return "", nil
+		}
+		outcome := r.Outcome()
+		refused, err := s.Store.SettleRoom(ctx, Settlement{Seen: *r, Outcome: outcome, Now: now, Event: settledEvent(r, outcome, now)})
+		if err != nil {
+			return "", err
+		}
+		if refused == nil {
+			return outcome, nil
+		}
+		r = refused // a join landed just before expiry, or another run settled it
+	}
+	return "", apierr.E(apierr.Op("groupbuy.settle"), apierr.Unavailable, "room kept changing")
+}

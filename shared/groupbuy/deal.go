@@ -1,0 +1,193 @@
+package groupbuy
+
+import (
+	"time"
+	"unicode/utf8"
+
+	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/auth"
+)
+
+// Limits of a deal. A room's settlement writes one item per member in one
+// transaction (at most 100 items), so rooms stay small; a room is a group
+// of friends, not a crowd.
+const (
+	MinGroupSize = 2
+	MaxGroupSize = 20
+	MinTTL       = 60 * time.Second
+	MaxTTL       = 7 * 24 * time.Hour
+	MaxStock     = 1_000_000
+	MaxPerUser   = 1_000
+	MaxPriceFen  = 100_000_000 // ¥1,000,000
+	maxTitle     = 100
+	maxSKU       = 64
+)
+
+// Seat stock is split over keys so that a spike on one deal never makes one
+// key hot: DynamoDB takes at most 1,000 writes/s on a key, and a transaction
+// writes each item twice, so a shard takes about 500 seats/s. Up to
+// MaxSeatShards shards take 20,000 joins/s with room to spare (40 would
+// do). Small deals keep one shard: near sell-out every empty shard costs a
+// refused write before it is known empty.
+const (
+	SeatsPerShard = 50
+	MaxSeatShards = 64
+)
+
+// ShardsFor is how many seat shards a deal of stock seats uses.
+func ShardsFor(stock int) int {
+	n := (stock + SeatsPerShard - 1) / SeatsPerShard
+	return max(1, min(n, MaxSeatShards))
+}
+
+// AllotSeats splits stock over len(taken) shards, given the seats each shard
+// has handed out: the caps always sum to stock, so however stale taken is,
+// the seats ever held at once never exceed stock (or what was already held
+// when stock is cut below it). Each shard keeps what it handed out, within
+// stock, and the rest is spread evenly.
+func AllotSeats(stock int, taken []int) []int {
+	caps := make([]int, len(taken))
+	left := stock
+	for i, t := range taken {
+		caps[i] = min(max(t, 0), left)
+		left -= caps[i]
+	}
+	for i := range caps {
+		share := left / (len(caps) - i)
+		caps[i] += share
+		left -= share
+	}
+	return caps
+}
+
+// DealSpec is a deal as an admin writes it (PUT /v1/admin/deals/{dealId}).
+// Required numbers are pointers so that a missing one is told apart from 0.
+type DealSpec struct {
+	Title             string     `json:"title"`
+	SKU               string     `json:"sku"`
+	PriceFen          *int64     `json:"priceFen"`
+	GroupPriceFen     *int64     `json:"groupPriceFen"`
+	LeaderPriceFen    *int64     `json:"leaderPriceFen"`
+	GroupSize         *int       `json:"groupSize"`
+	MinSize           *int       `json:"minSize"`
+	TTLSeconds        *int       `json:"ttlSeconds"`
+	Stock             *int       `json:"stock"`
+	PerUserLimit      *int       `json:"perUserLimit"`
+	NewcomersOnly     *bool      `json:"newcomersOnly"`
+	StartsAt          *time.Time `json:"startsAt"`
+	EndsAt            *time.Time `json:"endsAt"`
+	VoucherTemplateID string     `json:"voucherTemplateId"`
+}
+
+// Valid checks every field, naming the first one that is wrong.
+//
+// Choices: minSize is at least 2, because a room of the leader alone is not
+// a group; stock 0 is allowed and means no seats (the deal shows sold out),
+// never unlimited, because every seat is a service the clinic must deliver.
+func (s *DealSpec) Valid() error {
+	switch {
+	case s.Title == "":
+		return missing("title")
+	case utf8.RuneCountInString(s.Title) > maxTitle:
+		return invalid("title", "must be at most 100 characters")
+	case s.SKU == "":
+		return missing("sku")
+	case utf8.RuneCountInString(s.SKU) > maxSKU:
+		return invalid("sku", "must be at most 64 characters")
+	case s.PriceFen == nil:
+		return missing("priceFen")
+	case *s.PriceFen < 0 || *s.PriceFen > MaxPriceFen:
+		return invalid("priceFen", "must be 0 to 100000000 fen")
+	case s.GroupPriceFen == nil:
+		return missing("groupPriceFen")
+	case *s.GroupPriceFen < 0 || *s.GroupPriceFen > *s.PriceFen:
+		return invalid("groupPriceFen", "must be 0 to priceFen")
+	case s.LeaderPriceFen != nil && (*s.LeaderPriceFen < 0 || *s.LeaderPriceFen > *s.PriceFen):
+		return invalid("leaderPriceFen", "must be 0 to priceFen")
+	case s.GroupSize == nil:
+		return missing("groupSize")
+	case *s.GroupSize < MinGroupSize || *s.GroupSize > MaxGroupSize:
+		return invalid("groupSize", "must be 2 to 20")
+	case s.MinSize != nil && (*s.MinSize < MinGroupSize || *s.MinSize > *s.GroupSize):
+		return invalid("minSize", "must be 2 to groupSize")
+	case s.TTLSeconds == nil:
+		return missing("ttlSeconds")
+	case *s.TTLSeconds < int(MinTTL/time.Second) || *s.TTLSeconds > int(MaxTTL/time.Second):
+		return invalid("ttlSeconds", "must be 60 to 604800 (7 days)")
+	case s.Stock == nil:
+		return missing("stock")
+	case *s.Stock < 0 || *s.Stock > MaxStock:
+		return invalid("stock", "must be 0 to 1000000 seats")
+	case s.PerUserLimit == nil:
+		return missing("perUserLimit")
+	case *s.PerUserLimit < 1 || *s.PerUserLimit > MaxPerUser:
+		return invalid("perUserLimit", "must be 1 to 1000")
+	case s.NewcomersOnly == nil:
+		return missing("newcomersOnly")
+	case s.StartsAt != nil && s.EndsAt != nil && !s.StartsAt.Before(*s.EndsAt):
+		return invalid("endsAt", "must be after startsAt")
+	case s.VoucherTemplateID != "" && !auth.ValidID(s.VoucherTemplateID):
+		return invalid("voucherTemplateId", "must be 1 to 128 letters, digits or _.:@|-")
+	}
+	return nil
+}
+
+// Deal is the spec as a deal of tenant, with defaults applied. It assumes
+// Valid passed.
+func (s *DealSpec) Deal(tenant, dealID string, now time.Time) Deal {
+	d := Deal{
+		Tenant:            tenant,
+		DealID:            dealID,
+		Title:             s.Title,
+		SKU:               s.SKU,
+		PriceFen:          *s.PriceFen,
+		GroupPriceFen:     *s.GroupPriceFen,
+		LeaderPriceFen:    s.LeaderPriceFen,
+		GroupSize:         *s.GroupSize,
+		MinSize:           *s.GroupSize,
+		TTLSeconds:        *s.TTLSeconds,
+		Stock:             *s.Stock,
+		PerUserLimit:      *s.PerUserLimit,
+		NewcomersOnly:     *s.NewcomersOnly,
+		VoucherTemplateID: s.VoucherTemplateID,
+		UpdatedAt:         now.UTC(),
+	}
+	if s.MinSize != nil {
+		d.MinSize = *s.MinSize
+	}
+	if s.StartsAt != nil {
+		t := s.StartsAt.UTC()
+		d.StartsAt = &t
+	}
+	if s.EndsAt != nil {
+		t := s.EndsAt.UTC()
+		d.EndsAt = &t
+	}
+	return d
+}
+
+// ActiveAt reports whether rooms may open at now: startsAt <= now < endsAt.
+// A room already open runs to its own expiry whatever the deal's window.
+func (d *Deal) ActiveAt(now time.Time) bool {
+	return (d.StartsAt == nil || !now.Before(*d.StartsAt)) && (d.EndsAt == nil || now.Before(*d.EndsAt))
+}
+
+// Remaining is the seats left as the stream has counted them so far: it may
+// lag the seat shards by the stream's delay, and is never below zero.
+func (d *Deal) Remaining() int { return max(0, d.Stock-d.SeatsTaken) }
+
+// LeaderPrice is what the leader pays: leaderPriceFen where set.
+func (d *Deal) LeaderPrice() int64 {
+	if d.LeaderPriceFen != nil {
+		return *d.LeaderPriceFen
+	}
+	return d.GroupPriceFen
+}
+
+func missing(field string) error {
+	return apierr.Errorf("groupbuy.Valid", apierr.BadRequest, "field %q is required", field)
+}
+
+func invalid(field, why string) error {
+	return apierr.Errorf("groupbuy.Valid", apierr.BadRequest, "field %q %s", field, why)
+}

@@ -1,0 +1,377 @@
+package groupbuy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/privacy"
+	"github.com/laoyou/laoyou/shared/share"
+)
+
+// Service applies the group-buy rules over a Store.
+type Service struct {
+	Store  Store
+	Links  share.Links
+	Pepper []byte // for phone hashes, as in referral
+	Now    func() time.Time
+	Deals  *DealCache
+	Seats  *SeatShards
+}
+
+// SaveDeal creates or replaces a deal. Seat stock is re-split over the
+// deal's shards from the seats each has handed out, so a cut in stock never
+// lets more seats out than the new stock (see AllotSeats).
+func (s *Service) SaveDeal(ctx context.Context, tenant, dealID string, spec DealSpec) (Deal, error) {
+	const op = apierr.Op("groupbuy.SaveDeal")
+	if !auth.ValidID(dealID) {
+		return Deal{}, apierr.E(op, apierr.BadRequest, "dealId must be 1 to 128 letters, digits or _.:@|-")
+	}
+	if err := spec.Valid(); err != nil {
+		return Deal{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		prev, taken, err := s.Store.DealWithSeats(ctx, tenant, dealID)
+		if err != nil {
+			return Deal{}, apierr.E(op, err)
+		}
+		d := spec.Deal(tenant, dealID, s.Now())
+		d.Shards = ShardsFor(d.Stock)
+		prevVersion := 0
+		if prev != nil {
+			d.Shards = max(d.Shards, prev.Shards) // seats may sit on any shard ever used
+			d.SeatsTaken = prev.SeatsTaken
+			prevVersion = prev.Version
+		}
+		d.Version = prevVersion + 1
+		caps := AllotSeats(d.Stock, taken[:d.Shards])
+		ok, err := s.Store.SaveDeal(ctx, d, prevVersion, caps)
+		switch {
+		case err != nil:
+			return Deal{}, apierr.E(op, err)
+		case !ok && attempt < 3:
+			continue // another replace won; redo from what it wrote
+		case !ok:
+			return Deal{}, apierr.E(op, apierr.RequestInProgress, "the deal is being changed by another request")
+		}
+		s.Deals.Forget(dealKey(tenant, dealID))
+		s.Seats.Forget(dealKey(tenant, dealID))
+		return d, nil
+	}
+}
+
+// Deal returns a deal of tenant, from the cache where fresh.
+func (s *Service) Deal(ctx context.Context, tenant, dealID string) (Deal, error) {
+	const op = apierr.Op("groupbuy.Deal")
+	if !auth.ValidID(tenant) || !auth.ValidID(dealID) {
+		return Deal{}, apierr.E(op, apierr.DealNotFound, "no such deal")
+	}
+	now := s.Now()
+	if d, ok := s.Deals.Get(dealKey(tenant, dealID), now); ok {
+		return d, nil
+	}
+	d, err := s.Store.Deal(ctx, tenant, dealID)
+	if err != nil {
+		return Deal{}, apierr.E(op, err)
+	}
+	if d == nil {
+		return Deal{}, apierr.E(op, apierr.DealNotFound, "no such deal")
+	}
+	s.Deals.Put(dealKey(tenant, dealID), *d, now)
+	return *d, nil
+}
+
+// ActiveDeals lists the tenant's deals open for new rooms now.
+func (s *Service) ActiveDeals(ctx context.Context, tenant string) ([]Deal, error) {
+	const op = apierr.Op("groupbuy.ActiveDeals")
+	all, err := s.Store.Deals(ctx, tenant)
+	if err != nil {
+		return nil, apierr.E(op, err)
+	}
+	now := s.Now()
+	active := make([]Deal, 0, len(all))
+	for _, d := range all {
+		if d.ActiveAt(now) {
+			active = append(active, d)
+		}
+	}
+	return active, nil
+}
+
+// Opened is the answer to opening a room.
+type Opened struct {
+	GroupID   string    `json:"groupId"`
+	DealID    string    `json:"dealId"`
+	Status    Status    `json:"status"`
+	Size      int       `json:"size"`
+	Joined    int       `json:"joined"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	share.Link
+}
+
+// Open opens a room of the deal with the caller as leader and first member.
+// One write: the room, the leader's seat from a stock shard, the leader's
+// per-user standing (no other open room of theirs for this deal, fewer
+// than perUserLimit rooms that did not fail) and group.opened.
+func (s *Service) Open(ctx context.Context, caller auth.Caller, dealID string) (Opened, error) {
+	const op = apierr.Op("groupbuy.Open")
+	d, err := s.Deal(ctx, caller.Tenant, dealID)
+	if err != nil {
+		return Opened{}, apierr.E(op, err)
+	}
+	now := s.Now()
+	if !d.ActiveAt(now) {
+		return Opened{}, apierr.E(op, apierr.DealNotActive, "this deal is not open for new groups now")
+	}
+	if d.Stock == 0 {
+		return Opened{}, soldOut(op)
+	}
+	leader := s.member(caller, true, d.LeaderPrice(), now)
+	for attempt := 0; attempt < d.Shards+4; attempt++ {
+		shard, ok := s.Seats.Pick(dealKey(d.Tenant, d.DealID), d.Shards, now)
+		if !ok {
+			return Opened{}, soldOut(op)
+		}
+		leader.Shard = shard
+		r := newRoom(&d, share.NewCode(share.GroupIDLen), leader, now)
+		c, err := s.Store.OpenRoom(ctx, OpenRoom{Room: r, Limit: d.PerUserLimit, Now: now, Event: openedEvent(&r, now)})
+		switch {
+		case err != nil:
+			return Opened{}, apierr.E(op, err)
+		case c == nil:
+			return Opened{
+				GroupID: r.GroupID, DealID: r.DealID, Status: Open, Size: r.Size, Joined: 1,
+				ExpiresAt: r.ExpiresAt, Link: s.Links.Group(r.GroupID),
+			}, nil
+		case c.Holding != nil:
+			if c.Holding.OpenRoom != "" && now.Before(c.Holding.OpenUntil) {
+				return Opened{}, apierr.E(op, apierr.LimitReached, "you already have an open group for this deal")
+			}
+			return Opened{}, apierr.E(op, apierr.LimitReached, "you have reached this deal's limit per person")
+		case c.ShardEmpty:
+			s.Seats.Empty(dealKey(d.Tenant, d.DealID), shard, now)
+		case c.RoomExists:
+			// 59 random bits: a clash is rare; try another id.
+		}
+	}
+	return Opened{}, apierr.E(op, apierr.Unavailable, "the deal is busy; try again")
+}
+
+// Joined is the answer to joining a room.
+type Joined struct {
+	GroupID string `json:"groupId"`
+	Status  Status `json:"status"`
+	Joined  int    `json:"joined"`
+	Size    int    `json:"size"`
+}
+
+// Join adds the caller to a room. One read (the room with its roster,
+// strongly consistent, so the decision starts from its latest state) and
+// one write: the
+// room's count and roster under the condition that it is open, unexpired
+// and not full, the member, a seat from a stock shard, the caller's
+// per-user standing, for a newcomers-only deal the caller's lack of a
+// recorded visit, and group.joined. The join that takes the last seat
+// turns the room SUCCEEDED and writes group.succeeded in the same write.
+//
+// A refused write reports the room as it was; under contention on one room
+// (it reached size-1 meanwhile) the join is retried as the filling join,
+// and an empty shard is retried on another: those are the only extra calls.
+func (s *Service) Join(ctx context.Context, caller auth.Caller, groupID string) (Joined, error) {
+	const op = apierr.Op("groupbuy.Join")
+	r, err := s.room(ctx, op, caller.Tenant, groupID, true)
+	if err != nil {
+		return Joined{}, err
+	}
+	now := s.Now()
+	dk := dealKey(r.Tenant, r.DealID)
+	shards := r.Shards
+	if d, ok := s.Deals.Get(dk, now); ok {
+		shards = max(shards, d.Shards) // the deal may have grown shards since the room opened
+	}
+	me := s.member(caller, false, r.GroupPriceFen, now)
+	for attempt := 0; attempt < shards+r.Size+4; attempt++ {
+		if err := r.Admits(caller.UserID, now); err != nil {
+			return Joined{}, err
+		}
+		shard, ok := s.Seats.Pick(dk, shards, now)
+		if !ok {
+			return Joined{}, soldOut(op)
+		}
+		me.Shard = shard
+		fills := r.Joined == r.Size-1
+		events := []event.Event{joinedEvent(r, caller.UserID, now)}
+		if fills {
+			full := *r
+			full.Members = append(append([]Member(nil), r.Members...), me)
+			full.Joined++
+			events = append(events, settledEvent(&full, Succeeded, now))
+		}
+		c, err := s.Store.JoinRoom(ctx, JoinRoom{Seen: *r, Member: me, Fills: fills, Now: now, Events: events})
+		switch {
+		case err != nil:
+			return Joined{}, apierr.E(op, err)
+		case c == nil:
+			status := Open
+			if fills {
+				status = Succeeded
+			}
+			return Joined{GroupID: r.GroupID, Status: status, Joined: r.Joined + 1, Size: r.Size}, nil
+		case c.AlreadyMember:
+			return Joined{}, apierr.E(op, apierr.AlreadyMember, "you are already in this group")
+		}
+		// Every failed condition is reported: the room's state first (it
+		// decides between full, closed and a retry), then the caller's own.
+		if c.Room != nil {
+			r = c.Room
+			if err := r.Admits(caller.UserID, now); err != nil {
+				return Joined{}, err
+			}
+		}
+		switch {
+		case c.ExistingPatient:
+			return Joined{}, apierr.E(op, apierr.NotANewPatient, "this deal is for new patients only")
+		case c.LimitReached:
+			return Joined{}, apierr.E(op, apierr.LimitReached, "you have reached this deal's limit per person")
+		case c.ShardEmpty:
+			s.Seats.Empty(dk, shard, now)
+		case c.Room == nil:
+			return Joined{}, apierr.E(op, apierr.Internal, "join refused for no known reason")
+		}
+		// The room moved on (another join landed): try again as it is now.
+	}
+	return Joined{}, apierr.E(op, apierr.Unavailable, "the group is busy; try again")
+}
+
+// Status is a room as the public sees it.
+func (s *Service) Status(ctx context.Context, groupID string) (RoomView, error) {
+	const op = apierr.Op("groupbuy.Status")
+	r, err := s.room(ctx, op, "", groupID, false)
+	if err != nil {
+		return RoomView{}, err
+	}
+	return r.ViewAt(s.Now()), nil
+}
+
+// Room returns a room read fresh, for reactions to its events; nil if it
+// does not exist.
+func (s *Service) Room(ctx context.Context, groupID string) (*Room, error) {
+	return s.Store.Room(ctx, groupID, true)
+}
+
+// room reads a room; tenant "" is any tenant (the public status page, room
+// ids are unique across tenants), else another tenant's room is not found.
+func (s *Service) room(ctx context.Context, op apierr.Op, tenant, groupID string, fresh bool) (*Room, error) {
+	id, ok := share.Normalize(groupID, share.GroupIDLen)
+	if !ok {
+		return nil, apierr.E(op, apierr.GroupNotFound, "no such group")
+	}
+	r, err := s.Store.Room(ctx, id, fresh)
+	if err != nil {
+		return nil, apierr.E(op, err)
+	}
+	if r == nil || (tenant != "" && r.Tenant != tenant) {
+		return nil, apierr.E(op, apierr.GroupNotFound, "no such group")
+	}
+	return r, nil
+}
+
+func (s *Service) member(caller auth.Caller, leader bool, price int64, now time.Time) Member {
+	return Member{
+		UserID:    caller.UserID,
+		Name:      privacy.MaskName(caller.Name),
+		Role:      caller.Role,
+		PhoneHash: privacy.PhoneHash(s.Pepper, caller.PhoneNumber),
+		Leader:    leader,
+		PriceFen:  price,
+		JoinedAt:  now.UTC(),
+	}
+}
+
+func newRoom(d *Deal, groupID string, leader Member, now time.Time) Room {
+	return Room{
+		GroupID:           groupID,
+		Tenant:            d.Tenant,
+		DealID:            d.DealID,
+		LeaderID:          leader.UserID,
+		Size:              d.GroupSize,
+		MinSize:           d.MinSize,
+		Joined:            1,
+		Status:            Open,
+		OpenedAt:          now.UTC(),
+		ExpiresAt:         expiryOf(now, d.TTLSeconds),
+		Members:           []Member{leader},
+		DealTitle:         d.Title,
+		VoucherTemplateID: d.VoucherTemplateID,
+		GroupPriceFen:     d.GroupPriceFen,
+		LeaderPriceFen:    d.LeaderPrice(),
+		PerUserLimit:      d.PerUserLimit,
+		NewcomersOnly:     d.NewcomersOnly,
+		Shards:            d.Shards,
+	}
+}
+
+func soldOut(op apierr.Op) error {
+	return apierr.E(op, apierr.SoldOut, "this deal has no seats left")
+}
+
+// CountSeats keeps the deals' seatsTaken (and so `remaining`) up to date
+// from group events: +1 for a room opened or a join, minus the members of a
+// failed room; other events are ignored. Each event counts once however
+// often the stream delivers it. Events of one deal go in one write (per 99),
+// so a stream batch from a spike writes a deal's item once, not per join:
+// the deal item is one key, and DynamoDB takes 1,000 writes/s on a key.
+func (s *Service) CountSeats(ctx context.Context, evs ...event.Event) error {
+	type deal struct{ tenant, id string }
+	counts := map[deal][]SeatCount{}
+	var order []deal
+	for _, e := range evs {
+		var data struct {
+			DealID  string            `json:"dealId"`
+			Members []json.RawMessage `json:"members"`
+		}
+		if err := DecodeData(e, &data); err != nil || data.DealID == "" {
+			continue // not an event of ours to count; retrying will not help
+		}
+		delta := 0
+		switch e.Type {
+		case event.GroupOpened, event.GroupJoined:
+			delta = 1
+		case event.GroupFailed:
+			delta = -len(data.Members)
+		}
+		if delta == 0 {
+			continue
+		}
+		d := deal{e.Tenant, data.DealID}
+		if _, ok := counts[d]; !ok {
+			order = append(order, d)
+		}
+		counts[d] = append(counts[d], SeatCount{EventID: e.ID, Delta: delta})
+	}
+	var errs []error
+	for _, d := range order {
+		for chunk := range slices.Chunk(counts[d], MaxCountsPerWrite) {
+			if err := s.Store.CountSeats(ctx, d.tenant, d.id, chunk); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DecodeData reads an event's data into v. Data may have come through the
+// stream, where numbers and lists take other Go types than when written,
+// so it goes through JSON.
+func DecodeData(e event.Event, v any) error {
+	b, err := json.Marshal(e.Data)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
