@@ -2,6 +2,10 @@ package local
 
 import (
 	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/laoyou/laoyou/shared/api"
 	"github.com/laoyou/laoyou/shared/auth"
@@ -10,29 +14,72 @@ import (
 )
 
 // Demo is what SeedDemo loads: a clinic with a patient who already shares
-// a referral code, so a newcomer can try the flow at once.
+// a referral code, coupons to claim, a newcomer gift on binding and a
+// two-person 闺蜜卡 deal, so every flow of the README can be tried at once.
 type Demo struct {
 	Tenant       string `json:"tenant"`
 	Referrer     string `json:"referrer"`
 	ReferralCode string `json:"referralCode"`
 	ShareURL     string `json:"shareUrl"`
+	Deal         string `json:"deal"`
+	Template     string `json:"couponTemplate"`
 }
 
 // The demo clinic. Its referrer's code is random like every code; SeedDemo
-// is safe to run again (the same user keeps the same code).
+// is safe to run again (the same user keeps the same code, PUTs replace).
 const (
 	DemoTenant       = "demo-clinic"
 	DemoReferrer     = "demo-referrer"
+	DemoDeal         = "thermage-duo"
+	DemoTemplate     = "welcome-100"
 	demoReferrerName = "王芳"
 )
 
-// SeedDemo loads the demo clinic's settings and referrer.
+// demoConfig is the clinic's configuration, written through the admin
+// API as an operator would, so it passes the same validation.
+var demoConfig = []struct{ route, id, body string }{
+	{"PUT /v1/admin/coupon-templates/{templateId}", DemoTemplate,
+		`{"title":"新客立减100元","kind":"CASH","valueFen":10000,"minSpendFen":50000,"validDays":30,"stock":500,"perUserLimit":1,"claimable":true}`},
+	{"PUT /v1/admin/coupon-templates/{templateId}", "newcomer-gift",
+		`{"title":"上门礼：免费皮肤检测","kind":"GIFT","validDays":30,"stock":0,"perUserLimit":1,"claimable":false}`},
+	{"PUT /v1/admin/coupon-templates/{templateId}", "thermage-voucher",
+		`{"title":"热玛吉全脸体验券","kind":"VOUCHER","valueFen":399900,"validDays":60,"stock":0,"perUserLimit":1,"claimable":false}`},
+	{"PUT /v1/admin/hooks/{ruleId}", "gift-on-bind",
+		`{"event":"referral.bound","issueCoupon":{"templateId":"newcomer-gift","to":"referee"}}`},
+	{"PUT /v1/admin/deals/{dealId}", DemoDeal,
+		`{"title":"闺蜜卡·热玛吉双人体验","sku":"THERMAGE-FACE","priceFen":599900,"groupPriceFen":399900,"leaderPriceFen":359900,` +
+			`"groupSize":2,"ttlSeconds":86400,"stock":200,"perUserLimit":1,"newcomersOnly":false,"voucherTemplateId":"thermage-voucher"}`},
+}
+
+// SeedDemo loads the demo clinic.
 func SeedDemo(ctx context.Context, d *api.Deps) (*Demo, error) {
 	err := dynamo.SettingsStore{Store: d.Store}.SaveSettings(ctx, DemoTenant, tenant.Settings{
-		NewcomerOffer: &tenant.Offer{Title: "新客到院礼：免费皮肤检测一次"},
+		NewcomerOffer: &tenant.Offer{Title: "新客到院礼：免费皮肤检测一次", TemplateID: "newcomer-gift"},
 	})
 	if err != nil {
 		return nil, err
+	}
+	admin := api.Admin(d)
+	for _, c := range demoConfig {
+		param := c.route[strings.Index(c.route, "{")+1 : strings.Index(c.route, "}")]
+		ev := events.APIGatewayV2HTTPRequest{
+			RouteKey:       c.route,
+			PathParameters: map[string]string{param: c.id},
+			Body:           c.body,
+		}
+		ev.RequestContext.RequestID = "demo-" + c.id
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
+				Claims: map[string]string{"sub": "demo-admin", "tenant": DemoTenant, "role": string(auth.Admin)},
+			},
+		}
+		resp, err := admin.Handle(ctx, ev)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != 200 {
+			return nil, fmt.Errorf("%s %s: %d %s", c.route, c.id, resp.StatusCode, resp.Body)
+		}
 	}
 	code, err := api.ReferralService(d).MyCode(ctx, auth.Caller{
 		UserID: DemoReferrer, Tenant: DemoTenant, Role: auth.Patient, Name: demoReferrerName,
@@ -40,5 +87,8 @@ func SeedDemo(ctx context.Context, d *api.Deps) (*Demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Demo{Tenant: DemoTenant, Referrer: DemoReferrer, ReferralCode: code.Code, ShareURL: code.ShareURL}, nil
+	return &Demo{
+		Tenant: DemoTenant, Referrer: DemoReferrer, ReferralCode: code.Code, ShareURL: code.ShareURL,
+		Deal: DemoDeal, Template: DemoTemplate,
+	}, nil
 }
