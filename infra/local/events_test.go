@@ -36,6 +36,10 @@ func TestSampleEvents(t *testing.T) {
 		file   string
 		status int                             // HTTP samples: the status
 		check  func(t *testing.T, body string) // optional check of the body or result
+		// A sample naming a thing the system makes (a coupon code, a room)
+		// gets the one an earlier sample made: param is the path parameter,
+		// filled from the field of that name in an earlier response.
+		param string
 	}
 	contains := func(parts ...string) func(*testing.T, string) {
 		return func(t *testing.T, body string) {
@@ -45,13 +49,28 @@ func TestSampleEvents(t *testing.T) {
 		}
 	}
 	samples := []sample{
-		{"referral/create-code.json", 200, contains(`"code":"`+sampleCode+`"`, `"scene":"r=`+sampleCode+`"`)},
-		{"referral/resolve-code.json", 200, contains(`"code":"`+sampleCode+`"`, `"displayName":"王*"`)},
-		{"referral/bind.json", 200, contains(`"referrer":{"displayName":"王*"}`, `"boundAt":`)},
-		{"referral/me.json", 200, contains(`"bound":1`, `"stage":"BOUND"`)},
-		{"referral/unknown-route.json", 404, contains(`"code":"NOT_FOUND"`)},
-		{"closer/every-minute.json", 0, contains(`"settled":0`)},
-		{"hooks/referral-bound.json", 0, func(t *testing.T, body string) {
+		{file: "admin/put-coupon-template.json", status: 200, check: contains(`"templateId":"welcome-100"`)},
+		{file: "admin/put-voucher-template.json", status: 200, check: contains(`"kind":"VOUCHER"`)},
+		{file: "admin/put-deal.json", status: 200, check: contains(`"dealId":"thermage-duo"`, `"remaining":200`)},
+		{file: "admin/put-hook.json", status: 200, check: contains(`"secret":"****cret"`)},
+		{file: "admin/list-hooks.json", status: 200, check: contains(`"ruleId":"notify-crm"`)},
+		{file: "admin/dead-letters.json", status: 200},
+		{file: "coupons/list-templates.json", status: 200, check: contains(`"templateId":"welcome-100"`)},
+		{file: "coupons/claim.json", status: 201, check: contains(`"status":"ISSUED"`)},
+		{file: "coupons/me.json", status: 200, check: contains(`"templateId":"welcome-100"`)},
+		{file: "coupons/redeem.json", status: 200, check: contains(`"status":"REDEEMED"`), param: "couponCode"},
+		{file: "groupbuy/list-deals.json", status: 200, check: contains(`"dealId":"thermage-duo"`)},
+		{file: "groupbuy/get-deal.json", status: 200, check: contains(`"groupSize":2`)},
+		{file: "groupbuy/open-group.json", status: 201, check: contains(`"status":"OPEN"`, `"scene":"g=`)},
+		{file: "groupbuy/get-group.json", status: 200, check: contains(`"displayName":"王*"`), param: "groupId"},
+		{file: "groupbuy/join-group.json", status: 200, check: contains(`"status":"SUCCEEDED"`), param: "groupId"},
+		{file: "referral/create-code.json", status: 200, check: contains(`"code":"`+sampleCode+`"`, `"scene":"r=`+sampleCode+`"`)},
+		{file: "referral/resolve-code.json", status: 200, check: contains(`"code":"`+sampleCode+`"`, `"displayName":"王*"`)},
+		{file: "referral/bind.json", status: 200, check: contains(`"referrer":{"displayName":"王*"}`, `"boundAt":`)},
+		{file: "referral/me.json", status: 200, check: contains(`"bound":1`, `"stage":"BOUND"`)},
+		{file: "referral/unknown-route.json", status: 404, check: contains(`"code":"NOT_FOUND"`)},
+		{file: "closer/every-minute.json", status: 0, check: contains(`"settled":0`)},
+		{file: "hooks/referral-bound.json", status: 0, check: func(t *testing.T, body string) {
 			var resp events.DynamoDBEventResponse
 			require.NoError(t, json.Unmarshal([]byte(body), &resp))
 			require.Empty(t, resp.BatchItemFailures)
@@ -76,6 +95,7 @@ func TestSampleEvents(t *testing.T) {
 	d := sampleDeps(t)
 	fns := Functions(d)
 	ctx := context.Background()
+	made := map[string]string{} // what earlier samples' responses named
 	for _, s := range samples {
 		t.Run(s.file, func(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join(root, "events", s.file))
@@ -93,12 +113,24 @@ func TestSampleEvents(t *testing.T) {
 			default:
 				var ev events.APIGatewayV2HTTPRequest
 				strictDecode(t, raw, &ev)
-				a := fns.APIs[strings.ToUpper(fn[:1])+fn[1:]+"Function"]
+				if s.param != "" {
+					require.NotEmpty(t, made[s.param], "no earlier sample made a %s", s.param)
+					ev.RawPath = strings.ReplaceAll(ev.RawPath, ev.PathParameters[s.param], made[s.param])
+					ev.PathParameters[s.param] = made[s.param]
+				}
+				a := fns.APIs[functionOf(fn)]
 				require.NotNil(t, a, "no function for %s", s.file)
 				resp, herr := a.Handle(ctx, ev)
 				require.NoError(t, herr)
 				require.Equal(t, s.status, resp.StatusCode, resp.Body)
 				out, err = json.RawMessage(resp.Body), nil
+				var fields map[string]any
+				_ = json.Unmarshal([]byte(resp.Body), &fields)
+				for _, name := range []string{"couponCode", "groupId"} {
+					if v, ok := fields[name].(string); ok {
+						made[name] = v
+					}
+				}
 			}
 			require.NoError(t, err)
 			body, err := json.Marshal(out)
@@ -108,6 +140,14 @@ func TestSampleEvents(t *testing.T) {
 			}
 		})
 	}
+}
+
+// functionOf is the logical id of the function in events/<name>/.
+func functionOf(folder string) string {
+	if folder == "groupbuy" {
+		return "GroupBuyFunction"
+	}
+	return strings.ToUpper(folder[:1]) + folder[1:] + "Function"
 }
 
 // sampleDeps is a fresh table where the samples' referrer has sampleCode.
