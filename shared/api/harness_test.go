@@ -14,6 +14,7 @@ import (
 	"github.com/laoyou/laoyou/infra/ddbtest"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/dynamo"
+	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/logging"
 )
 
@@ -29,6 +30,7 @@ type stack struct {
 
 type lambdaAPI interface {
 	Handle(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+	Routes() []httpapi.Route
 }
 
 func newStack(t *testing.T) *stack {
