@@ -8,5 +8,7 @@ func Admin(d *Deps) *httpapi.API {
 	routes = append(routes, adminCouponRoutes(d)...)
 	routes = append(routes, adminHookRoutes(d)...)
 	routes = append(routes, adminDealRoutes(d)...)
+	routes = append(routes, adminStatsRoutes(d)...)
+	routes = append(routes, adminSettingsRoutes(d)...)
 	return httpapi.New(d.Log, d.Guard, routes...)
 }

@@ -78,6 +78,15 @@ func (f *authzFixture) room() string {
 	return f.s.opened(patient(tenantA, f.unique("leader")), f.deal())
 }
 
+// visit is a treatment recorded at tenant A's front desk.
+func (f *authzFixture) visit() string {
+	id := f.unique("visit")
+	r := f.s.do(call{fn: "referral", route: "POST /v1/staff/visits", as: staff(tenantA, "desk"),
+		body: fmt.Sprintf(`{"visitId":%q,"userId":%q,"kind":"treatment","amountFen":500000}`, id, f.unique("patient"))})
+	require.Equal(f.t, http.StatusOK, r.Status, r.Body)
+	return id
+}
+
 // code is a referral code of a patient of tenant A.
 func (f *authzFixture) code() string {
 	r := f.s.do(call{fn: "referral", route: "POST /v1/referral/code", as: patient(tenantA, f.unique("referrer"))})
@@ -184,6 +193,24 @@ var authzCases = map[string]authzCase{
 	}},
 	"GET /v1/admin/hooks/dead-letters": {ok: 200, other: 200, request: func(f *authzFixture) call {
 		return call{route: "GET /v1/admin/hooks/dead-letters"}
+	}},
+	// Visits name a patient by the clinic's own user id: another clinic's
+	// staff records a visit in their own clinic, never in A's.
+	"POST /v1/staff/visits": {ok: 200, other: 200, request: func(f *authzFixture) call {
+		return call{route: "POST /v1/staff/visits",
+			body: fmt.Sprintf(`{"visitId":%q,"userId":%q,"kind":"arrival"}`, f.unique("visit"), f.unique("patient"))}
+	}},
+	"POST /v1/staff/visits/{visitId}/refund": {ok: 200, other: 404, request: func(f *authzFixture) call {
+		return call{route: "POST /v1/staff/visits/{visitId}/refund", params: map[string]string{"visitId": f.visit()}}
+	}},
+	"GET /v1/admin/stats": {ok: 200, other: 200, request: func(f *authzFixture) call {
+		return call{route: "GET /v1/admin/stats"}
+	}},
+	"GET /v1/admin/settings": {ok: 200, other: 200, request: func(f *authzFixture) call {
+		return call{route: "GET /v1/admin/settings"}
+	}},
+	"PUT /v1/admin/settings": {ok: 200, other: 200, request: func(f *authzFixture) call {
+		return call{route: "PUT /v1/admin/settings", body: `{"holdDays":7,"bindingWindowDays":30}`}
 	}},
 }
 

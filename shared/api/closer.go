@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/laoyou/laoyou/shared/groupbuy"
 )
@@ -15,13 +16,16 @@ type CloserResult struct {
 	Skipped   int `json:"skipped"`  // settled by another run meanwhile
 	Examined  int `json:"examined"` // expiry index entries read
 	Errors    int `json:"errors"`   // rooms left for the next run
+	Released  int `json:"released"` // referral rewards whose hold passed (PENDING → ISSUED)
 }
 
-// Closer is the closer function's handler: it settles expired rooms. The
-// schedule's event says nothing the closer needs; each run settles what is
-// due at its start, within the invocation's deadline.
+// Closer is the closer function's handler: it settles expired rooms and
+// releases held referral rewards, the two things whose time comes without
+// a request. The schedule's event says nothing the closer needs; each run
+// does what is due at its start, within the invocation's deadline.
 func Closer(d *Deps) func(context.Context, json.RawMessage) (CloserResult, error) {
 	svc := GroupService(d)
+	release := releaseRewards(d)
 	return func(ctx context.Context, _ json.RawMessage) (CloserResult, error) {
 		r, err := svc.CloseExpired(ctx, groupbuy.CloseOptions{
 			OnError: func(ctx context.Context, groupID string, err error) {
@@ -31,8 +35,15 @@ func Closer(d *Deps) func(context.Context, json.RawMessage) (CloserResult, error
 		if err != nil {
 			d.Log.ErrorContext(ctx, "closer run incomplete", "error", err.Error())
 		}
+		released, rerr := release(ctx)
+		if rerr != nil {
+			d.Log.ErrorContext(ctx, "reward release incomplete", "error", rerr.Error())
+		}
 		d.Log.InfoContext(ctx, "closer run", "settled", r.Settled, "succeeded", r.Succeeded,
-			"failed", r.Failed, "skipped", r.Skipped, "examined", r.Examined, "errors", r.Errors)
-		return CloserResult(r), err
+			"failed", r.Failed, "skipped", r.Skipped, "examined", r.Examined, "errors", r.Errors, "released", released)
+		return CloserResult{
+			Settled: r.Settled, Succeeded: r.Succeeded, Failed: r.Failed, Skipped: r.Skipped,
+			Examined: r.Examined, Errors: r.Errors, Released: released,
+		}, errors.Join(err, rerr)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/hook"
 	"github.com/laoyou/laoyou/shared/httpapi"
+	"github.com/laoyou/laoyou/shared/tenant"
 )
 
 const (
@@ -47,21 +48,42 @@ func hooksOf(d *Deps) *hookParts {
 	p, _ := hookPartsByDeps.LoadOrStore(d, &hookParts{
 		rules: &hook.Rules{Store: store, Templates: coupons.Store, Cache: cache, Now: func() time.Time { return d.Now() }},
 		dispatcher: &hook.Dispatcher{
-			Store:    store,
-			Rules:    cache,
-			Coupons:  coupons,
-			Webhooks: hook.NewDeliverer(func() bool { return d.Config.AllowLoopbackWebhooks }),
-			Now:      func() time.Time { return d.Now() },
-			Log:      d.Log,
+			Store:      store,
+			Rules:      cache,
+			Coupons:    coupons,
+			Webhooks:   hook.NewDeliverer(func() bool { return d.Config.AllowLoopbackWebhooks }),
+			Milestones: milestoneSource{d},
+			Now:        func() time.Time { return d.Now() },
+			Log:        d.Log,
 		},
 	})
 	return p.(*hookParts)
 }
 
+// milestoneSource gives the milestone reaction the tenant's milestones
+// (cached settings) and the referrer's count of qualified friends.
+type milestoneSource struct{ d *Deps }
+
+func (m milestoneSource) Milestones(ctx context.Context, t string) ([]tenant.Milestone, error) {
+	s, err := m.d.Settings.Get(ctx, t)
+	return s.Milestones, err
+}
+
+func (m milestoneSource) QualifiedFriends(ctx context.Context, t, referrerID string) (int, error) {
+	return dynamo.ReferralStore{Store: m.d.Store}.QualifiedFriends(ctx, t, referrerID)
+}
+
+// statsOf is the admin stats' counting and view over the store.
+func statsOf(d *Deps) *hook.Stats {
+	return &hook.Stats{Store: dynamo.StatsStore{Store: d.Store}}
+}
+
 // Hooks is the hooks function's handler: events from the table's stream.
 // Every record that is not a new event item is skipped (in AWS the event
-// source's filter already drops them). For each event it applies the
-// group-buy's reactions, then Laoyou's built-in reactions and the tenant's
+// source's filter already drops them). Per batch it counts coupons issued
+// and the admin stats (one write per template or tenant, not per event);
+// for each event it applies the group-buy's reactions, then Laoyou's
+// built-in reactions (group vouchers, referral milestones) and the tenant's
 // rules; each effect happens once per (event, rule, recipient) however
 // often the stream delivers the record. Records whose effects failed in a
 // way a retry may mend are reported as batch item failures and come again.
@@ -113,6 +135,19 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 		h.d.Log.WarnContext(ctx, "issued count not updated", "error", err.Error())
 		for i, se := range evs {
 			failed[i] = failed[i] || se.e.Type == event.CouponIssued
+		}
+	}
+
+	// The admin stats: once per event, whatever the stream repeats.
+	all := make([]event.Event, len(evs))
+	for i, se := range evs {
+		all[i] = se.e
+	}
+	if err := statsOf(h.d).Count(ctx, all); err != nil {
+		h.d.Log.WarnContext(ctx, "stats not counted", "error", err.Error())
+		for i, se := range evs {
+			_, counted := hook.Contribution(se.e)
+			failed[i] = failed[i] || counted
 		}
 	}
 

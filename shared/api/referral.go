@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/dynamo"
@@ -9,7 +10,8 @@ import (
 	"github.com/laoyou/laoyou/shared/referral"
 )
 
-// Referral is the referral function: codes, share links and binding.
+// Referral is the referral function: codes, share links, binding, the
+// referrer's view, and the clinic visits that qualify referrals.
 func Referral(d *Deps) *httpapi.API {
 	svc := ReferralService(d)
 	return httpapi.New(d.Log, d.Guard,
@@ -17,6 +19,8 @@ func Referral(d *Deps) *httpapi.API {
 		httpapi.Route{Key: "GET /v1/r/{code}", Access: auth.Public, Handle: resolveCode(svc)},
 		httpapi.Route{Key: "POST /v1/referral/bind", Access: auth.AnyUser, Handle: bindCode(svc)},
 		httpapi.Route{Key: "GET /v1/referral/me", Access: auth.AnyUser, Handle: myReferrals(svc)},
+		httpapi.Route{Key: "POST /v1/staff/visits", Access: auth.StaffOnly, Handle: recordVisit(svc)},
+		httpapi.Route{Key: "POST /v1/staff/visits/{visitId}/refund", Access: auth.StaffOnly, Handle: refundVisit(svc)},
 	)
 }
 
@@ -27,7 +31,7 @@ func ReferralService(d *Deps) *referral.Service {
 		Settings: d.Settings,
 		Links:    d.Links,
 		Pepper:   []byte(d.Config.PhonePepper),
-		Now:      d.Now,
+		Now:      func() time.Time { return d.Now() }, // read at each call, so a clock set later counts
 		OnClickError: func(ctx context.Context, err error) {
 			d.Log.WarnContext(ctx, "click not recorded", "error", err.Error())
 		},

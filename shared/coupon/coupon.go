@@ -49,20 +49,45 @@ type Coupon struct {
 	IssuedAt    time.Time
 	RedeemedAt  time.Time
 	RedeemedBy  string // the staff member's user id
+	DealID      string // a group-buy voucher's deal, for the deal's stats
+	Hold        *Hold  // a referral reward on hold; nil for every other coupon
 }
 
-// couponFor is a coupon issued from t to user at issuedAt.
-func (t Template) couponFor(code, user string, src Source, issuedAt time.Time) Coupon {
-	from, to := t.Validity(issuedAt)
+// Hold is what keeps a referral reward PENDING: it is released (ISSUED) at
+// Until, unless the visit that earned it is refunded first (VOID).
+type Hold struct {
+	Until      time.Time
+	VisitID    string // the visit that qualified the referral
+	RefereeID  string
+	ReferrerID string
+}
+
+// couponFor is a coupon issued from t to user at issuedAt. A held coupon is
+// PENDING, and a validity counted in days starts at its release, so the hold
+// does not eat into it.
+func (t Template) couponFor(code, user string, src Source, issuedAt time.Time, hold *Hold) Coupon {
+	status, start := Issued, issuedAt
+	if hold != nil {
+		status = Pending
+		start = maxTime(issuedAt, hold.Until)
+	}
+	from, to := t.Validity(start)
 	c := Coupon{
 		Code: code, Tenant: t.Tenant, UserID: user, TemplateID: t.ID, Title: t.Title, Kind: t.Kind,
 		ValueFen: t.ValueFen, PercentOff: t.PercentOff, MaxOffFen: t.MaxOffFen, MinSpendFen: t.MinSpendFen,
-		Status: Issued, ValidFrom: from, ValidTo: to, Source: src, IssuedAt: issuedAt,
+		Status: status, ValidFrom: from, ValidTo: to, Source: src, IssuedAt: issuedAt, Hold: hold,
 	}
 	if t.Kind == Voucher {
 		c.PriceFen = t.ValueFen
 	}
 	return c
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // StatusAt is the coupon's status as a patient sees it at now.

@@ -178,7 +178,7 @@ func TestValidity(t *testing.T) {
 	require.False(t, window.ClaimableAt(now.Add(48*time.Hour)), "claims end with the window")
 
 	voucher := Template{Kind: Voucher, ValueFen: 19900, ValidDays: 1}
-	require.Equal(t, int64(19900), voucher.couponFor("C", "u", FromClaim, now).PriceFen)
+	require.Equal(t, int64(19900), voucher.couponFor("C", "u", FromClaim, now, nil).PriceFen)
 }
 
 func TestStockMemory(t *testing.T) {
@@ -200,4 +200,16 @@ func TestStockMemory(t *testing.T) {
 	raised := *tpl
 	raised.Stock = 48
 	require.GreaterOrEqual(t, m.pick(&raised), 0, "a raise is a fresh start")
+}
+
+func TestHeldCoupon(t *testing.T) {
+	until := now.Add(7 * 24 * time.Hour)
+	days := validCash()
+	c := days.couponFor("C", "u", FromReferral, now, &Hold{Until: until, VisitID: "V1"})
+	require.Equal(t, Pending, c.Status)
+	require.Equal(t, until, c.ValidFrom, "the validity starts at release")
+	require.Equal(t, until.Add(30*24*time.Hour), c.ValidTo)
+	require.Equal(t, Pending, c.StatusAt(now.Add(time.Hour)))
+	require.Equal(t, apierr.CouponNotActive, apierr.KindOf(c.redeemableAt(c.Tenant, now.Add(time.Hour))), "not usable on hold")
+	require.Equal(t, Issued, days.couponFor("C", "u", FromClaim, now, nil).Status)
 }

@@ -35,6 +35,7 @@ type IssueConflict struct {
 	OutOfStock   bool // the shard holds no unit
 	LimitReached bool // the patient claimed PerUserLimit already
 	Done         bool // the effect already happened
+	Withdrawn    bool // a held reward's visit was refunded or is unknown
 }
 
 // RedeemConflict is a redemption whose condition failed; Current is the
@@ -204,10 +205,16 @@ type Reward struct {
 	Effect     string // unique per (event, rule, recipient)
 	CauseEvent string // id of the event that earned it
 	RuleID     string
+	DealID     string // a group voucher's deal
+	// Hold issues the coupon PENDING until Hold.Until (a referral reward);
+	// nil issues it ISSUED.
+	Hold *Hold
 }
 
 // IssueReward issues r's coupon unless its effect already happened; issued
-// is false for a repeat. TEMPLATE_NOT_FOUND, NOT_CLAIMABLE (the template's
+// is false for a repeat, and for a held reward whose visit was refunded
+// before it came (a refund voids what it finds; what comes later is not
+// issued at all). TEMPLATE_NOT_FOUND, NOT_CLAIMABLE (the template's
 // validity has ended) and OUT_OF_STOCK will not change on a retry.
 func (s *Service) IssueReward(ctx context.Context, r Reward) (issued bool, err error) {
 	const op = apierr.Op("coupon.IssueReward")
@@ -245,13 +252,23 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 			}
 		}
 		now := s.Now().UTC().Truncate(time.Millisecond)
-		c := t.couponFor(share.NewCode(share.CouponCodeLen), user, src, now)
+		var hold *Hold
+		if r != nil {
+			hold = r.Hold
+		}
+		c := t.couponFor(share.NewCode(share.CouponCodeLen), user, src, now, hold)
 		data := map[string]any{"couponCode": c.Code, "templateId": t.ID, "userId": user, "source": string(src)}
 		if r != nil {
 			if r.PriceFen != nil {
 				c.PriceFen = *r.PriceFen
 			}
 			data["causeEventId"], data["ruleId"] = r.CauseEvent, r.RuleID
+			if r.DealID != "" {
+				c.DealID, data["dealId"] = r.DealID, r.DealID
+			}
+			if hold != nil {
+				data["status"], data["visitId"] = string(Pending), hold.VisitID
+			}
 		}
 		conflict, err := s.Store.Issue(ctx, Issue{
 			Coupon: c, Shard: shard, PerUserLimit: limit, Effect: effect,
@@ -262,7 +279,7 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 			return nil, err
 		case conflict == nil:
 			return &c, nil
-		case conflict.Done:
+		case conflict.Done, conflict.Withdrawn:
 			return nil, nil
 		}
 		if conflict.OutOfStock {
@@ -379,9 +396,13 @@ func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (R
 	if err := c.redeemableAt(caller.Tenant, now); err != nil {
 		return Redemption{}, err
 	}
-	e := event.New(event.CouponRedeemed, c.Tenant, now, map[string]any{
+	data := map[string]any{
 		"couponCode": c.Code, "templateId": c.TemplateID, "userId": c.UserID, "source": string(c.Source), "staffId": caller.UserID,
-	})
+	}
+	if c.DealID != "" {
+		data["dealId"] = c.DealID // a group voucher: counted in the deal's stats
+	}
+	e := event.New(event.CouponRedeemed, c.Tenant, now, data)
 	conflict, err := s.Store.Redeem(ctx, code, caller.Tenant, caller.UserID, now, e)
 	if err != nil {
 		return Redemption{}, apierr.E(op, err)

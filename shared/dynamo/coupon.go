@@ -3,7 +3,9 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,7 +29,9 @@ var _ coupon.Store = (*CouponStore)(nil)
 //	STOCK#<t>#<templateId>#<n> / _         stock shard n: "left" units, a partition of its own
 //	T#<t>#U#<user> / CLAIMS#<templateId>   how often the user claimed the template ("n")
 //	COUPON#<code> / _                      the coupon, unique across tenants; ownerKey and
-//	                                       ownerSort put it in the ByOwner index for its holder
+//	                                       ownerSort put it in the ByOwner index for its holder;
+//	                                       a held referral reward also carries expShard
+//	                                       (HOLD#n) and expAt (its release) for the Expiring index
 //	FX#<effect> / _                        an effect that happened (see HookStore)
 type CouponStore struct{ *Store }
 
@@ -147,6 +151,15 @@ type couponItem struct {
 	RedeemedBy  string     `dynamodbav:"redeemedBy,omitempty"`
 	OwnerKey    string     `dynamodbav:"ownerKey"`
 	OwnerSort   string     `dynamodbav:"ownerSort"`
+	DealID      string     `dynamodbav:"dealId,omitempty"`
+	// A held reward: what earned it, when it is released, and its entry in
+	// the Expiring index, removed when it is released or voided.
+	VisitID    string     `dynamodbav:"visitId,omitempty"`
+	RefereeID  string     `dynamodbav:"refereeId,omitempty"`
+	ReferrerID string     `dynamodbav:"referrerId,omitempty"`
+	ReleaseAt  *time.Time `dynamodbav:"releaseAt,omitempty"`
+	ExpShard   string     `dynamodbav:"expShard,omitempty"`
+	ExpAt      string     `dynamodbav:"expAt,omitempty"`
 }
 
 // sortableTime has a fixed width, so it sorts as it reads.
@@ -162,9 +175,17 @@ func newCouponItem(c coupon.Coupon) couponItem {
 		Source: string(c.Source), IssuedAt: c.IssuedAt, RedeemedBy: c.RedeemedBy,
 		OwnerKey:  userPK(c.Tenant, c.UserID),
 		OwnerSort: "COUPON#" + c.IssuedAt.UTC().Format(sortableTime) + "#" + c.Code,
+		DealID:    c.DealID,
 	}
 	if !c.RedeemedAt.IsZero() {
 		it.RedeemedAt = &c.RedeemedAt
+	}
+	if h := c.Hold; h != nil {
+		until := h.Until.UTC()
+		it.VisitID, it.RefereeID, it.ReferrerID, it.ReleaseAt = h.VisitID, h.RefereeID, h.ReferrerID, &until
+		if c.Status == coupon.Pending {
+			it.ExpShard, it.ExpAt = holdShardOf(c.Code), holdAt(until)
+		}
 	}
 	return it
 }
@@ -175,10 +196,13 @@ func (i couponItem) coupon() *coupon.Coupon {
 		Kind: coupon.Kind(i.CouponKind), ValueFen: i.ValueFen, PercentOff: i.PercentOff, MaxOffFen: i.MaxOffFen,
 		MinSpendFen: i.MinSpendFen, PriceFen: i.PriceFen, Status: coupon.Status(i.Status),
 		ValidFrom: i.ValidFrom, ValidTo: i.ValidTo, Source: coupon.Source(i.Source), IssuedAt: i.IssuedAt,
-		RedeemedBy: i.RedeemedBy,
+		RedeemedBy: i.RedeemedBy, DealID: i.DealID,
 	}
 	if i.RedeemedAt != nil {
 		c.RedeemedAt = *i.RedeemedAt
+	}
+	if i.ReleaseAt != nil {
+		c.Hold = &coupon.Hold{Until: *i.ReleaseAt, VisitID: i.VisitID, RefereeID: i.RefereeID, ReferrerID: i.ReferrerID}
 	}
 	return c
 }
@@ -210,6 +234,34 @@ func (s CouponStore) Template(ctx context.Context, tenant, id string) (*coupon.T
 		return nil, err
 	}
 	return it.template(), nil
+}
+
+// MissingTemplates returns those of ids that name no template of the
+// tenant, reading them all with one BatchGetItem (up to a hundred ids).
+func (s CouponStore) MissingTemplates(ctx context.Context, tenant string, ids []string) ([]string, error) {
+	var missing []string
+	for chunk := range slices.Chunk(ids, 100) {
+		keys := make([]map[string]types.AttributeValue, 0, len(chunk))
+		for _, id := range chunk {
+			keys = append(keys, templateKey(tenant, id).av())
+		}
+		items, err := s.batchGet(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		found := map[string]bool{}
+		for _, item := range items {
+			if sk, ok := item["sk"].(*types.AttributeValueMemberS); ok {
+				found[strings.TrimPrefix(sk.Value, skTemplate)] = true
+			}
+		}
+		for _, id := range chunk {
+			if !found[id] {
+				missing = append(missing, id)
+			}
+		}
+	}
+	return missing, nil
 }
 
 // ClaimableTemplates reads the tenant's claimable templates with one Query
@@ -302,7 +354,10 @@ func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *
 
 // Issue writes the coupon, takes a unit from its stock shard, counts the
 // claim against the user's limit, records the effect and the coupon.issued
-// event: one transaction, all or nothing.
+// event: one transaction, all or nothing. A held reward is also listed on
+// the visit that earned it, on the condition that the visit stands
+// unrefunded: a refund voids the rewards its visit lists, and a reward
+// arriving after the refund is not issued at all.
 func (s CouponStore) Issue(ctx context.Context, in coupon.Issue) (*coupon.IssueConflict, error) {
 	c := in.Coupon
 	put, err := s.putIf(newCouponItem(c), notExists())
@@ -325,6 +380,11 @@ func (s CouponStore) Issue(ctx context.Context, in coupon.Issue) (*coupon.IssueC
 			expression.Add(expression.Name("n"), expression.Value(1)).
 				Set(expression.Name("kind"), expression.Value(kindClaims)).
 				Set(expression.Name("tenant"), expression.Value(c.Tenant)), &underLimit))
+	}
+	visitAt := -1
+	if h := c.Hold; h != nil && h.VisitID != "" {
+		visitAt = len(items)
+		items = append(items, s.holdOnVisit(c.Tenant, h.VisitID, c.Code))
 	}
 	if in.Effect != "" {
 		fx, err := s.effectPut(c.Tenant, in.Effect)
@@ -350,6 +410,7 @@ func (s CouponStore) Issue(ctx context.Context, in coupon.Issue) (*coupon.IssueC
 		OutOfStock:   failedAt(shardAt),
 		LimitReached: failedAt(limitAt),
 		Done:         failedAt(effectAt),
+		Withdrawn:    failedAt(visitAt),
 	}, nil
 }
 

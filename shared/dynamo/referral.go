@@ -27,6 +27,8 @@ var _ referral.Store = (*ReferralStore)(nil)
 //	T#<t>#U#<referee> / BOUND_TO    the referee's one binding
 //	T#<t>#U#<referrer> / REF#F#<referee>   the friend as the referrer sees them
 //	T#<t>#U#<user> / PATIENT        the user has a recorded clinic visit
+//	T#<t>#U#<referrer> / CAP#<yyyy-mm>     the referrer's rewarded referrals that month ("n")
+//	VISIT#<t>#<visitId> / _         a clinic visit and what it did (see visit.go)
 type ReferralStore struct{ *Store }
 
 type codeItem struct {
@@ -131,13 +133,25 @@ type bindingItem struct {
 	RefereeName  string    `dynamodbav:"refereeName"`
 	Stage        string    `dynamodbav:"stage"`
 	BoundAt      time.Time `dynamodbav:"boundAt"`
+	// BoundMs is BoundAt as a number, for the condition that lets an
+	// expired binding be replaced.
+	BoundMs     int64      `dynamodbav:"boundMs"`
+	VisitID     string     `dynamodbav:"visitId,omitempty"`
+	QualifiedAt *time.Time `dynamodbav:"qualifiedAt,omitempty"`
 }
 
 func (i bindingItem) binding() *referral.Binding {
 	return &referral.Binding{
 		Tenant: i.Tenant, RefereeID: i.RefereeID, ReferrerID: i.ReferrerID, Code: i.Code,
 		ReferrerName: i.ReferrerName, RefereeName: i.RefereeName, Stage: referral.Stage(i.Stage), BoundAt: i.BoundAt,
+		VisitID: i.VisitID,
 	}
+}
+
+func bindingKey(tenant, referee string) key { return key{PK: userPK(tenant, referee), SK: skBoundTo} }
+
+func friendKey(tenant, referrer, referee string) key {
+	return key{PK: userPK(tenant, referrer), SK: skFriend + referee}
 }
 
 type friendItem struct {
@@ -152,14 +166,21 @@ type friendItem struct {
 
 // Bind writes the binding, the referrer's friend entry and the event in one
 // transaction. Its conditions are the binding rules that need stored state:
-// the referee is unbound (first bind wins), has no recorded visit, and the
-// referrer is not bound to the referee (no A→B→A loop).
+// the referee is unbound (first bind wins) or their binding expired
+// unqualified (bound before b.ReplaceBoundBefore), has no recorded visit,
+// and the referrer is not bound to the referee (no A→B→A loop).
 func (s ReferralStore) Bind(ctx context.Context, b referral.Binding, e event.Event) (*referral.BindConflict, error) {
+	free := notExists()
+	if !b.ReplaceBoundBefore.IsZero() {
+		free = free.Or(expression.Name("stage").Equal(expression.Value(string(referral.Bound))).
+			And(expression.Name("boundMs").LessThan(expression.Value(b.ReplaceBoundBefore.UnixMilli()))))
+	}
 	binding, err := s.putIf(bindingItem{
-		key:  key{PK: userPK(b.Tenant, b.RefereeID), SK: skBoundTo},
+		key:  bindingKey(b.Tenant, b.RefereeID),
 		Kind: kindBinding, Tenant: b.Tenant, RefereeID: b.RefereeID, ReferrerID: b.ReferrerID, Code: b.Code,
 		ReferrerName: b.ReferrerName, RefereeName: b.RefereeName, Stage: string(b.Stage), BoundAt: b.BoundAt,
-	}, notExists())
+		BoundMs: b.BoundAt.UnixMilli(),
+	}, free)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +188,7 @@ func (s ReferralStore) Bind(ctx context.Context, b referral.Binding, e event.Eve
 	noLoop := s.check(key{PK: userPK(b.Tenant, b.ReferrerID), SK: skBoundTo},
 		notExists().Or(expression.Name("referrerId").NotEqual(expression.Value(b.RefereeID))))
 	friend, err := s.put(friendItem{
-		key:  key{PK: userPK(b.Tenant, b.ReferrerID), SK: skFriend + b.RefereeID},
+		key:  friendKey(b.Tenant, b.ReferrerID, b.RefereeID),
 		Kind: kindFriend, Tenant: b.Tenant, RefereeID: b.RefereeID, DisplayName: b.RefereeName,
 		Stage: string(b.Stage), BoundAt: b.BoundAt,
 	})
@@ -236,4 +257,49 @@ func (s ReferralStore) Referrals(ctx context.Context, tenant, userID string) (*r
 		}
 	}
 	return code, friends, nil
+}
+
+// BindingOf reads the user's binding with a strongly consistent read, so a
+// visit right after a bind sees it.
+func (s ReferralStore) BindingOf(ctx context.Context, tenant, userID string) (*referral.Binding, error) {
+	var it bindingItem
+	found, err := s.getItemConsistent(ctx, bindingKey(tenant, userID), &it)
+	if !found || err != nil {
+		return nil, err
+	}
+	return it.binding(), nil
+}
+
+// QualifiedFriends counts the referrer's friends whose referral qualified
+// and was not reversed, with one strongly consistent Query of the
+// referrer's friend entries.
+func (s ReferralStore) QualifiedFriends(ctx context.Context, tenant, referrerID string) (int, error) {
+	kc := expression.Key("pk").Equal(expression.Value(userPK(tenant, referrerID))).
+		And(expression.Key("sk").BeginsWith(skFriend))
+	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc).
+		WithProjection(expression.NamesList(expression.Name("stage"))))
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		KeyConditionExpression:    e.KeyCondition(),
+		ProjectionExpression:      e.Projection(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+		ConsistentRead:            aws.Bool(true),
+	})
+	n := 0
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, item := range page.Items {
+			if st, ok := item["stage"].(*types.AttributeValueMemberS); ok {
+				switch referral.Stage(st.Value) {
+				case referral.Qualified, referral.Rewarded:
+					n++
+				}
+			}
+		}
+	}
+	return n, nil
 }

@@ -10,7 +10,10 @@ import (
 	"github.com/laoyou/laoyou/shared/tenant"
 )
 
-var _ tenant.Source = (*SettingsStore)(nil)
+var (
+	_ tenant.Store           = (*SettingsStore)(nil)
+	_ tenant.TemplateChecker = (*CouponStore)(nil)
+)
 
 // SettingsStore keeps each tenant's program settings at T#<tenant> / SETTINGS.
 type SettingsStore struct{ *Store }
@@ -21,10 +24,11 @@ type settingsItem struct {
 	tenant.Settings
 }
 
-// Settings reads a tenant's program settings.
+// Settings reads a tenant's program settings, strongly consistent, so an
+// admin reads back what they just saved.
 func (s SettingsStore) Settings(ctx context.Context, t string) (*tenant.Settings, error) {
 	var it settingsItem
-	found, err := s.getItem(ctx, key{PK: tenantPK(t), SK: skSettings}, &it)
+	found, err := s.getItemConsistent(ctx, key{PK: tenantPK(t), SK: skSettings}, &it)
 	if !found || err != nil {
 		return nil, err
 	}

@@ -67,8 +67,10 @@ type Dispatcher struct {
 	Rules    *RuleCache
 	Coupons  Issuer
 	Webhooks *Deliverer
-	Now      func() time.Time
-	Log      *slog.Logger
+	// Milestones gives the referral milestone bonuses; nil gives none.
+	Milestones MilestoneSource
+	Now        func() time.Time
+	Log        *slog.Logger
 }
 
 // Dispatch applies every reaction and rule to e. Effects that failed for
@@ -77,8 +79,11 @@ type Dispatcher struct {
 // twice.
 func (d *Dispatcher) Dispatch(ctx context.Context, e event.Event) error {
 	var errs []error
-	if e.Type == event.GroupSucceeded {
+	switch e.Type {
+	case event.GroupSucceeded:
 		errs = append(errs, d.groupVouchers(ctx, e))
+	case event.ReferralQualified:
+		errs = append(errs, d.milestones(ctx, e))
 	}
 	rules, err := d.Rules.Get(ctx, e.Tenant)
 	if err != nil {
@@ -100,6 +105,16 @@ func (d *Dispatcher) Dispatch(ctx context.Context, e event.Event) error {
 
 func (d *Dispatcher) issueCoupons(ctx context.Context, e event.Event, r Rule) error {
 	ic := r.IssueCoupon
+	src, hold := coupon.FromHook, (*coupon.Hold)(nil)
+	if e.Type == event.ReferralQualified {
+		// A referral's rewards are held until the refund window passes, and
+		// a referral over its referrer's monthly cap earns none.
+		var rewardable bool
+		if hold, rewardable = referralHold(e); !rewardable {
+			return nil
+		}
+		src = coupon.FromReferral
+	}
 	users, err := Recipients(e, ic.To)
 	if err != nil {
 		return d.deadLetter(ctx, e, DeadLetter{RuleID: r.ID, Action: "issueCoupon", TemplateID: ic.TemplateID, Error: apierr.Message(err)},
@@ -108,8 +123,8 @@ func (d *Dispatcher) issueCoupons(ctx context.Context, e event.Event, r Rule) er
 	var errs []error
 	for _, u := range users {
 		errs = append(errs, d.reward(ctx, e, coupon.Reward{
-			Tenant: e.Tenant, TemplateID: ic.TemplateID, UserID: u, Source: coupon.FromHook,
-			Effect: Effect(e.ID, r.ID, u), CauseEvent: e.ID, RuleID: r.ID,
+			Tenant: e.Tenant, TemplateID: ic.TemplateID, UserID: u, Source: src,
+			Effect: Effect(e.ID, r.ID, u), CauseEvent: e.ID, RuleID: r.ID, Hold: hold,
 		}))
 	}
 	return errors.Join(errs...)
@@ -133,11 +148,12 @@ func (d *Dispatcher) groupVouchers(ctx context.Context, e event.Event) error {
 			prices[id] = fen(m["priceFen"])
 		}
 	}
+	dealID, _ := e.Data["dealId"].(string)
 	var errs []error
 	for _, u := range members {
 		errs = append(errs, d.reward(ctx, e, coupon.Reward{
 			Tenant: e.Tenant, TemplateID: tpl, UserID: u, Source: coupon.FromGroup, PriceFen: prices[u],
-			Effect: Effect(e.ID, GroupVoucherRule, u), CauseEvent: e.ID, RuleID: GroupVoucherRule,
+			Effect: Effect(e.ID, GroupVoucherRule, u), CauseEvent: e.ID, RuleID: GroupVoucherRule, DealID: dealID,
 		}))
 	}
 	return errors.Join(errs...)

@@ -4,8 +4,10 @@
 // signed, to the clinic's own system. Events come from the table's stream,
 // which delivers at least once; each effect happens once per (event, rule,
 // recipient) however often it is delivered, and webhooks that keep failing
-// are kept as dead letters, never dropped. It holds the rules; storage,
-// coupons and HTTP are given to it.
+// are kept as dead letters, never dropped. Laoyou's own reactions live here
+// too: group vouchers, referral milestone bonuses, and the counting of
+// events for the admin stats. It holds the rules; storage, coupons and HTTP
+// are given to it.
 package hook
 
 import (

@@ -1,7 +1,9 @@
 // Package referral is old-brings-new (老带新): a patient's referral code and
-// its share link, a newcomer binding to the patient who brought them, and
-// the referrer's view of their friends. It holds the rules; how they are
-// stored is the Store's business.
+// its share link, a newcomer binding to the patient who brought them, the
+// clinic visit that qualifies the referral, the rewards held until the
+// refund window passes (and voided by a refund inside it), and the
+// referrer's view of their friends, which never shows a treatment or an
+// amount. It holds the rules; how they are stored is the Store's business.
 package referral
 
 import (
@@ -38,7 +40,9 @@ type Code struct {
 	CreatedAt   time.Time
 }
 
-// Binding ties a referee to their referrer. A referee has at most one.
+// Binding ties a referee to their referrer. A referee has at most one
+// live binding: it qualifies by the referee's first visit within the
+// tenant's binding window, and one that expired unqualified may be replaced.
 type Binding struct {
 	Tenant       string
 	RefereeID    string
@@ -48,6 +52,15 @@ type Binding struct {
 	RefereeName  string // masked
 	Stage        Stage
 	BoundAt      time.Time
+	VisitID      string // the visit that qualified it
+	// ReplaceBoundBefore lets Bind replace a binding still BOUND that was
+	// made before this instant (its window has passed). Zero replaces none.
+	ReplaceBoundBefore time.Time
+}
+
+// LiveAt reports whether the binding can still qualify at now.
+func (b Binding) LiveAt(now time.Time, window time.Duration) bool {
+	return b.Stage == Bound && now.Before(b.BoundAt.Add(window))
 }
 
 // Friend is a referee as their referrer sees them: a masked name and a
@@ -70,6 +83,7 @@ var ErrCodeTaken = errors.New("referral: code taken")
 
 // Store keeps referral state. Every write is a single conditional call.
 type Store interface {
+	VisitStore
 	// CodeOf returns the user's code, or nil.
 	CodeOf(ctx context.Context, tenant, userID string) (*Code, error)
 	// SaveCode stores c unless the user already has a code (then it returns
@@ -197,6 +211,11 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 	if err := s.eligible(caller, c); err != nil {
 		return BindResult{}, apierr.E(op, err)
 	}
+	settings, err := s.Settings.Get(ctx, caller.Tenant)
+	if err != nil {
+		return BindResult{}, apierr.E(op, err)
+	}
+	now := s.Now().UTC().Truncate(time.Millisecond)
 	b := Binding{
 		Tenant:       caller.Tenant,
 		RefereeID:    caller.UserID,
@@ -205,7 +224,9 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 		ReferrerName: c.DisplayName,
 		RefereeName:  privacy.MaskName(caller.Name),
 		Stage:        Bound,
-		BoundAt:      s.Now().UTC(),
+		BoundAt:      now,
+		// A binding that outlived its window unqualified gives way.
+		ReplaceBoundBefore: now.Add(-settings.BindingWindow()),
 	}
 	e := event.New(event.ReferralBound, b.Tenant, b.BoundAt, map[string]any{
 		"referrerId": b.ReferrerID, "refereeId": b.RefereeID, "code": b.Code, "channel": "code",

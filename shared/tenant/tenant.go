@@ -4,8 +4,15 @@ package tenant
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
+
+	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/auth"
 )
 
 // Offer is what a newcomer is promised on a referral landing page.
@@ -14,9 +21,148 @@ type Offer struct {
 	TemplateID string `json:"templateId,omitempty" dynamodbav:"templateId,omitempty"`
 }
 
-// Settings are one tenant's program rules. Zero values mean the defaults.
+// Milestone is a bonus coupon to a referrer when their Count-th referred
+// friend qualifies.
+type Milestone struct {
+	Count      int    `json:"count" dynamodbav:"count"`
+	TemplateID string `json:"templateId" dynamodbav:"templateId"`
+}
+
+// Defaults and bounds of the referral program's settings.
+const (
+	DefaultBindingWindowDays = 30
+	DefaultHoldDays          = 7
+	MaxBindingWindowDays     = 365
+	MaxHoldDays              = 90
+	MaxMonthlyCap            = 1000
+	MaxMilestones            = 10
+	MaxMilestoneCount        = 1000
+	MaxOfferTitle            = 60 // characters
+)
+
+// Settings are one tenant's program rules. Zero values mean the defaults,
+// except HoldDays, where 0 is a choice (release at the next run) and nil the
+// default.
 type Settings struct {
 	NewcomerOffer *Offer `json:"newcomerOffer" dynamodbav:"newcomerOffer,omitempty"`
+	// BindingWindowDays is how long after binding a friend's first visit
+	// still qualifies the referral; an expired binding may be replaced.
+	BindingWindowDays int `json:"bindingWindowDays" dynamodbav:"bindingWindowDays,omitempty"`
+	// HoldDays is how long referral rewards stay PENDING, the treatment's
+	// refund window.
+	HoldDays *int `json:"holdDays" dynamodbav:"holdDays,omitempty"`
+	// MonthlyCap bounds the rewarded referrals of one referrer per calendar
+	// month; 0 means no cap.
+	MonthlyCap int         `json:"monthlyCap" dynamodbav:"monthlyCap,omitempty"`
+	Milestones []Milestone `json:"milestones" dynamodbav:"milestones,omitempty"`
+}
+
+// BindingWindow is how long a binding can qualify.
+func (s Settings) BindingWindow() time.Duration {
+	days := s.BindingWindowDays
+	if days <= 0 {
+		days = DefaultBindingWindowDays
+	}
+	return time.Duration(days) * 24 * time.Hour
+}
+
+// Hold is how long referral rewards stay on hold.
+func (s Settings) Hold() time.Duration {
+	days := DefaultHoldDays
+	if s.HoldDays != nil {
+		days = *s.HoldDays
+	}
+	return time.Duration(days) * 24 * time.Hour
+}
+
+// WithDefaults spells every default out, as the admin route shows them.
+func (s Settings) WithDefaults() Settings {
+	if s.BindingWindowDays <= 0 {
+		s.BindingWindowDays = DefaultBindingWindowDays
+	}
+	if s.HoldDays == nil {
+		d := DefaultHoldDays
+		s.HoldDays = &d
+	}
+	if s.Milestones == nil {
+		s.Milestones = []Milestone{}
+	}
+	return s
+}
+
+// Validate checks settings as an admin sets them; errors are BAD_REQUEST
+// and name the field.
+func (s Settings) Validate() error {
+	if o := s.NewcomerOffer; o != nil {
+		title := strings.TrimSpace(o.Title)
+		switch {
+		case title == "":
+			return missing("newcomerOffer.title")
+		case utf8.RuneCountInString(title) > MaxOfferTitle:
+			return invalid("newcomerOffer.title", fmt.Sprintf("must be at most %d characters", MaxOfferTitle))
+		case o.TemplateID != "" && !auth.ValidID(o.TemplateID):
+			return invalid("newcomerOffer.templateId", "must be 1 to 128 letters, digits or _.:@|-")
+		}
+	}
+	switch {
+	case s.BindingWindowDays < 1 || s.BindingWindowDays > MaxBindingWindowDays:
+		return invalid("bindingWindowDays", fmt.Sprintf("must be 1 to %d", MaxBindingWindowDays))
+	case s.HoldDays != nil && (*s.HoldDays < 0 || *s.HoldDays > MaxHoldDays):
+		return invalid("holdDays", fmt.Sprintf("must be 0 to %d", MaxHoldDays))
+	case s.MonthlyCap < 0 || s.MonthlyCap > MaxMonthlyCap:
+		return invalid("monthlyCap", fmt.Sprintf("must be 0 (no cap) to %d", MaxMonthlyCap))
+	case len(s.Milestones) > MaxMilestones:
+		return invalid("milestones", fmt.Sprintf("must hold at most %d milestones", MaxMilestones))
+	}
+	seen := map[int]bool{}
+	for i, m := range s.Milestones {
+		field := fmt.Sprintf("milestones[%d]", i)
+		switch {
+		case m.Count < 1 || m.Count > MaxMilestoneCount:
+			return invalid(field+".count", fmt.Sprintf("must be 1 to %d", MaxMilestoneCount))
+		case seen[m.Count]:
+			return invalid(field+".count", "must differ from every other milestone's count")
+		case m.TemplateID == "":
+			return missing(field + ".templateId")
+		case !auth.ValidID(m.TemplateID):
+			return invalid(field+".templateId", "must be 1 to 128 letters, digits or _.:@|-")
+		}
+		seen[m.Count] = true
+	}
+	return nil
+}
+
+// Normalized is s as stored: titles trimmed, milestones by count.
+func (s Settings) Normalized() Settings {
+	if s.NewcomerOffer != nil {
+		o := *s.NewcomerOffer
+		o.Title = strings.TrimSpace(o.Title)
+		s.NewcomerOffer = &o
+	}
+	s.Milestones = slices.Clone(s.Milestones)
+	slices.SortFunc(s.Milestones, func(a, b Milestone) int { return a.Count - b.Count })
+	return s
+}
+
+// TemplateIDs lists the coupon templates the settings name, each once.
+func (s Settings) TemplateIDs() []string {
+	var ids []string
+	if s.NewcomerOffer != nil && s.NewcomerOffer.TemplateID != "" {
+		ids = append(ids, s.NewcomerOffer.TemplateID)
+	}
+	for _, m := range s.Milestones {
+		ids = append(ids, m.TemplateID)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+func missing(field string) error {
+	return apierr.Errorf("tenant.Validate", apierr.BadRequest, "field %q is required", field)
+}
+
+func invalid(field, why string) error {
+	return apierr.Errorf("tenant.Validate", apierr.BadRequest, "field %q %s", field, why)
 }
 
 // Source loads a tenant's settings; nil settings mean none were saved.
@@ -67,4 +213,83 @@ func (c *Cache) Get(ctx context.Context, tenant string) (Settings, error) {
 	c.entries[tenant] = cached{s: v, at: now}
 	c.mu.Unlock()
 	return v, nil
+}
+
+// Put caches s as the tenant's settings now, so this process sees an admin's
+// change at once; others see it within TTL.
+func (c *Cache) Put(tenant string, s Settings) {
+	c.mu.Lock()
+	c.entries[tenant] = cached{s: s, at: c.Now()}
+	c.mu.Unlock()
+}
+
+// Store keeps settings.
+type Store interface {
+	Source
+	SaveSettings(ctx context.Context, tenant string, s Settings) error
+}
+
+// TemplateChecker says which of a tenant's coupon templates do not exist.
+type TemplateChecker interface {
+	MissingTemplates(ctx context.Context, tenant string, ids []string) ([]string, error)
+}
+
+// Admin is what a clinic's admin does with the settings.
+type Admin struct {
+	Store     Store
+	Templates TemplateChecker
+	// Cache is this process's settings cache, told of a change so it is
+	// seen here at once; other processes see it within their TTL.
+	Cache *Cache
+}
+
+// Get reads the tenant's settings, defaults spelled out.
+func (a *Admin) Get(ctx context.Context, tenant string) (Settings, error) {
+	s, err := a.Store.Settings(ctx, tenant)
+	if err != nil {
+		return Settings{}, apierr.E(apierr.Op("tenant.Get"), err)
+	}
+	if s == nil {
+		s = &Settings{}
+	}
+	return s.WithDefaults(), nil
+}
+
+// Save replaces the tenant's settings. Every template they name must exist:
+// one read for all of them, then one write.
+func (a *Admin) Save(ctx context.Context, tenant string, s Settings) (Settings, error) {
+	const op = apierr.Op("tenant.Save")
+	if err := s.Validate(); err != nil {
+		return Settings{}, err
+	}
+	s = s.Normalized()
+	if ids := s.TemplateIDs(); len(ids) > 0 {
+		missing, err := a.Templates.MissingTemplates(ctx, tenant, ids)
+		if err != nil {
+			return Settings{}, apierr.E(op, err)
+		}
+		if len(missing) > 0 {
+			return Settings{}, apierr.Errorf(op, apierr.TemplateNotFound, "field %q names no coupon template of this clinic", s.fieldNaming(missing[0]))
+		}
+	}
+	if err := a.Store.SaveSettings(ctx, tenant, s); err != nil {
+		return Settings{}, apierr.E(op, err)
+	}
+	if a.Cache != nil {
+		a.Cache.Put(tenant, s)
+	}
+	return s.WithDefaults(), nil
+}
+
+// fieldNaming is the first field that names template id.
+func (s Settings) fieldNaming(id string) string {
+	if s.NewcomerOffer != nil && s.NewcomerOffer.TemplateID == id {
+		return "newcomerOffer.templateId"
+	}
+	for i, m := range s.Milestones {
+		if m.TemplateID == id {
+			return fmt.Sprintf("milestones[%d].templateId", i)
+		}
+	}
+	return "templateId"
 }

@@ -1,0 +1,65 @@
+package api
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/httpapi"
+	"github.com/laoyou/laoyou/shared/referral"
+)
+
+// visitRequest is the body of POST /v1/staff/visits. The visit id is the
+// clinic's own (its HIS's), unique within the clinic.
+type visitRequest struct {
+	VisitID   string `json:"visitId"`
+	UserID    string `json:"userId"`
+	Kind      string `json:"kind"`
+	AmountFen *int64 `json:"amountFen"`
+}
+
+func (v *visitRequest) Valid() error {
+	switch {
+	case v.VisitID == "":
+		return httpapi.Missing("visitId")
+	case !auth.ValidID(v.VisitID):
+		return httpapi.Invalid("visitId", "must be 1 to 128 letters, digits or _.:@|-")
+	case v.UserID == "":
+		return httpapi.Missing("userId")
+	case !auth.ValidID(v.UserID):
+		return httpapi.Invalid("userId", "must be 1 to 128 letters, digits or _.:@|-")
+	case v.Kind == "":
+		return httpapi.Missing("kind")
+	case v.Kind != string(referral.Arrival) && v.Kind != string(referral.Treatment):
+		return httpapi.Invalid("kind", "must be arrival or treatment")
+	case v.AmountFen != nil && (*v.AmountFen < 0 || *v.AmountFen > referral.MaxAmountFen):
+		return httpapi.Invalid("amountFen", fmt.Sprintf("must be 0 to %d", referral.MaxAmountFen))
+	}
+	return nil
+}
+
+func recordVisit(svc *referral.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		var in visitRequest
+		if err := httpapi.Decode(r, &in); err != nil {
+			return httpapi.Response{}, err
+		}
+		res, err := svc.RecordVisit(ctx, r.Caller, referral.Visit{
+			VisitID: in.VisitID, UserID: in.UserID, Kind: referral.VisitKind(in.Kind), AmountFen: in.AmountFen,
+		})
+		return httpapi.OK(res), err
+	}
+}
+
+func refundVisit(svc *referral.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		id := r.PathParam("visitId")
+		if !auth.ValidID(id) {
+			// The same 404 as an unknown visit: a malformed id names none.
+			return httpapi.Response{}, apierr.E(apierr.Op("api.refundVisit"), apierr.VisitNotFound, "no such visit")
+		}
+		res, err := svc.Refund(ctx, r.Caller, id)
+		return httpapi.OK(res), err
+	}
+}

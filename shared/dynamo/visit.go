@@ -1,0 +1,429 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/laoyou/laoyou/shared/coupon"
+	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/referral"
+)
+
+var (
+	_ referral.VisitStore = (*ReferralStore)(nil)
+	_ referral.HoldStore  = (*ReferralStore)(nil)
+)
+
+// Visits, caps and held rewards.
+//
+//	VISIT#<t>#<visitId> / _               the visit, its answer, and what it did: whether it
+//	                                      qualified a referral, the codes of its rewards still
+//	                                      on hold ("held", a string set), "released", "rev"
+//	                                      (bumped by every change to held/released, which a
+//	                                      refund conditions on) and "refundedAt"
+//	T#<t>#U#<user> / PATIENT              the user has a recorded visit (Bind refuses them)
+//	T#<t>#U#<referrer> / CAP#<yyyy-mm>    rewarded referrals of the month, "n" < the cap
+//	COUPON#<code> / _                     a held reward: status PENDING, expShard HOLD#n and
+//	                                      expAt (its release, RFC 3339) in the Expiring index
+const (
+	kindVisit   = "visit"
+	kindPatient = "patient"
+	kindCap     = "referralCap"
+
+	skCap = "CAP#"
+
+	// holdShards spreads held rewards over this many partitions of the
+	// Expiring index; the releaser queries each, every run. Rewards are
+	// written at the pace of clinic visits, far below a partition's 1,000
+	// writes a second: four leave room for a chain-wide import of visits
+	// and keep an idle run at four Queries. The group-buy closer uses the
+	// same index under EXP#nn, which never meets HOLD#n.
+	holdShards = 4
+	// expiringIndexName is the sparse GSI: expShard (hash), expAt (range).
+	expiringIndexName = "Expiring"
+	// capKeep outlives the month a cap counts and any refund of it.
+	capKeep = 400 * 24 * time.Hour
+)
+
+func visitKey(tenant, visitID string) key {
+	return key{PK: "VISIT#" + tenant + "#" + visitID, SK: skSelf}
+}
+func patientKey(tenant, user string) key { return key{PK: userPK(tenant, user), SK: skPatient} }
+func capKey(tenant, referrer, month string) key {
+	return key{PK: userPK(tenant, referrer), SK: skCap + month}
+}
+
+// holdShardOf spreads held coupons by code.
+func holdShardOf(code string) string {
+	h := fnv.New32a()
+	h.Write([]byte(code))
+	return "HOLD#" + strconv.Itoa(int(h.Sum32()%holdShards))
+}
+
+// holdAt is a release time as the index sorts it: RFC 3339 UTC to the
+// second, fixed width.
+func holdAt(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
+
+type visitItem struct {
+	key
+	Kind      string    `dynamodbav:"kind"`
+	Tenant    string    `dynamodbav:"tenant"`
+	VisitID   string    `dynamodbav:"visitId"`
+	UserID    string    `dynamodbav:"userId"`
+	VisitKind string    `dynamodbav:"visitKind"`
+	AmountFen *int64    `dynamodbav:"amountFen,omitempty"`
+	StaffID   string    `dynamodbav:"staffId"`
+	At        time.Time `dynamodbav:"at"`
+	// ReferralStage is the answer's referral stage ("" for none).
+	ReferralStage string     `dynamodbav:"referralStage,omitempty"`
+	Qualified     bool       `dynamodbav:"qualified"`
+	ReferrerID    string     `dynamodbav:"referrerId,omitempty"`
+	Rewardable    bool       `dynamodbav:"rewardable"`
+	CapMonth      string     `dynamodbav:"capMonth,omitempty"`
+	Held          []string   `dynamodbav:"held,stringset,omitempty"`
+	Released      bool       `dynamodbav:"released"`
+	Rev           int64      `dynamodbav:"rev"`
+	RefundedAt    *time.Time `dynamodbav:"refundedAt,omitempty"`
+	Reversed      int        `dynamodbav:"reversed"`
+}
+
+func newVisitItem(v referral.RecordedVisit) visitItem {
+	it := visitItem{
+		key:  visitKey(v.Tenant, v.VisitID),
+		Kind: kindVisit, Tenant: v.Tenant, VisitID: v.VisitID, UserID: v.UserID, VisitKind: string(v.Kind),
+		AmountFen: v.AmountFen, StaffID: v.StaffID, At: v.At,
+		Qualified: v.Qualified, ReferrerID: v.ReferrerID, Rewardable: v.Rewardable, CapMonth: v.CapMonth,
+	}
+	if v.Result.Referral != nil {
+		it.ReferralStage = string(v.Result.Referral.Stage)
+	}
+	return it
+}
+
+func (i visitItem) visit() *referral.RecordedVisit {
+	v := &referral.RecordedVisit{
+		Visit: referral.Visit{
+			Tenant: i.Tenant, VisitID: i.VisitID, UserID: i.UserID, Kind: referral.VisitKind(i.VisitKind),
+			AmountFen: i.AmountFen, StaffID: i.StaffID, At: i.At,
+		},
+		Result:    referral.VisitResult{VisitID: i.VisitID},
+		Qualified: i.Qualified, ReferrerID: i.ReferrerID, Rewardable: i.Rewardable, CapMonth: i.CapMonth,
+		Held: i.Held, Released: i.Released, Rev: i.Rev, Refunded: i.RefundedAt != nil, Reversed: i.Reversed,
+	}
+	if i.ReferralStage != "" {
+		v.Result.Referral = &referral.ReferralState{Stage: referral.Stage(i.ReferralStage)}
+	}
+	return v
+}
+
+func visitFrom(av map[string]types.AttributeValue) (*referral.RecordedVisit, error) {
+	var it visitItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return nil, err
+	}
+	return it.visit(), nil
+}
+
+// RecordVisit writes, in one transaction: the visit, on the condition that
+// its id is new; the user's PATIENT marker; and with q the qualification:
+// binding and friend entry BOUND→QUALIFIED (on the condition that they are
+// still BOUND, to the referrer read), the referrer's count of the month
+// (on the condition that it is under the cap) and referral.qualified.
+func (s ReferralStore) RecordVisit(ctx context.Context, v referral.RecordedVisit, q *referral.Qualification) (*referral.VisitConflict, error) {
+	put, err := s.putIf(newVisitItem(v), notExists())
+	if err != nil {
+		return nil, err
+	}
+	patient := s.update(patientKey(v.Tenant, v.UserID),
+		expression.Set(expression.Name("kind"), expression.Value(kindPatient)).
+			Set(expression.Name("tenant"), expression.Value(v.Tenant)).
+			Set(expression.Name("firstVisitAt"), expression.IfNotExists(expression.Name("firstVisitAt"), expression.Value(v.At))), nil)
+	items := []types.TransactWriteItem{put, patient}
+	bindingAt, friendAt, capAt := -1, -1, -1
+	if q != nil {
+		b := q.Binding
+		stillBound := expression.Name("stage").Equal(expression.Value(string(referral.Bound))).
+			And(expression.Name("referrerId").Equal(expression.Value(b.ReferrerID)))
+		bindingAt = len(items)
+		items = append(items, s.update(bindingKey(b.Tenant, b.RefereeID),
+			expression.Set(expression.Name("stage"), expression.Value(string(referral.Qualified))).
+				Set(expression.Name("visitId"), expression.Value(v.VisitID)).
+				Set(expression.Name("qualifiedAt"), expression.Value(v.At)), &stillBound))
+		friendBound := expression.Name("stage").Equal(expression.Value(string(referral.Bound)))
+		friendAt = len(items)
+		items = append(items, s.update(friendKey(b.Tenant, b.ReferrerID, b.RefereeID),
+			expression.Set(expression.Name("stage"), expression.Value(string(referral.Qualified))), &friendBound))
+		if q.Cap > 0 {
+			under := expression.AttributeNotExists(expression.Name("n")).
+				Or(expression.Name("n").LessThan(expression.Value(q.Cap)))
+			capAt = len(items)
+			items = append(items, s.update(capKey(b.Tenant, b.ReferrerID, q.CapMonth),
+				expression.Add(expression.Name("n"), expression.Value(1)).
+					Set(expression.Name("kind"), expression.Value(kindCap)).
+					Set(expression.Name("tenant"), expression.Value(b.Tenant)).
+					Set(expression.Name("ttl"), expression.Value(s.ttlAfter(capKeep))), &under))
+		}
+		ev, err := s.eventPut(q.Event)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, ev)
+	}
+	reasons, err := s.transact(ctx, items)
+	if err != nil || reasons == nil {
+		return nil, err
+	}
+	failedAt := func(i int) bool { return i >= 0 && reasons[i].ConditionFailed() }
+	switch {
+	case failedAt(0):
+		existing, err := visitFrom(reasons[0].Item)
+		if err != nil {
+			return nil, err
+		}
+		return &referral.VisitConflict{Existing: existing}, nil
+	case failedAt(bindingAt) || failedAt(friendAt):
+		c := &referral.VisitConflict{BindingChanged: true}
+		if failedAt(bindingAt) && len(reasons[bindingAt].Item) > 0 {
+			var it bindingItem
+			if err := attributevalue.UnmarshalMap(reasons[bindingAt].Item, &it); err != nil {
+				return nil, err
+			}
+			if it.ReferrerID == q.Binding.ReferrerID {
+				c.Stage = referral.Stage(it.Stage)
+			}
+		}
+		return c, nil
+	case failedAt(capAt):
+		return &referral.VisitConflict{CapReached: true}, nil
+	}
+	return nil, errors.New("dynamo: visit cancelled without a failed condition")
+}
+
+// VisitByID reads a visit with a strongly consistent read.
+func (s ReferralStore) VisitByID(ctx context.Context, tenant, visitID string) (*referral.RecordedVisit, error) {
+	var it visitItem
+	found, err := s.getItemConsistent(ctx, visitKey(tenant, visitID), &it)
+	if !found || err != nil {
+		return nil, err
+	}
+	return it.visit(), nil
+}
+
+// Refund writes a refund in one transaction: the visit marked refunded, on
+// the condition that it is unrefunded and still at the revision read (no
+// reward issued or released since); each held reward VOID and out of the
+// Expiring index, on the condition that it is PENDING; with r.Reverse the
+// binding and friend entry QUALIFIED→REVERSED, the month's cap count given
+// back and referral.reversed.
+func (s ReferralStore) Refund(ctx context.Context, r referral.Refund) (changed bool, err error) {
+	v := r.Visit
+	upd := expression.Set(expression.Name("refundedAt"), expression.Value(r.At)).
+		Set(expression.Name("reversed"), expression.Value(len(v.Held))).
+		Add(expression.Name("rev"), expression.Value(1))
+	if len(v.Held) > 0 {
+		upd = upd.Delete(expression.Name("held"), expression.Value(types.AttributeValueMemberSS{Value: v.Held}))
+	}
+	asRead := expression.AttributeExists(expression.Name("pk")).
+		And(expression.AttributeNotExists(expression.Name("refundedAt"))).
+		And(expression.Name("rev").Equal(expression.Value(v.Rev)))
+	items := []types.TransactWriteItem{s.update(visitKey(v.Tenant, v.VisitID), upd, &asRead)}
+	pending := expression.Name("status").Equal(expression.Value(string(coupon.Pending)))
+	for _, code := range v.Held {
+		items = append(items, s.update(couponKey(code),
+			expression.Set(expression.Name("status"), expression.Value(string(coupon.Void))).
+				Set(expression.Name("voidedAt"), expression.Value(r.At)).
+				Remove(expression.Name("expShard")).
+				Remove(expression.Name("expAt")), &pending))
+	}
+	if r.Reverse {
+		qualified := expression.Name("stage").Equal(expression.Value(string(referral.Qualified)))
+		bindingCond := qualified.And(expression.Name("visitId").Equal(expression.Value(v.VisitID)))
+		items = append(items,
+			s.update(bindingKey(v.Tenant, v.UserID),
+				expression.Set(expression.Name("stage"), expression.Value(string(referral.Reversed))).
+					Set(expression.Name("reversedAt"), expression.Value(r.At)), &bindingCond),
+			s.update(friendKey(v.Tenant, v.ReferrerID, v.UserID),
+				expression.Set(expression.Name("stage"), expression.Value(string(referral.Reversed))), &qualified))
+		if v.CapMonth != "" && v.Rewardable {
+			// A reversed referral was not rewarded after all: the month's
+			// cap gets its unit back.
+			items = append(items, s.update(capKey(v.Tenant, v.ReferrerID, v.CapMonth),
+				expression.Add(expression.Name("n"), expression.Value(-1)), nil))
+		}
+		if r.Event != nil {
+			ev, err := s.eventPut(*r.Event)
+			if err != nil {
+				return false, err
+			}
+			items = append(items, ev)
+		}
+	}
+	reasons, err := s.transact(ctx, items)
+	if err != nil {
+		return false, err
+	}
+	return reasons != nil, nil
+}
+
+// holdOnVisit is the transaction item that lists a held reward on its
+// visit, on the condition that the visit exists unrefunded.
+func (s *Store) holdOnVisit(tenant, visitID, code string) types.TransactWriteItem {
+	standing := expression.AttributeExists(expression.Name("pk")).
+		And(expression.AttributeNotExists(expression.Name("refundedAt")))
+	return s.update(visitKey(tenant, visitID),
+		expression.Add(expression.Name("held"), expression.Value(types.AttributeValueMemberSS{Value: []string{code}})).
+			Add(expression.Name("rev"), expression.Value(1)), &standing)
+}
+
+// HoldShards is how many partitions of the Expiring index held rewards use.
+func (s ReferralStore) HoldShards() int { return holdShards }
+
+// DueRewards reads the due entries of one hold shard (a Query of expShard =
+// HOLD#n AND expAt <= now, oldest first), then the coupons themselves with
+// one BatchGetItem. The index is eventually consistent: an entry may
+// outlive its coupon's release for a moment, which ReleaseReward's
+// condition absorbs; coupons no longer PENDING are left out.
+func (s ReferralStore) DueRewards(ctx context.Context, shard int, now time.Time, limit int) ([]referral.HeldReward, error) {
+	kc := expression.Key("expShard").Equal(expression.Value(fmt.Sprintf("HOLD#%d", shard))).
+		And(expression.Key("expAt").LessThanEqual(expression.Value(holdAt(now))))
+	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc))
+	res, err := s.DB.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		IndexName:                 aws.String(expiringIndexName),
+		KeyConditionExpression:    e.KeyCondition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+		Limit:                     aws.Int32(int32(min(limit, 100))), // one BatchGetItem takes 100 keys
+	})
+	if err != nil || len(res.Items) == 0 {
+		return nil, err
+	}
+	keys := make([]map[string]types.AttributeValue, 0, len(res.Items))
+	for _, item := range res.Items {
+		if pk, ok := item["pk"].(*types.AttributeValueMemberS); ok && strings.HasPrefix(pk.Value, "COUPON#") {
+			keys = append(keys, key{PK: pk.Value, SK: skSelf}.av())
+		}
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	var out []referral.HeldReward
+	for _, av := range items {
+		var it couponItem
+		if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+			return nil, err
+		}
+		if it.Status != string(coupon.Pending) || it.ReleaseAt == nil {
+			continue
+		}
+		out = append(out, referral.HeldReward{
+			CouponCode: it.Code, Tenant: it.Tenant, VisitID: it.VisitID,
+			RefereeID: it.RefereeID, ReferrerID: it.ReferrerID, ReleaseAt: *it.ReleaseAt,
+		})
+	}
+	return out, nil
+}
+
+// batchGet reads items by key, strongly consistent, retrying what DynamoDB
+// left unprocessed.
+func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	var out []map[string]types.AttributeValue
+	pending := map[string]types.KeysAndAttributes{s.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	for attempt := 0; len(pending) > 0 && len(pending[s.Table].Keys) > 0; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(10<<min(attempt, 6)) * time.Millisecond):
+			}
+		}
+		res, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res.Responses[s.Table]...)
+		pending = res.UnprocessedKeys
+	}
+	return out, nil
+}
+
+// ReleaseReward releases one held reward in one transaction: the coupon
+// PENDING→ISSUED and out of the Expiring index, on the condition that it is
+// still PENDING; off its visit's held list. The first release of a visit's
+// rewards (the visit not yet marked released) also turns the binding and
+// friend entry QUALIFIED→REWARDED and records e; when that part's conditions
+// fail (a later reward of the same visit), the release is written again
+// without it: a second write, in the background job only.
+func (s ReferralStore) ReleaseReward(ctx context.Context, h referral.HeldReward, at time.Time, e event.Event) (bool, error) {
+	pending := expression.Name("status").Equal(expression.Value(string(coupon.Pending)))
+	release := s.update(couponKey(h.CouponCode),
+		expression.Set(expression.Name("status"), expression.Value(string(coupon.Issued))).
+			Set(expression.Name("releasedAt"), expression.Value(at)).
+			Remove(expression.Name("expShard")).
+			Remove(expression.Name("expAt")), &pending)
+	if h.VisitID == "" {
+		reasons, err := s.transact(ctx, []types.TransactWriteItem{release})
+		return err == nil && reasons == nil, err
+	}
+	offVisit := expression.Delete(expression.Name("held"), expression.Value(types.AttributeValueMemberSS{Value: []string{h.CouponCode}})).
+		Add(expression.Name("rev"), expression.Value(1)).
+		Set(expression.Name("released"), expression.Value(true))
+	firstRelease := expression.Name("released").Equal(expression.Value(false))
+	qualified := expression.Name("stage").Equal(expression.Value(string(referral.Qualified)))
+	ev, err := s.eventPut(e)
+	if err != nil {
+		return false, err
+	}
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{
+		release,
+		s.update(visitKey(h.Tenant, h.VisitID), offVisit, &firstRelease),
+		s.update(bindingKey(h.Tenant, h.RefereeID),
+			expression.Set(expression.Name("stage"), expression.Value(string(referral.Rewarded))).
+				Set(expression.Name("rewardedAt"), expression.Value(at)), &qualified),
+		s.update(friendKey(h.Tenant, h.ReferrerID, h.RefereeID),
+			expression.Set(expression.Name("stage"), expression.Value(string(referral.Rewarded))), &qualified),
+		ev,
+	})
+	switch {
+	case err != nil:
+		return false, err
+	case reasons == nil:
+		return true, nil
+	case reasons[0].ConditionFailed():
+		return false, nil // released by another run, or voided by a refund
+	}
+	visitExists := expression.AttributeExists(expression.Name("pk"))
+	reasons, err = s.transact(ctx, []types.TransactWriteItem{release, s.update(visitKey(h.Tenant, h.VisitID), offVisit, &visitExists)})
+	switch {
+	case err != nil:
+		return false, err
+	case reasons == nil:
+		return true, nil
+	case reasons[0].ConditionFailed():
+		return false, nil
+	}
+	// No such visit (written by hand): the coupon alone.
+	reasons, err = s.transact(ctx, []types.TransactWriteItem{release})
+	return err == nil && reasons == nil, err
+}
+
+// getItemConsistent is getItem with a strongly consistent read.
+func (s *Store) getItemConsistent(ctx context.Context, k key, out any) (found bool, err error) {
+	res, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: k.av(), ConsistentRead: aws.Bool(true)})
+	if err != nil || res.Item == nil {
+		return false, err
+	}
+	return true, attributevalue.UnmarshalMap(res.Item, out)
+}

@@ -1,0 +1,258 @@
+package referral
+
+import (
+	"context"
+	"time"
+
+	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/tenant"
+)
+
+// VisitKind is what a clinic visit was. The referrer never learns it.
+type VisitKind string
+
+const (
+	Arrival   VisitKind = "arrival"   // came to the clinic (到院)
+	Treatment VisitKind = "treatment" // had a paid treatment
+)
+
+// MaxAmountFen bounds a visit's amount (¥1,000,000).
+const MaxAmountFen = 100_000_000
+
+// Visit is a clinic visit as the front desk or the clinic's HIS reports it.
+// Its id is the clinic's own, so it is unique per tenant only.
+type Visit struct {
+	Tenant    string
+	VisitID   string
+	UserID    string
+	Kind      VisitKind
+	AmountFen *int64
+	StaffID   string // who reported it
+	At        time.Time
+}
+
+// VisitResult is the answer to a reported visit: the visitor's referral as
+// it stands after the visit, or nil when they have none that is live.
+type VisitResult struct {
+	VisitID  string         `json:"visitId"`
+	Referral *ReferralState `json:"referral"`
+}
+
+// ReferralState is a referral as the clinic's staff see it on a visit.
+type ReferralState struct {
+	Stage Stage `json:"stage"`
+}
+
+// RecordedVisit is a visit as stored with what it did to the referral. The
+// first answer is kept on it, so a repeat of the visit answers the same.
+type RecordedVisit struct {
+	Visit
+	Result VisitResult
+	// Qualified: this visit qualified the referral of ReferrerID.
+	Qualified  bool
+	ReferrerID string
+	Rewardable bool
+	// CapMonth is the month whose cap this visit's referral counted
+	// against ("" when none was counted).
+	CapMonth string
+	// Held lists the codes of rewards it earned that are still on hold.
+	Held []string
+	// Released: at least one of its rewards was released, so its referral
+	// reached REWARDED.
+	Released bool
+	// Rev changes with every change to Held and Released: a refund holds
+	// to the revision it read.
+	Rev      int64
+	Refunded bool
+	Reversed int // rewards the refund voided
+}
+
+// Qualification is what a qualifying visit writes besides the visit: the
+// binding and friend entry BOUND→QUALIFIED (on the condition that they are
+// still BOUND to Binding.ReferrerID), the referrer's monthly count when
+// Cap > 0 (on the condition that it stays within Cap) and Event.
+type Qualification struct {
+	Binding    Binding
+	Rewardable bool
+	Cap        int
+	CapMonth   string
+	Event      event.Event // referral.qualified
+}
+
+// VisitConflict says why a visit's write was refused; nothing was written.
+type VisitConflict struct {
+	// Existing is the visit as first recorded: this one is a repeat.
+	Existing *RecordedVisit
+	// BindingChanged: the binding is no longer BOUND to the referrer read
+	// (another visit qualified it meanwhile); Stage is its stage now.
+	BindingChanged bool
+	Stage          Stage
+	// CapReached: the referrer's monthly cap is used up.
+	CapReached bool
+}
+
+// Refund is what a refund writes: the visit marked refunded (on the
+// condition that it is still at Visit.Rev), every reward in Visit.Held
+// voided (each on the condition that it is still PENDING) and, when
+// Reverse, the binding and friend entry QUALIFIED→REVERSED, the month's
+// cap count given back and Event.
+type Refund struct {
+	Visit   RecordedVisit
+	At      time.Time
+	Reverse bool
+	Event   *event.Event // referral.reversed, with Reverse
+}
+
+// VisitStore keeps visits and what they did. Every write is one call.
+type VisitStore interface {
+	// BindingOf reads the user's binding (a strongly consistent read), or nil.
+	BindingOf(ctx context.Context, tenant, userID string) (*Binding, error)
+	// RecordVisit writes v (unless its id is recorded: then Existing), marks
+	// the user a patient and, with q, qualifies the referral: one
+	// transaction, all or nothing.
+	RecordVisit(ctx context.Context, v RecordedVisit, q *Qualification) (*VisitConflict, error)
+	// VisitByID reads a visit of tenant, or nil.
+	VisitByID(ctx context.Context, tenant, visitID string) (*RecordedVisit, error)
+	// Refund writes r in one transaction; changed reports that the visit or
+	// a reward changed since it was read, and nothing was written.
+	Refund(ctx context.Context, r Refund) (changed bool, err error)
+}
+
+// The monthly cap counts by the calendar month in China Standard Time,
+// where Laoyou's clinics are.
+var capZone = time.FixedZone("CST", 8*60*60)
+
+// CapMonth is the calendar month a qualification at t counts in, e.g.
+// "2026-11".
+func CapMonth(t time.Time) string { return t.In(capZone).Format("2006-01") }
+
+// RecordVisit records a clinic visit: the user becomes an existing patient
+// (no longer bindable as a newcomer), and the first visit of a referee
+// bound within the binding window qualifies their referral. One read (the
+// binding) and one write; a repeat of the visit id, even concurrent and
+// whatever its body, answers what the first answered. A referrer whose monthly cap is used up
+// costs a second write: the qualification is written again, not rewardable.
+func (s *Service) RecordVisit(ctx context.Context, caller auth.Caller, v Visit) (VisitResult, error) {
+	const op = apierr.Op("referral.RecordVisit")
+	v.Tenant, v.StaffID = caller.Tenant, caller.UserID
+	v.At = s.Now().UTC().Truncate(time.Millisecond)
+	settings, err := s.Settings.Get(ctx, v.Tenant)
+	if err != nil {
+		return VisitResult{}, apierr.E(op, err)
+	}
+	b, err := s.Store.BindingOf(ctx, v.Tenant, v.UserID)
+	if err != nil {
+		return VisitResult{}, apierr.E(op, err)
+	}
+	rec, q := planVisit(v, b, settings)
+	for attempt := 0; ; attempt++ {
+		conflict, err := s.Store.RecordVisit(ctx, rec, q)
+		switch {
+		case err != nil:
+			return VisitResult{}, apierr.E(op, err)
+		case conflict == nil:
+			return rec.Result, nil
+		case conflict.Existing != nil:
+			return conflict.Existing.Result, nil
+		case attempt >= 2:
+			return VisitResult{}, apierr.E(op, apierr.Unavailable, "the referral changed meanwhile, try again")
+		case conflict.BindingChanged:
+			// Another visit qualified it first: this one is a plain visit.
+			rec, q = unqualified(rec), nil
+			if conflict.Stage != "" {
+				rec.Result.Referral = &ReferralState{Stage: conflict.Stage}
+			}
+		case conflict.CapReached && q != nil:
+			rec.Rewardable, rec.CapMonth = false, ""
+			q.Rewardable, q.Cap = false, 0
+			q.Event.Data["rewardable"] = false
+		default:
+			return VisitResult{}, apierr.E(op, apierr.Internal, "visit refused for no known reason")
+		}
+	}
+}
+
+// planVisit decides what a visit does, given the visitor's binding as read.
+func planVisit(v Visit, b *Binding, settings tenant.Settings) (RecordedVisit, *Qualification) {
+	rec := RecordedVisit{Visit: v, Result: VisitResult{VisitID: v.VisitID}}
+	switch {
+	case b == nil:
+		return rec, nil
+	case b.Stage != Bound:
+		// Qualified by an earlier visit (or reversed): this one changes nothing.
+		rec.Result.Referral = &ReferralState{Stage: b.Stage}
+		return rec, nil
+	case !b.LiveAt(v.At, settings.BindingWindow()):
+		// The window passed unqualified: no live referral.
+		return rec, nil
+	}
+	rec.Result.Referral = &ReferralState{Stage: Qualified}
+	rec.Qualified, rec.ReferrerID, rec.Rewardable = true, b.ReferrerID, true
+	q := &Qualification{Binding: *b, Rewardable: true}
+	if settings.MonthlyCap > 0 {
+		q.Cap, q.CapMonth = settings.MonthlyCap, CapMonth(v.At)
+		rec.CapMonth = q.CapMonth
+	}
+	releaseAt := v.At.Add(settings.Hold()).Truncate(time.Second)
+	q.Event = event.New(event.ReferralQualified, v.Tenant, v.At, map[string]any{
+		"referrerId": b.ReferrerID,
+		"refereeId":  b.RefereeID,
+		"visitId":    v.VisitID,
+		"rewardable": true,
+		// Rewards are held until then; carried on the event so every
+		// delivery holds them to the same moment.
+		"releaseAt": releaseAt.Format(time.RFC3339),
+	})
+	return rec, q
+}
+
+func unqualified(rec RecordedVisit) RecordedVisit {
+	rec.Qualified, rec.ReferrerID, rec.Rewardable, rec.CapMonth = false, "", false, ""
+	rec.Result.Referral = nil
+	return rec
+}
+
+// RefundResult is the answer to a refund.
+type RefundResult struct {
+	VisitID  string `json:"visitId"`
+	Reversed int    `json:"reversed"` // rewards voided
+}
+
+// Refund records that a visit's treatment was refunded: rewards it earned
+// that are still on hold become VOID, and a referral it qualified whose
+// rewards were not yet released becomes REVERSED. A reward already released
+// is not clawed back, and its referral stays REWARDED. A repeat answers the
+// first refund. One read and one write; when a reward was issued or
+// released between them, the refund is decided again on a fresh read.
+func (s *Service) Refund(ctx context.Context, caller auth.Caller, visitID string) (RefundResult, error) {
+	const op = apierr.Op("referral.Refund")
+	for attempt := 0; attempt < 2; attempt++ {
+		v, err := s.Store.VisitByID(ctx, caller.Tenant, visitID)
+		if err != nil {
+			return RefundResult{}, apierr.E(op, err)
+		}
+		if v == nil {
+			return RefundResult{}, apierr.E(op, apierr.VisitNotFound, "no such visit")
+		}
+		if v.Refunded {
+			return RefundResult{VisitID: visitID, Reversed: v.Reversed}, nil
+		}
+		r := Refund{Visit: *v, At: s.Now().UTC().Truncate(time.Millisecond), Reverse: v.Qualified && !v.Released}
+		if r.Reverse {
+			e := event.New(event.ReferralReversed, v.Tenant, r.At, map[string]any{
+				"referrerId": v.ReferrerID, "refereeId": v.UserID, "visitId": v.VisitID, "voided": len(v.Held),
+			})
+			r.Event = &e
+		}
+		changed, err := s.Store.Refund(ctx, r)
+		if err != nil {
+			return RefundResult{}, apierr.E(op, err)
+		}
+		if !changed {
+			return RefundResult{VisitID: visitID, Reversed: len(v.Held)}, nil
+		}
+	}
+	return RefundResult{}, apierr.E(op, apierr.Unavailable, "the visit's rewards changed meanwhile, try again")
+}
