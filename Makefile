@@ -13,7 +13,7 @@ BIN          := bin
 TEST_TIMEOUT ?= 9m
 TESTFLAGS    ?=
 
-.PHONY: all build test unit lint vet fmt-check cfn-lint run bench ddblocal clean
+.PHONY: all build test unit lint vet fmt-check cfn-lint run bench fuzz browser-deps ddblocal clean
 
 all: build
 
@@ -60,6 +60,19 @@ run:
 bench: $(BIN)/ddblocal
 	$(BIN)/ddblocal exec -- $(GO) test -run '^$$' -bench . -benchmem ./...
 	$(BIN)/ddblocal exec -- $(GO) run ./infra/cmd/benchreport -v
+
+## browser-deps: Chromium and a CJK font for the landing page's browser
+## test (Debian, as root); without them that test skips.
+browser-deps:
+	apt-get install -y chromium fonts-wqy-zenhei
+
+## fuzz: every fuzz target for FUZZTIME each (make test runs their seeds).
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for fn in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$fn"; $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
 
 ## ddblocal: install DynamoDB Local into .cache/ (done on demand anyway).
 ddblocal: $(BIN)/ddblocal

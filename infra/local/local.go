@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/laoyou/laoyou/infra/ddblocal"
+	"github.com/laoyou/laoyou/infra/landing"
 	"github.com/laoyou/laoyou/infra/localauth"
 	"github.com/laoyou/laoyou/infra/runner"
 	"github.com/laoyou/laoyou/infra/samtemplate"
@@ -153,6 +155,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		Auth:   st.Auth,
 		Logger: log,
 		Region: cfg.Region,
+		Pages:  map[string]http.Handler{"/s": landing.Handler("/s")},
 	})
 	if err != nil {
 		return nil, err

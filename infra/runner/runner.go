@@ -79,6 +79,10 @@ type Config struct {
 	// Region used in ARNs and event payloads; default $AWS_REGION, else
 	// us-east-1.
 	Region string
+	// Pages are static pages served before any route, by path prefix (e.g.
+	// "/s": the H5 share landing page), as a CDN serves them beside the API
+	// in AWS. A prefix matches itself and every path under it.
+	Pages map[string]http.Handler
 }
 
 // Defaults.

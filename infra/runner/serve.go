@@ -66,6 +66,10 @@ func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, requestID 
 	if isLocalPath(r.URL.Path) {
 		return s.serveLocal(w, r, requestID)
 	}
+	if page := s.page(r.URL.Path); page != nil {
+		page.ServeHTTP(w, r)
+		return "page"
+	}
 	rt, params := s.table.find(r.Method, r.URL.EscapedPath())
 	if rt == nil {
 		writeRaw(w, http.StatusNotFound, msgNotFound)
@@ -163,3 +167,13 @@ func writeRaw(w http.ResponseWriter, status int, body string) {
 }
 
 func isLocalPath(p string) bool { return p == "/_local" || strings.HasPrefix(p, "/_local/") }
+
+// page is the static page serving path, or nil.
+func (s *Server) page(path string) http.Handler {
+	for prefix, h := range s.cfg.Pages {
+		if path == prefix || strings.HasPrefix(path, prefix+"/") {
+			return h
+		}
+	}
+	return nil
+}

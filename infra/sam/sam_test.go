@@ -21,9 +21,7 @@ import (
 // template.yaml. The SAM CLI only passes variables the template declares,
 // so each must become a Globals variable (empty in AWS) before sam local
 // can use it.
-var pendingTemplateVariables = map[string]bool{
-	"DYNAMODB_ENDPOINT": true,
-}
+var pendingTemplateVariables = map[string]bool{}
 
 func loadTemplate(t *testing.T) (*samtemplate.Template, string) {
 	t.Helper()

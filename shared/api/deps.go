@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -31,6 +32,9 @@ type Deps struct {
 	Settings *tenant.Cache
 	Links    share.Links
 	Now      func() time.Time
+	// Metrics receives the business metrics as CloudWatch EMF lines: stdout
+	// in Lambda, where CloudWatch Logs picks them up; discarded elsewhere.
+	Metrics io.Writer
 }
 
 // FromEnv builds the dependencies of a Lambda function from its
@@ -44,6 +48,7 @@ func FromEnv() *Deps {
 		log.Error("init failed", "error", err.Error())
 		os.Exit(1)
 	}
+	d.Metrics = os.Stdout
 	return d
 }
 
@@ -68,5 +73,6 @@ func DepsWith(db *dynamodb.Client, cfg config.Config, log *slog.Logger) *Deps {
 		Settings: tenant.NewCache(dynamo.SettingsStore{Store: store}, settingsTTL),
 		Links:    share.Links{BaseURL: cfg.ShareBaseURL, MiniProgramPage: cfg.MiniProgramPage},
 		Now:      time.Now,
+		Metrics:  io.Discard,
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/hook"
 	"github.com/laoyou/laoyou/shared/httpapi"
+	"github.com/laoyou/laoyou/shared/metrics"
 	"github.com/laoyou/laoyou/shared/tenant"
 )
 
@@ -48,7 +49,7 @@ func hooksOf(d *Deps) *hookParts {
 	p, _ := hookPartsByDeps.LoadOrStore(d, &hookParts{
 		rules: &hook.Rules{Store: store, Templates: coupons.Store, Cache: cache, Now: func() time.Time { return d.Now() }},
 		dispatcher: &hook.Dispatcher{
-			Store:      store,
+			Store:      metrics.CountingDeadLetters(store, d.Metrics), // webhooks given up on
 			Rules:      cache,
 			Coupons:    coupons,
 			Webhooks:   hook.NewDeliverer(func() bool { return d.Config.AllowLoopbackWebhooks }),
@@ -167,6 +168,17 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 	}
 	wg.Wait()
 
+	// Business metrics of the events done; a failed one is counted when
+	// the stream brings it again.
+	var done []event.Event
+	for i, f := range failed {
+		if !f {
+			done = append(done, evs[i].e)
+		}
+	}
+	if err := metrics.FromEvents(h.d.Metrics, done); err != nil {
+		h.d.Log.WarnContext(ctx, "metrics not written", "error", err.Error())
+	}
 	var resp events.DynamoDBEventResponse
 	for i, f := range failed {
 		if f {
