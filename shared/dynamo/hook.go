@@ -183,13 +183,7 @@ func (s HookStore) MarkDone(ctx context.Context, tenant, effect string) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 put.Put.TableName,
-		Item:                      put.Put.Item,
-		ConditionExpression:       put.Put.ConditionExpression,
-		ExpressionAttributeNames:  put.Put.ExpressionAttributeNames,
-		ExpressionAttributeValues: put.Put.ExpressionAttributeValues,
-	})
+	err = s.putAlone(ctx, put)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		return nil
@@ -262,13 +256,7 @@ func (s HookStore) RecordEvent(ctx context.Context, e event.Event) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 put.Put.TableName,
-		Item:                      put.Put.Item,
-		ConditionExpression:       put.Put.ConditionExpression,
-		ExpressionAttributeNames:  put.Put.ExpressionAttributeNames,
-		ExpressionAttributeValues: put.Put.ExpressionAttributeValues,
-	})
+	err = s.putAlone(ctx, put)
 	return err
 }
 

@@ -112,13 +112,7 @@ func (s ReferralStore) RecordClick(ctx context.Context, e event.Event) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 put.Put.TableName,
-		Item:                      put.Put.Item,
-		ConditionExpression:       put.Put.ConditionExpression,
-		ExpressionAttributeNames:  put.Put.ExpressionAttributeNames,
-		ExpressionAttributeValues: put.Put.ExpressionAttributeValues,
-	})
+	err = s.putAlone(ctx, put)
 	return err
 }
 

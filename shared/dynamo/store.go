@@ -109,6 +109,21 @@ func (s *Store) put(item any) (types.TransactWriteItem, error) {
 	return types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: av}}, nil
 }
 
+// putAlone writes a transaction Put as a single PutItem, for a write that
+// needs no transaction (a fact recorded on its own, a marker), so the item
+// and its condition are built in one place either way. A failed condition
+// comes back as *types.ConditionalCheckFailedException.
+func (s *Store) putAlone(ctx context.Context, put types.TransactWriteItem) error {
+	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 put.Put.TableName,
+		Item:                      put.Put.Item,
+		ConditionExpression:       put.Put.ConditionExpression,
+		ExpressionAttributeNames:  put.Put.ExpressionAttributeNames,
+		ExpressionAttributeValues: put.Put.ExpressionAttributeValues,
+	})
+	return err
+}
+
 // check is a transaction ConditionCheck on the item at k.
 func (s *Store) check(k key, cond expression.ConditionBuilder) types.TransactWriteItem {
 	e := mustBuild(expression.NewBuilder().WithCondition(cond))
