@@ -149,6 +149,26 @@ func (s *stack) concurrently(n int, mk func(i int) call) []reply {
 	return out
 }
 
+// spike runs n calls with at most inFlight at a time: a sustained spike of
+// many callers at once, without opening more connections at the same
+// instant than DynamoDB Local's listener accepts on a small CI machine.
+func (s *stack) spike(n, inFlight int, mk func(i int) call) []reply {
+	out := make([]reply, n)
+	sem := make(chan struct{}, inFlight)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i] = s.do(mk(i))
+		}(i)
+	}
+	wg.Wait()
+	return out
+}
+
 func statuses(replies []reply) map[int]int {
 	m := map[int]int{}
 	for _, r := range replies {
