@@ -1,0 +1,127 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/laoyou/laoyou/infra/ddbtest"
+)
+
+// knownIssue skips the rest of a test while a product bug it found is
+// still there, so the suite stays green for everyone else; once the bug is
+// fixed, the assertions after it run and keep it fixed. Grep for the name.
+func knownIssue(t *testing.T, name string, present bool, what string, args ...any) {
+	t.Helper()
+	if present {
+		t.Skipf("KNOWN ISSUE %s (for the lead; see RELIABILITY.md): %s", name, fmt.Sprintf(what, args...))
+	}
+}
+
+// TestLostReplyOfIdempotencyClaim: the conditional put that claims an
+// Idempotency-Key commits, its reply is lost, and the SDK sends it again,
+// as it does after a connection reset. The repeat fails its condition on
+// the request's own claim; the request must not take that for another
+// request in progress.
+func TestLostReplyOfIdempotencyClaim(t *testing.T) {
+	db := ddbtest.New(t)
+	faults := New(1, Rates{CommittedReset: 1}).Only("PutItem")
+	sys := newSystem(db.Endpoint, db.Table, db.NewClient(t, faults.Option, FastRetries(2)), db.Client)
+	setUp(t, newSystem(db.Endpoint, db.Table, db.Client, db.Client))
+
+	claim := request{fn: "coupons", route: "POST /v1/coupons/claim", body: `{"templateId":"gift"}`, as: patientOf(clinic, "bob")}
+	resp := sys.invoke(context.Background(), claim, "tap-1")
+	require.Equal(t, int64(1), faults.Stats().Injected[CommittedReset], "the claim's reply was lost once")
+	knownIssue(t, "idempotency-claim-lost-reply", resp.StatusCode == http.StatusConflict,
+		"the first request answered %d %s: IdempotencyStore.Claim reads the ConditionalCheckFailed of the SDK's own retry "+
+			"(the old item carries this request's token) as another request in progress; the client must wait out the deadline",
+		resp.StatusCode, resp.Body)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, resp.Body)
+}
+
+// TestRetryAfterLostCommit: a request's write commits, the function's
+// call times out before the reply, it answers 5xx, and the client retries
+// with the same Idempotency-Key. The retry should answer what was done,
+// and do nothing twice. Routes whose domain write is itself idempotent
+// pass; the others are known issues.
+func TestRetryAfterLostCommit(t *testing.T) {
+	type fixture struct {
+		sys   *system
+		setup func(request) outcome // a request made without faults
+	}
+	tests := []struct {
+		name    string
+		prepare func(f fixture) request
+		want    int
+		issue   string // the known issue's name, "" if none
+	}{
+		{"referral code", func(f fixture) request {
+			return request{fn: "referral", route: "POST /v1/referral/code", as: patientOf(clinic, "alice")}
+		}, http.StatusOK, ""},
+		{"bind", func(f fixture) request {
+			code := f.setup(request{fn: "referral", route: "POST /v1/referral/code", as: patientOf(clinic, "alice")}).json()["code"]
+			return request{fn: "referral", route: "POST /v1/referral/bind", body: fmt.Sprintf(`{"code":%q}`, code), as: patientOf(clinic, "bob")}
+		}, http.StatusOK, ""},
+		{"visit", func(f fixture) request {
+			if !f.sys.hasRoute("referral", visitsRoute) {
+				return request{}
+			}
+			return request{fn: "referral", route: visitsRoute, body: `{"visitId":"v-1","userId":"bob","kind":"treatment","amountFen":19900}`, as: staffOf(clinic, "desk0")}
+		}, http.StatusOK, ""},
+		{"claim", func(f fixture) request {
+			return request{fn: "coupons", route: "POST /v1/coupons/claim", body: `{"templateId":"gift"}`, as: patientOf(clinic, "bob")}
+		}, http.StatusCreated, "claim-retry-issues-again"},
+		{"redeem", func(f fixture) request {
+			code := f.setup(request{fn: "coupons", route: "POST /v1/coupons/claim", body: `{"templateId":"welcome"}`, as: patientOf(clinic, "bob")}).json()["couponCode"].(string)
+			return request{fn: "coupons", route: "POST /v1/staff/coupons/{couponCode}/redeem", params: map[string]string{"couponCode": code}, as: staffOf(clinic, "desk0")}
+		}, http.StatusOK, "redeem-retry-conflicts-with-itself"},
+		{"open", func(f fixture) request {
+			return request{fn: "groupbuy", route: "POST /v1/groups", body: `{"dealId":"duo"}`, as: patientOf(clinic, "alice")}
+		}, http.StatusCreated, "open-retry-conflicts-with-itself"},
+		{"join", func(f fixture) request {
+			id := f.setup(request{fn: "groupbuy", route: "POST /v1/groups", body: `{"dealId":"trio"}`, as: patientOf(clinic, "alice")}).json()["groupId"].(string)
+			return request{fn: "groupbuy", route: "POST /v1/groups/{groupId}/join", params: map[string]string{"groupId": id}, as: patientOf(clinic, "bob")}
+		}, http.StatusOK, "join-retry-conflicts-with-itself"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := ddbtest.New(t)
+			faults := New(1, Rates{}).Only("TransactWriteItems")
+			sys := newSystem(db.Endpoint, db.Table, db.NewClient(t, faults.Option, FastRetries(2)), db.Client)
+			calm := newSystem(db.Endpoint, db.Table, db.Client, db.Client)
+			setUp(t, calm)
+			calmClient := &client{sys: calm, maxAttempts: 1, log: &ledger{}}
+			req := tt.prepare(fixture{sys: sys, setup: func(r request) outcome {
+				o := calmClient.do(context.Background(), "setup", r)
+				require.True(t, o.ok(), "%s: %d %s", r.route, o.status, o.body)
+				return o
+			}})
+			if req.route == "" {
+				t.Skip("the route does not exist yet")
+			}
+			before, err := Scan(context.Background(), db.Client, db.Table)
+			require.NoError(t, err)
+
+			faults.SetRates(Rates{CommittedTimeout: 1})
+			first := sys.invoke(context.Background(), req, "tap-1")
+			require.GreaterOrEqual(t, first.StatusCode, 500, "the write committed, its reply was lost: %s", first.Body)
+			require.Equal(t, int64(1), faults.Stats().Injected[CommittedTimeout])
+			faults.SetRates(Rates{})
+			retry := sys.invoke(context.Background(), req, "tap-1")
+
+			after, err := Scan(context.Background(), db.Client, db.Table)
+			require.NoError(t, err)
+			require.Empty(t, after.Check(Settled{}), "whatever the answer, the invariants hold")
+			again := len(after.Coupons) - len(before.Coupons) + len(after.Rooms) - len(before.Rooms)
+			if tt.issue != "" {
+				knownIssue(t, tt.issue, retry.StatusCode != tt.want || again > 1,
+					"the retry answered %d %s, and the one request made %d coupons or rooms", retry.StatusCode, retry.Body, again)
+			}
+			require.Equal(t, tt.want, retry.StatusCode, retry.Body)
+			require.LessOrEqual(t, again, 1, "one request, one effect")
+		})
+	}
+}
