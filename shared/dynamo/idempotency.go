@@ -87,7 +87,13 @@ func (s IdempotencyStore) Claim(ctx context.Context, rec idempotency.Record, now
 		if err := attributevalue.UnmarshalMap(ccf.Item, &old); err != nil {
 			return nil, err
 		}
-		return old.record(), nil
+		held := old.record()
+		if held != nil && held.Token == rec.Token {
+			// Our own claim: the put committed, its reply was lost and the
+			// SDK sent it again. The key is ours.
+			return nil, nil
+		}
+		return held, nil
 	}
 	return nil, err
 }
