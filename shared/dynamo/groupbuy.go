@@ -218,7 +218,7 @@ func (s GroupStore) DealWithSeats(ctx context.Context, tenant, dealID string) (*
 // SaveDeal writes the deal's terms and its shards' caps in one transaction.
 // The deal is updated, not put, so the stream-fed seatsTaken is never
 // overwritten; its version guards against a concurrent replace.
-func (s GroupStore) SaveDeal(ctx context.Context, d groupbuy.Deal, prevVersion int, caps []int) (bool, error) {
+func (s GroupStore) SaveDeal(ctx context.Context, d groupbuy.Deal, prevVersion int, caps, seen []int) (bool, error) {
 	k := key{PK: tenantPK(d.Tenant), SK: dealSK(d.DealID)}
 	av, err := attributevalue.MarshalMap(dealItem{
 		key: k, Kind: kindDeal, Tenant: d.Tenant, DealID: d.DealID, Title: d.Title, SKU: d.SKU,
@@ -254,7 +254,13 @@ func (s GroupStore) SaveDeal(ctx context.Context, d groupbuy.Deal, prevVersion i
 			Set(expression.Name("shard"), expression.Value(n)).
 			Set(expression.Name("cap"), expression.Value(c)).
 			Set(expression.Name("taken"), expression.IfNotExists(expression.Name("taken"), expression.Value(0)))
-		items = append(items, s.update(key{PK: seatPK(d.Tenant, d.DealID, n), SK: skSelf}, shard, nil))
+		bound := c
+		if n < len(seen) {
+			bound = max(c, seen[n])
+		}
+		unmoved := expression.AttributeNotExists(expression.Name("taken")).
+			Or(expression.Name("taken").LessThanEqual(expression.Value(bound)))
+		items = append(items, s.update(key{PK: seatPK(d.Tenant, d.DealID, n), SK: skSelf}, shard, &unmoved))
 	}
 	reasons, err := s.transact(ctx, items)
 	return reasons == nil && err == nil, err

@@ -34,7 +34,7 @@ func replaceDeal(t *testing.T, s GroupStore, id string, stock int, newcomersOnly
 		GroupSize: 3, MinSize: 3, TTLSeconds: 60, Stock: stock, PerUserLimit: 1, NewcomersOnly: newcomersOnly,
 		UpdatedAt: t0, Shards: groupbuy.ShardsFor(stock), Version: prevVersion + 1,
 	}
-	ok, err := s.SaveDeal(context.Background(), d, prevVersion, groupbuy.AllotSeats(stock, make([]int, d.Shards)))
+	ok, err := s.SaveDeal(context.Background(), d, prevVersion, groupbuy.AllotSeats(stock, make([]int, d.Shards)), make([]int, d.Shards))
 	require.NoError(t, err)
 	require.True(t, ok)
 	return d
@@ -125,7 +125,7 @@ func TestCountSeats(t *testing.T) {
 
 	// A replace keeps the count; one from an outdated version is refused.
 	replaceDeal(t, s, "d", 10, false, 1)
-	ok, err := s.SaveDeal(ctx, groupbuy.Deal{Tenant: "clinic-a", DealID: "d", Version: 2}, 1, nil)
+	ok, err := s.SaveDeal(ctx, groupbuy.Deal{Tenant: "clinic-a", DealID: "d", Version: 2}, 1, nil, nil)
 	require.NoError(t, err)
 	require.False(t, ok)
 	d, err = s.Deal(ctx, "clinic-a", "d")

@@ -166,7 +166,12 @@ type Store interface {
 	DealWithSeats(ctx context.Context, tenant, dealID string) (*Deal, []int, error)
 	// SaveDeal writes d and the seat caps of its shards, unless another
 	// replace changed the deal since prevVersion (then ok is false).
-	SaveDeal(ctx context.Context, d Deal, prevVersion int, caps []int) (ok bool, err error)
+	//
+	// Each shard's new cap is written only if the shard has handed out no
+	// more seats than max(cap, seen), seen being its taken count as read:
+	// seats taken meanwhile on a shard whose cap went down cancel the save
+	// (ok false) rather than leave the shard over its cap.
+	SaveDeal(ctx context.Context, d Deal, prevVersion int, caps, seen []int) (ok bool, err error)
 
 	// Room returns the room, or nil. fresh asks for a strongly consistent read.
 	Room(ctx context.Context, groupID string, fresh bool) (*Room, error)

@@ -50,12 +50,12 @@ func (s *Service) SaveDeal(ctx context.Context, tenant, dealID string, spec Deal
 		}
 		d.Version = prevVersion + 1
 		caps := AllotSeats(d.Stock, taken[:d.Shards])
-		ok, err := s.Store.SaveDeal(ctx, d, prevVersion, caps)
+		ok, err := s.Store.SaveDeal(ctx, d, prevVersion, caps, taken[:d.Shards])
 		switch {
 		case err != nil:
 			return Deal{}, apierr.E(op, err)
 		case !ok && attempt < 3:
-			continue // another replace won; redo from what it wrote
+			continue // another replace or a seat taken meanwhile: redo from what is there now
 		case !ok:
 			return Deal{}, apierr.E(op, apierr.RequestInProgress, "the deal is being changed by another request")
 		}
