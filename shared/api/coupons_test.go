@@ -311,7 +311,7 @@ func TestCouponSpikeOnShardedStock(t *testing.T) {
 	require.Greater(t, shards, 32)
 
 	start := time.Now()
-	replies := s.spike(claims, 128, func(i int) call {
+	replies := s.spike(claims, 64, func(i int) call {
 		return call{fn: "coupons", route: "POST /v1/coupons/claim", as: patient("clinic-a", fmt.Sprintf("fan-%04d", i)), body: `{"templateId":"launch"}`}
 	})
 	took := time.Since(start)
