@@ -168,3 +168,20 @@ func quoteFlags(flags []string) []string {
 	}
 	return out
 }
+
+// Summary is the section's verdict in a sentence.
+func (f Figures) Summary() string {
+	if len(f.Functions) == 0 {
+		return "no functions measured"
+	}
+	lo, hi := f.Functions[0].Ratio, f.Functions[0].Ratio
+	var biggest int64
+	for _, fn := range f.Functions {
+		lo, hi = min(lo, fn.Ratio), max(hi, fn.Ratio)
+		for _, s := range fn.Sizes {
+			biggest = max(biggest, s.Bytes)
+		}
+	}
+	return fmt.Sprintf("init %.2f× to %.2f× a hello-world function's (goal at most %.1f×); largest stripped binary %s (goal at most 10 MB)",
+		lo, hi, MaxInitRatio, bytesText(biggest))
+}

@@ -5,7 +5,10 @@
 //
 // Usage:
 //
-//	benchreport [-only coldstart,...] [-out FILE] [-rounds N] [-v]
+//	benchreport [-only calls,overhead,...] [-out FILE] [-rounds N] [-v]
+//
+// The measurements that need DynamoDB use the one DYNAMODB_ENDPOINT names
+// (`ddblocal exec` sets it), or start DynamoDB Local for the run.
 //
 // Each section is also printed on stdout. Goals that are missed are said in
 // the section and on stderr; they do not fail the command, which fails only
@@ -28,8 +31,14 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/laoyou/laoyou/infra/bench/apistack"
+	"github.com/laoyou/laoyou/infra/bench/calls"
+	"github.com/laoyou/laoyou/infra/bench/closer"
 	"github.com/laoyou/laoyou/infra/bench/coldstart"
+	"github.com/laoyou/laoyou/infra/bench/hotkeys"
+	"github.com/laoyou/laoyou/infra/bench/overhead"
 	"github.com/laoyou/laoyou/infra/bench/report"
+	"github.com/laoyou/laoyou/infra/bench/spike"
 	"github.com/laoyou/laoyou/infra/samtemplate"
 )
 
@@ -40,10 +49,12 @@ type section struct {
 	measure func(context.Context, setup) (result, error)
 }
 
-// result is a measured section: its body, and whether its goals are met.
+// result is a measured section: its body, whether its goals are met, and
+// the figures behind that verdict in a sentence.
 type result struct {
 	markdown string
 	goalsMet bool
+	summary  string
 }
 
 // setup is what every measurement may use.
@@ -52,11 +63,80 @@ type setup struct {
 	workDir  string    // scratch space for builds, removed afterwards
 	rounds   int       // -rounds, or 0 for the measurement's default
 	progress io.Writer // where steps are logged (io.Discard without -v)
+	// db is the DynamoDB of the measurements that need one, opened on
+	// first use.
+	db func(context.Context) (*apistack.DB, error)
 }
 
-// sections are in the order they are run and first written.
+// sections are in the order they are run and first written: the order of
+// DESIGN.md's Performance goals and of issue 7.
 var sections = []section{
+	{name: "calls", heading: "DynamoDB calls per operation", measure: measureCalls},
+	{name: "overhead", heading: "Handler overhead of a join", measure: measureOverhead},
+	{name: "spike", heading: "Spike: concurrent joins and claims", measure: measureSpike},
 	{name: "coldstart", heading: "Cold start and binary size", measure: measureColdStart},
+	{name: "hotkeys", heading: "Hot keys at 20,000 requests a second", measure: measureHotKeys},
+	{name: "closer", heading: "Closer scaling", measure: measureCloser},
+}
+
+func measureCalls(ctx context.Context, s setup) (result, error) {
+	db, err := s.db(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	f, err := calls.Measure(ctx, db, s.progress)
+	if err != nil {
+		return result{}, err
+	}
+	return result{markdown: f.Markdown(), goalsMet: f.GoalsMet(), summary: f.Summary()}, nil
+}
+
+func measureOverhead(ctx context.Context, s setup) (result, error) {
+	db, err := s.db(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	f, err := overhead.Measure(ctx, db, overhead.Options{Rounds: s.rounds, Progress: s.progress})
+	if err != nil {
+		return result{}, err
+	}
+	return result{markdown: f.Markdown(), goalsMet: f.GoalsMet(), summary: f.Summary()}, nil
+}
+
+func measureSpike(ctx context.Context, s setup) (result, error) {
+	db, err := s.db(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	f, err := spike.Measure(ctx, db, spike.Options{Progress: s.progress})
+	if err != nil {
+		return result{}, err
+	}
+	return result{markdown: f.Markdown(), goalsMet: f.GoalsMet(), summary: f.Summary()}, nil
+}
+
+func measureHotKeys(ctx context.Context, s setup) (result, error) {
+	db, err := s.db(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	f, err := hotkeys.Measure(ctx, db, hotkeys.Options{Progress: s.progress})
+	if err != nil {
+		return result{}, err
+	}
+	return result{markdown: f.Markdown(), goalsMet: f.GoalsMet(), summary: f.Summary()}, nil
+}
+
+func measureCloser(ctx context.Context, s setup) (result, error) {
+	db, err := s.db(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	f, err := closer.Measure(ctx, db, closer.Options{Progress: s.progress})
+	if err != nil {
+		return result{}, err
+	}
+	return result{markdown: f.Markdown(), goalsMet: f.GoalsMet(), summary: f.Summary()}, nil
 }
 
 func measureColdStart(ctx context.Context, s setup) (result, error) {
@@ -69,7 +149,7 @@ func measureColdStart(ctx context.Context, s setup) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	return result{markdown: fig.Markdown(), goalsMet: fig.GoalsMet()}, nil
+	return result{markdown: fig.Markdown(), goalsMet: fig.GoalsMet(), summary: fig.Summary()}, nil
 }
 
 func main() {
@@ -113,6 +193,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *verbose {
 		s.progress = stderr
 	}
+	var db *apistack.DB
+	s.db = func(ctx context.Context) (*apistack.DB, error) {
+		if db != nil {
+			return db, nil
+		}
+		var err error
+		db, err = apistack.Open(ctx)
+		return db, err
+	}
+	defer func() {
+		if db != nil {
+			if err := db.Close(); err != nil {
+				fmt.Fprintln(stderr, "benchreport: stopping DynamoDB Local:", err)
+			}
+		}
+	}()
 
 	for _, sec := range chosen {
 		// Taken per section: a long run's sections may straddle a commit.
@@ -121,7 +217,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", sec.name, err)
 		}
-		md := "## " + sec.heading + "\n\n" + r.Markdown() + "\n\n" + res.markdown
+		md := "## " + sec.heading + "\n\n" + r.Markdown() + " " + verdict(res) + "\n\n" + res.markdown
 		if err := report.UpdateSection(*out, sec.name, md); err != nil {
 			return err
 		}
@@ -130,7 +226,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "benchreport: %s: goals missed (see %s)\n", sec.name, *out)
 		}
 	}
-	return nil
+	return writeSummary(*out)
+}
+
+// verdict is the section's goals and figures in a sentence, after its run
+// line; writeSummary collects them.
+func verdict(r result) string {
+	summary := ""
+	if r.summary != "" {
+		summary = " " + strings.ToUpper(r.summary[:1]) + r.summary[1:] + "."
+	}
+	if r.goalsMet {
+		return "Goals met." + summary
+	}
+	return "**Goals missed.**" + summary
 }
 
 // choose picks the sections named in a comma-separated list, all if empty.

@@ -1,0 +1,106 @@
+package spike
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/laoyou/laoyou/infra/bench/apistack"
+)
+
+// Markdown is the report's section body.
+func (f Figures) Markdown() string {
+	o := f.Options
+	var b strings.Builder
+	fmt.Fprintf(&b, "Joins and claims through the handlers, %d in flight at once, against DynamoDB Local: %d rooms of %d "+
+		"(opened beforehand by their leaders) with %d joiners each, so every room fills and late joiners find it full; "+
+		"%d coupon templates of %d coupons with %d claimers each, so each runs out. On top, %.0f%% of requests are sent "+
+		"again by the same user and, where requests carry an Idempotency-Key, %.0f%% again with the same key, "+
+		"shuffled among the rest. The handlers run it twice, each time on rooms and templates of its own: with a key "+
+		"on every request, as a client that retries safely sends one (the goal's figure), and with none.\n\n",
+		o.Concurrency, o.Rooms, o.RoomSize, o.JoinersPerRoom, o.Templates, o.Stock, o.ClaimsPerTpl,
+		100*o.DuplicateShare, 100*o.RetryShare)
+	fmt.Fprintf(&b, "The bare rate is the same run's: as many joins and claims as a side can do its work for (%d joins, "+
+		"%d claims), each the DynamoDB calls the handlers build for it (a join's GetItem and TransactWriteItems, a "+
+		"claim's TransactWriteItems, built beforehand with their writes captured), sent straight with the same client "+
+		"at the same concurrency. A bare join goes to a room of its own, seeded in the store's shape, because captured "+
+		"joins of one room would all be built from its state before any of them. The three runs take turns in %d "+
+		"phases, the first of each phase rotating, so a shared machine's drift hits them alike. Throughput counts only "+
+		"operations that did their work (a join answered 200, a claim 201, not replays): the duplicates and refusals "+
+		"are load the handlers carry on top, so the ratio is conservative. The handlers and DynamoDB Local share "+
+		"the machine's cores: CPU the handlers spend under this load is CPU DynamoDB Local does not get, which is "+
+		"not so for a Lambda function (in the overhead section, one join at a time, the handler without a key "+
+		"keeps pace with its bare calls). %s\n\n",
+		o.Rooms*(o.RoomSize-1), o.Templates*o.Stock, o.Phases, apistack.StreamNote)
+
+	b.WriteString("| run | operations done per second | requests answered per second | ratio to bare | invariant violations | goal met |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---|\n")
+	for _, sd := range []Side{f.Keyed, f.Unkeyed} {
+		met := ""
+		if sd.Name == f.Keyed.Name {
+			met = yesNo(sd.Ratio >= MinThroughputRatio && len(sd.Violations) <= MaxViolations)
+		}
+		fmt.Fprintf(&b, "| %s | %.1f /s (%d in %.1f s) | %.1f /s (%d) | %.2f | %d | %s |\n",
+			sd.Name, sd.Rate, sd.Done, sd.Time.Seconds(), sd.RequestRate, sd.Requests, sd.Ratio, len(sd.Violations), met)
+	}
+	fmt.Fprintf(&b, "| bare calls | %.1f /s (%d in %.1f s) | | 1.00 | | |\n", f.Bare.Rate, f.Bare.Ops, f.Bare.Time.Seconds())
+	fmt.Fprintf(&b, "\nGoals: throughput with keys at least %.1f× the bare rate: %s; invariant violations %d (goal %d): %s.\n",
+		MinThroughputRatio, yesNo(f.Keyed.Ratio >= MinThroughputRatio), f.Violations(), MaxViolations, yesNo(f.Violations() <= MaxViolations))
+	if f.Bare.Failures > 0 {
+		fmt.Fprintf(&b, "\n**%d bare operations were refused: the set-up is wrong, and the bare rate with it.**\n", f.Bare.Failures)
+	}
+
+	c := f.Keyed.Checked
+	fmt.Fprintf(&b, "\nChecked on the table afterwards, for each run (with keys: %d rooms with %d members on %d seat shards, %d "+
+		"templates with %d coupons): rooms hold at most their size, with nobody twice, roster and member items "+
+		"agreeing, and are SUCCEEDED exactly when full; seats taken equal members; nobody is over the deal's or a "+
+		"template's limit per person; per template, coupons plus units left equal the stock; joins answered 200 equal "+
+		"members joined and claims answered 201 equal coupons; nothing was answered done twice for one user and room "+
+		"or template, or for one key; a replay repeats its first answer; no 5xx.\n\n",
+		c.Rooms, c.Members, c.SeatShards, c.Templates, c.Coupons)
+
+	b.WriteString("Answers, with keys:\n\n| request | sent as | status | code | count |\n|---|---|---:|---|---:|\n")
+	for _, a := range f.Keyed.Answers {
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %d |\n", a.Op, a.Kind, a.Status, a.Code, a.Count)
+	}
+
+	for _, sd := range []Side{f.Keyed, f.Unkeyed} {
+		if len(sd.Violations) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n**Invariant violations (%s):**\n\n", sd.Name)
+		for i, v := range sd.Violations {
+			if i == 20 {
+				fmt.Fprintf(&b, "- … and %d more\n", len(sd.Violations)-i)
+				break
+			}
+			fmt.Fprintf(&b, "- %s\n", v)
+		}
+	}
+	if f.Keyed.Ratio < MinThroughputRatio {
+		fmt.Fprintf(&b, "\n**Goal missed:** with keys the handlers did %.2f× the bare rate (goal %.1f×); without keys, "+
+			"%.2f×. A keyed request makes two writes besides its operation (the key's conditional PutItem before, the "+
+			"stored response's UpdateItem after), so it costs three write round trips where the bare operation costs "+
+			"one. What would fix it: put the idempotency record in the operation's own TransactWriteItems (a Put "+
+			"conditional on the key not existing, holding the response), so a keyed join or claim is one write call "+
+			"again; a retry then finds the record, or the cancelled transaction names it.\n",
+			f.Keyed.Ratio, MinThroughputRatio, f.Unkeyed.Ratio)
+	}
+	return b.String()
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+// Summary is the section's verdict in a sentence.
+func (f Figures) Summary() string {
+	s := fmt.Sprintf("with keys the handlers do %.2f× the bare rate (goal at least %.1f×), without keys %.2f×; %d invariant violations (goal %d)",
+		f.Keyed.Ratio, MinThroughputRatio, f.Unkeyed.Ratio, f.Violations(), MaxViolations)
+	if f.Bare.Failures > 0 {
+		s += fmt.Sprintf("; %d bare operations refused", f.Bare.Failures)
+	}
+	return s
+}
