@@ -311,7 +311,8 @@ func finalSizes(ctx context.Context, t *apistack.Table) (map[string]int, error) 
 }
 
 // play plays the trace at rate operations per second (see the package
-// comment); drawn holds the one-second counts of the drawn shard keys.
+// comment); drawnShards holds the one-second counts of the drawn shard
+// keys.
 func play(name string, tr trace, ops, opens int, rate float64, sizes map[string]int, drawnShards map[string]int) Spike {
 	drawn := maps.Clone(drawnShards)
 	if drawn == nil {
@@ -346,7 +347,7 @@ func play(name string, tr trace, ops, opens int, rate float64, sizes map[string]
 	}
 
 	families := map[string]*Family{}
-	familyOf := func(pk string) *Family {
+	familyFor := func(pk string) *Family {
 		fam := familyOf(pk, tenant)
 		f := families[fam.Pattern]
 		if f == nil {
@@ -372,7 +373,7 @@ func play(name string, tr trace, ops, opens int, rate float64, sizes map[string]
 	drawnWCU := map[string]float64{} // family pattern → WCU of its writes in the trace
 	spread := map[string][]string{}  // family pattern → its keys in the trace
 	for pk, l := range traced {
-		f := familyOf(pk)
+		f := familyFor(pk)
 		f.TraceWrites += l.writes
 		switch {
 		case f.Drawn:
@@ -393,7 +394,7 @@ func play(name string, tr trace, ops, opens int, rate float64, sizes map[string]
 		}
 	}
 	for pk, n := range drawn {
-		f := familyOf(pk)
+		f := familyFor(pk)
 		perWrite := 2.0 // a transactional write of a small item, if the trace has none
 		if f.TraceWrites > 0 {
 			perWrite = drawnWCU[f.Pattern] / float64(f.TraceWrites)
