@@ -80,7 +80,7 @@ type Friend struct {
 	RefereeID  string `dynamodbav:"refereeId"`
 }
 
-// Deal is a group-buy deal's terms and stream-fed seat count.
+// Deal is a group-buy deal's terms and rolled-up seat count.
 type Deal struct {
 	Tenant       string `dynamodbav:"tenant"`
 	DealID       string `dynamodbav:"dealId"`
@@ -131,7 +131,7 @@ type Member struct {
 	Shard   int    `dynamodbav:"shard"`
 }
 
-// Template is a coupon template's stock terms and stream-fed issued count.
+// Template is a coupon template's stock terms and rolled-up issued count.
 type Template struct {
 	Tenant       string `dynamodbav:"tenant"`
 	TemplateID   string `dynamodbav:"templateId"`

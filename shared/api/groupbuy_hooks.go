@@ -2,33 +2,28 @@ package api
 
 import (
 	"context"
-	"errors"
 
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/referral"
 )
 
-// groupReactions are the group-buy's built-in reactions to events, applied
-// by the hooks function before the tenant's rules. Each is safe to repeat:
-// the stream delivers at least once.
+// groupReactions are the group-buy's built-in reactions to single events,
+// applied by the hooks function before the tenant's rules. Each is safe to
+// repeat: the stream delivers at least once.
 //
-//   - group.opened, group.joined, group.failed keep the deal's seatsTaken
-//     (and so `remaining`) counted, once per event.
 //   - group.joined binds a joiner with no referrer to the room's leader
 //     (the referral channel), under the rules of a code bind.
 //
-// Vouchers on group.succeeded are the tenant's hook machinery's work, from
-// the event's members.
+// Seats taken (and so `remaining`) are counted per stream batch, not here
+// (see hooksHandler.handle); vouchers on group.succeeded are the tenant's
+// hook machinery's work, from the event's members.
 func groupReactions(d *Deps) map[event.Type]func(context.Context, event.Event) error {
 	svc := GroupService(d)
 	refs := ReferralService(d)
-	countSeats := func(ctx context.Context, e event.Event) error { return svc.CountSeats(ctx, e) }
 	return map[event.Type]func(context.Context, event.Event) error{
-		event.GroupOpened: countSeats,
-		event.GroupFailed: countSeats,
 		event.GroupJoined: func(ctx context.Context, e event.Event) error {
-			return errors.Join(countSeats(ctx, e), bindJoinerToLeader(ctx, svc, refs, e))
+			return bindJoinerToLeader(ctx, svc, refs, e)
 		},
 	}
 }

@@ -191,6 +191,8 @@ func (s *stack) react(times int, es ...event.Event) {
 	s.t.Helper()
 	reactions := groupReactions(s.deps)
 	for i := 0; i < times; i++ {
+		// As the hooks function does: remaining per delivered batch, then each event.
+		require.NoError(s.t, GroupService(s.deps).RefreshRemaining(context.Background(), time.Now(), es...))
 		for _, e := range es {
 			if f := reactions[e.Type]; f != nil {
 				require.NoError(s.t, f(context.Background(), e))

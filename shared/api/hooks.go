@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/hook"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/metrics"
@@ -81,8 +83,9 @@ func statsOf(d *Deps) *hook.Stats {
 
 // Hooks is the hooks function's handler: events from the table's stream.
 // Every record that is not a new event item is skipped (in AWS the event
-// source's filter already drops them). Per batch it counts coupons issued
-// and the admin stats (one write per template or tenant, not per event);
+// source's filter already drops them). Per batch it counts coupons issued,
+// seats taken and the admin stats (one write per template, deal or tenant,
+// not per event);
 // for each event it applies the group-buy's reactions, then Laoyou's
 // built-in reactions (group vouchers, referral milestones) and the tenant's
 // rules; each effect happens once per (event, rule, recipient) however
@@ -105,6 +108,9 @@ type streamedEvent struct {
 }
 
 func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	// The store's clock, not the business one (tests move that): arrival
+	// orders readings of the shards (see RefreshRemaining).
+	arrived := h.d.Store.Now()
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) > 2*hookMargin {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-hookMargin))
@@ -124,26 +130,25 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 		}
 	}
 	failed := make([]bool, len(evs))
-
-	// remaining on the templates: one counting write per template and batch.
-	var issued []event.Event
-	for _, se := range evs {
-		if se.e.Type == event.CouponIssued {
-			issued = append(issued, se.e)
-		}
-	}
-	if err := CouponService(h.d).CountIssued(ctx, issued); err != nil {
-		h.d.Log.WarnContext(ctx, "issued count not updated", "error", err.Error())
-		for i, se := range evs {
-			failed[i] = failed[i] || se.e.Type == event.CouponIssued
-		}
-	}
-
-	// The admin stats: once per event, whatever the stream repeats.
 	all := make([]event.Event, len(evs))
 	for i, se := range evs {
 		all[i] = se.e
 	}
+
+	// remaining on the deals and templates: rolled up from their shards
+	// once per deal or template and batch, from a reading taken after the
+	// batch arrived, so it holds every seat and coupon of these events.
+	if err := errors.Join(
+		GroupService(h.d).RefreshRemaining(ctx, arrived, all...),
+		CouponService(h.d).RefreshRemaining(ctx, arrived, all...),
+	); err != nil {
+		h.d.Log.WarnContext(ctx, "remaining not refreshed", "error", err.Error())
+		for i, se := range evs {
+			failed[i] = failed[i] || groupbuy.CountsSeats(se.e.Type) || se.e.Type == event.CouponIssued
+		}
+	}
+
+	// The admin stats: once per event, whatever the stream repeats.
 	if err := statsOf(h.d).Count(ctx, all); err != nil {
 		h.d.Log.WarnContext(ctx, "stats not counted", "error", err.Error())
 		for i, se := range evs {

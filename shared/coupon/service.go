@@ -3,7 +3,6 @@ package coupon
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/laoyou/laoyou/shared/apierr"
@@ -65,9 +64,10 @@ type Store interface {
 	// Redeem marks the coupon REDEEMED, with its event, only if it is
 	// ISSUED, of tenant and valid at at.
 	Redeem(ctx context.Context, code, tenant, by string, at time.Time, e event.Event) (*RedeemConflict, error)
-	// CountIssued adds the coupon.issued events (ids, all of one template)
-	// to the template's issued count, each once however often it is given.
-	CountIssued(ctx context.Context, tenant, templateID string, eventIDs []string) error
+	// RefreshIssued sets the template's Issued to what its shards (shards
+	// of them) no longer hold, from a reading taken after since, unless the
+	// stored one was taken at or after since or a later one is stored.
+	RefreshIssued(ctx context.Context, tenant, templateID string, shards int, since time.Time) error
 }
 
 // Service applies the coupon rules. Build one per process and keep it: it
@@ -95,8 +95,8 @@ type TemplateView struct {
 	Stock        int64      `json:"stock"`
 	PerUserLimit int        `json:"perUserLimit"`
 	Claimable    bool       `json:"claimable"`
-	// Remaining is null for unlimited stock. It is fed from the stream, so
-	// it trails the claims by seconds.
+	// Remaining is null for unlimited stock. It is rolled up from the stock
+	// after each stream batch, so it trails the claims by seconds.
 	Remaining *int64 `json:"remaining"`
 }
 
@@ -293,30 +293,26 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 	return nil, apierr.E(apierr.Unavailable, "too many concurrent claims, try again")
 }
 
-// CountIssued feeds coupon.issued events to their templates' issued
-// counts, which `remaining` is computed from. Each event counts once however
-// often the stream delivers it.
-func (s *Service) CountIssued(ctx context.Context, evs []event.Event) error {
-	type group struct{ tenant, template string }
-	groups := map[group][]string{}
-	var order []group
+// RefreshRemaining brings the issued count (and so `remaining`) of the
+// limited templates that evs issued from up to date, evs having been
+// received at since: one refresh per template however many coupons.
+func (s *Service) RefreshRemaining(ctx context.Context, since time.Time, evs ...event.Event) error {
+	type tpl struct{ tenant, id string }
+	seen := map[tpl]bool{}
+	var errs []error
 	for _, e := range evs {
 		id, _ := e.Data["templateId"].(string)
-		if e.Type != event.CouponIssued || id == "" {
+		k := tpl{e.Tenant, id}
+		if e.Type != event.CouponIssued || id == "" || seen[k] {
 			continue
 		}
-		g := group{e.Tenant, id}
-		if _, ok := groups[g]; !ok {
-			order = append(order, g)
+		seen[k] = true
+		t, err := s.Templates.Get(ctx, k.tenant, k.id)
+		if err == nil && t != nil && t.Stock > 0 {
+			err = s.Store.RefreshIssued(ctx, k.tenant, k.id, t.Shards, since)
 		}
-		groups[g] = append(groups[g], e.ID)
-	}
-	var errs []error
-	for _, g := range order {
-		for chunk := range slices.Chunk(groups[g], 99) {
-			if err := s.Store.CountIssued(ctx, g.tenant, g.template, chunk); err != nil {
-				errs = append(errs, err)
-			}
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -82,14 +82,14 @@ type Template struct {
 	Shards       int   // stock shards, fixed when the template is created
 	PerUserLimit int   // claims per patient
 	Claimable    bool  // false: issued by hook rules only
-	// Issued counts coupons issued, fed from the stream of coupon.issued
-	// events: seconds behind the claims.
+	// Issued counts coupons issued from a limited stock, rolled up from
+	// the stock shards after each stream batch: seconds behind the claims.
 	Issued    int64
 	UpdatedAt time.Time
 }
 
-// Remaining is the stock not yet issued, as far as the stream-fed counter
-// knows (eventually consistent, seconds behind); nil when unlimited.
+// Remaining is the stock not yet issued, as of the last roll-up (seconds
+// behind the claims, never below zero); nil when unlimited.
 func (t Template) Remaining() *int64 {
 	if t.Stock == 0 {
 		return nil

@@ -16,7 +16,6 @@ import (
 
 	"github.com/laoyou/laoyou/shared/coupon"
 	"github.com/laoyou/laoyou/shared/event"
-	"github.com/laoyou/laoyou/shared/hook"
 )
 
 var _ coupon.Store = (*CouponStore)(nil)
@@ -25,7 +24,8 @@ var _ coupon.Store = (*CouponStore)(nil)
 //
 // Items:
 //
-//	T#<t> / CTPL#<templateId>              the template, with the stream-fed "issued" count
+//	T#<t> / CTPL#<templateId>              the template; "issued" and "countedAt" are its stock
+//	                                       shards as last rolled up (RefreshIssued)
 //	STOCK#<t>#<templateId>#<n> / _         stock shard n: "left" units, a partition of its own
 //	T#<t>#U#<user> / CLAIMS#<templateId>   how often the user claimed the template ("n")
 //	COUPON#<code> / _                      the coupon, unique across tenants; ownerKey and
@@ -48,9 +48,6 @@ const (
 	// myCouponsLimit bounds GET /v1/coupons/me to one page of the newest.
 	myCouponsLimit = 200
 )
-
-// issuedCountRule names the counting of coupon.issued events in effect keys.
-const issuedCountRule = hook.BuiltinPrefix + "issued-count"
 
 func templateKey(tenant, id string) key { return key{PK: tenantPK(tenant), SK: skTemplate + id} }
 func claimsKey(tenant, user, id string) key {
@@ -82,7 +79,8 @@ type templateItem struct {
 	Shards       int        `dynamodbav:"shards"`
 	PerUserLimit int        `dynamodbav:"perUserLimit"`
 	Claimable    bool       `dynamodbav:"claimable"`
-	Issued       int64      `dynamodbav:"issued"`
+	Issued       int64      `dynamodbav:"issued"`              // written only by RefreshIssued
+	CountedAt    int64      `dynamodbav:"countedAt,omitempty"` // when issued was read, unix ms
 	UpdatedAt    time.Time  `dynamodbav:"updatedAt"`
 }
 
@@ -207,7 +205,7 @@ func (i couponItem) coupon() *coupon.Coupon {
 	return c
 }
 
-// update is a transaction Update of the item at k, under cond if given,
+// update is a transaction Update of the item at k, under cond where given,
 // returning the old item if cond fails.
 func (s *Store) update(k key, upd expression.UpdateBuilder, cond *expression.ConditionBuilder) types.TransactWriteItem {
 	b := expression.NewBuilder().WithUpdate(upd)
@@ -215,15 +213,18 @@ func (s *Store) update(k key, upd expression.UpdateBuilder, cond *expression.Con
 		b = b.WithCondition(*cond)
 	}
 	e := mustBuild(b)
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName:                           aws.String(s.Table),
-		Key:                                 k.av(),
-		UpdateExpression:                    e.Update(),
-		ConditionExpression:                 e.Condition(),
-		ExpressionAttributeNames:            e.Names(),
-		ExpressionAttributeValues:           e.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}}
+	u := &types.Update{
+		TableName:                 aws.String(s.Table),
+		Key:                       k.av(),
+		UpdateExpression:          e.Update(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	}
+	if cond != nil {
+		u.ConditionExpression = e.Condition()
+		u.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	}
+	return types.TransactWriteItem{Update: u}
 }
 
 // Template reads a template, or nil.
@@ -298,7 +299,7 @@ func (s CouponStore) ClaimableTemplates(ctx context.Context, tenant string) ([]c
 // SaveTemplate writes the template and its stock in one transaction. A new
 // template is created only if absent, with its shards; a replacement only
 // if the stored stock is still prev's, with the raise added to the shards.
-// The issued count is left as the stream made it.
+// The issued count is left as the last roll-up made it.
 func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *coupon.Template, adds []int64) error {
 	av, err := attributevalue.MarshalMap(newTemplateItem(t))
 	if err != nil {
@@ -307,7 +308,7 @@ func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *
 	var upd expression.UpdateBuilder
 	for name, v := range av {
 		switch name {
-		case "pk", "sk", "issued":
+		case "pk", "sk", "issued", "countedAt":
 		default:
 			upd = upd.Set(expression.Name(name), expression.Value(v))
 		}
@@ -487,49 +488,48 @@ func (s CouponStore) Redeem(ctx context.Context, code, tenant, by string, at tim
 	return conflict, nil
 }
 
-// CountIssued adds coupon.issued events to the template's issued count:
-// each transaction records up to 99 events as effects, conditional on not
-// existing, and adds their number. Events already counted (the stream
-// delivered them before) cancel it; they are dropped and the rest tried
-// again. One write per template and stream batch, not per coupon, keeps the
-// template's key cool during a spike.
-func (s CouponStore) CountIssued(ctx context.Context, tenant, templateID string, eventIDs []string) error {
-	pending := eventIDs
-	for len(pending) > 0 {
-		chunk := pending[:min(len(pending), 99)]
-		items := make([]types.TransactWriteItem, 0, len(chunk)+1)
-		for _, id := range chunk {
-			fx, err := s.effectPut(tenant, hook.Effect(id, issuedCountRule, templateID))
-			if err != nil {
-				return err
-			}
-			items = append(items, fx)
-		}
-		exists := expression.AttributeExists(expression.Name("pk"))
-		items = append(items, s.update(templateKey(tenant, templateID),
-			expression.Add(expression.Name("issued"), expression.Value(len(chunk))), &exists))
-		reasons, err := s.transact(ctx, items)
-		if err != nil {
+// RefreshIssued rolls the template's stock shards up into its issued count,
+// which `remaining` is read from, as GroupStore.RefreshSeats does for a
+// deal: one snapshot of the template and its shards, then one UpdateItem
+// unless a reading taken at or after since, or a later one, is stored.
+// issued is stock less what the shards hold: a raise adds to both.
+func (s CouponStore) RefreshIssued(ctx context.Context, tenant, templateID string, shards int, since time.Time) error {
+	readAt := s.Now().UnixMilli()
+	k := templateKey(tenant, templateID)
+	gets := []types.TransactGetItem{{Get: &types.Get{TableName: aws.String(s.Table), Key: k.av()}}}
+	for n := range min(shards, coupon.MaxShards) {
+		gets = append(gets, types.TransactGetItem{Get: &types.Get{TableName: aws.String(s.Table), Key: shardKey(tenant, templateID, n).av()}})
+	}
+	out, err := s.DB.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: gets})
+	if err != nil || len(out.Responses) == 0 || len(out.Responses[0].Item) == 0 {
+		return err
+	}
+	var t templateItem
+	if err := attributevalue.UnmarshalMap(out.Responses[0].Item, &t); err != nil {
+		return err
+	}
+	if t.Stock == 0 || t.CountedAt >= since.UnixMilli() {
+		return nil // unlimited: nothing to count; or a reading after since is there
+	}
+	issued := t.Stock
+	for _, r := range out.Responses[1:] {
+		var sh shardItem
+		if err := attributevalue.UnmarshalMap(r.Item, &sh); err != nil {
 			return err
 		}
-		rest := pending[len(chunk):]
-		if reasons == nil {
-			pending = rest
-			continue
-		}
-		if reasons[len(chunk)].ConditionFailed() {
-			return nil // no such template (a coupon written by hand): nothing to count
-		}
-		var again []string
-		for i, id := range chunk {
-			if !reasons[i].ConditionFailed() {
-				again = append(again, id)
-			}
-		}
-		if len(again) == len(chunk) {
-			return errors.New("dynamo: issued count cancelled without a failed condition")
-		}
-		pending = append(again, rest...)
+		issued -= sh.Left
 	}
-	return nil
+	if issued == t.Issued && t.CountedAt > 0 {
+		return nil
+	}
+	fresher := expression.AttributeExists(expression.Name("pk")).And(
+		expression.AttributeNotExists(expression.Name("countedAt")).
+			Or(expression.Name("countedAt").LessThan(expression.Value(readAt))))
+	err = s.updateAlone(ctx, s.update(k,
+		expression.Set(expression.Name("issued"), expression.Value(issued)).
+			Set(expression.Name("countedAt"), expression.Value(readAt)), &fresher))
+	if isConditionFailed(err) {
+		return nil // a later reading is stored, or the template is gone
+	}
+	return err
 }

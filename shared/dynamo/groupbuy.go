@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
@@ -24,17 +23,17 @@ var _ groupbuy.Store = (*GroupStore)(nil)
 //
 // Items:
 //
-//	T#<t> / DEAL#<deal>              the deal; seatsTaken is fed from the stream
+//	T#<t> / DEAL#<deal>              the deal; seatsTaken and countedAt are the
+//	                                 seat shards' taken as last rolled up (RefreshSeats)
 //	SEAT#<t>#<deal>#<n> / _          seat stock shard n: cap and taken, taken <= cap
 //	GROUP#<id> / _                   the room with its roster; open rooms carry
 //	                                 expShard/expAt for the Expiring index
 //	GROUP#<id> / M#<user>            a member: one per user and room
 //	T#<t>#U#<user> / GB#<deal>       the user's count of rooms that did not fail,
 //	                                 and the room they lead while it is open
-//	DONE#<event> / seatsTaken        the event was counted into seatsTaken
 //
 // Seat shards are separate partition keys so that one deal's spike spreads
-// over up to 64 keys (see groupbuy.ShardsFor). Rooms are their own
+// over up to groupbuy.MaxSeatShards keys (see groupbuy.ShardsFor). Rooms are their own
 // partitions: their ids are unique across tenants and a room's writes never
 // touch a tenant-wide key.
 type GroupStore struct{ *Store }
@@ -45,15 +44,10 @@ const (
 	kindRoom        = "groupRoom"
 	kindGroupMember = "groupMember"
 	kindDealUse     = "dealUse"
-	kindCounted     = "counted"
 
 	skDealPrefix    = "DEAL#"
 	skMemberPrefix  = "M#"
 	skDealUsePrefix = "GB#"
-	skSeatsCounted  = "seatsTaken"
-
-	// countedKeep outlasts the stream's redelivery (24 hours at most).
-	countedKeep = 3 * 24 * time.Hour
 )
 
 func dealSK(dealID string) string  { return skDealPrefix + dealID }
@@ -61,7 +55,6 @@ func roomPK(groupID string) string { return "GROUP#" + groupID }
 func seatPK(tenant, dealID string, shard int) string {
 	return fmt.Sprintf("SEAT#%s#%s#%d", tenant, dealID, shard)
 }
-func countedPK(eventID string) string { return "DONE#" + eventID }
 
 // Times compared in conditions and sorted in the expiry index are strings of
 // one fixed width, whole seconds in UTC, so string order is time order.
@@ -110,7 +103,8 @@ type dealItem struct {
 	UpdatedAt         time.Time  `dynamodbav:"updatedAt"`
 	Shards            int        `dynamodbav:"shards"`
 	Version           int        `dynamodbav:"version"`
-	SeatsTaken        int        `dynamodbav:"seatsTaken,omitempty"` // written only by CountSeats
+	SeatsTaken        int        `dynamodbav:"seatsTaken,omitempty"` // written only by RefreshSeats
+	CountedAt         int64      `dynamodbav:"countedAt,omitempty"`  // when seatsTaken was read, unix ms
 }
 
 // dealOptional are the deal's attributes an admin may leave out; a replace
@@ -179,6 +173,16 @@ type seatShardItem struct {
 // DealWithSeats reads the deal and every possible seat shard in one
 // TransactGetItems (a consistent snapshot; an admin's replace is rare).
 func (s GroupStore) DealWithSeats(ctx context.Context, tenant, dealID string) (*groupbuy.Deal, []int, error) {
+	it, taken, err := s.dealSnapshot(ctx, tenant, dealID)
+	if it == nil || err != nil {
+		return nil, taken, err // seats may outlive a deal item: they are counted still
+	}
+	return it.deal(), taken, nil
+}
+
+// dealSnapshot reads the deal item (nil if none) and the seats taken on
+// each of its MaxSeatShards possible shards, at one point in time.
+func (s GroupStore) dealSnapshot(ctx context.Context, tenant, dealID string) (*dealItem, []int, error) {
 	gets := make([]types.TransactGetItem, 0, 1+groupbuy.MaxSeatShards)
 	gets = append(gets, types.TransactGetItem{Get: &types.Get{
 		TableName: aws.String(s.Table), Key: key{PK: tenantPK(tenant), SK: dealSK(dealID)}.av(),
@@ -192,18 +196,17 @@ func (s GroupStore) DealWithSeats(ctx context.Context, tenant, dealID string) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	var deal *groupbuy.Deal
+	var deal *dealItem
 	taken := make([]int, groupbuy.MaxSeatShards)
 	for i, r := range out.Responses {
 		if len(r.Item) == 0 {
 			continue
 		}
 		if i == 0 {
-			var it dealItem
-			if err := attributevalue.UnmarshalMap(r.Item, &it); err != nil {
+			deal = &dealItem{}
+			if err := attributevalue.UnmarshalMap(r.Item, deal); err != nil {
 				return nil, nil, err
 			}
-			deal = it.deal()
 			continue
 		}
 		var sh seatShardItem
@@ -216,7 +219,7 @@ func (s GroupStore) DealWithSeats(ctx context.Context, tenant, dealID string) (*
 }
 
 // SaveDeal writes the deal's terms and its shards' caps in one transaction.
-// The deal is updated, not put, so the stream-fed seatsTaken is never
+// The deal is updated, not put, so the rolled-up seatsTaken is never
 // overwritten; its version guards against a concurrent replace.
 func (s GroupStore) SaveDeal(ctx context.Context, d groupbuy.Deal, prevVersion int, caps, seen []int) (bool, error) {
 	k := key{PK: tenantPK(d.Tenant), SK: dealSK(d.DealID)}
@@ -232,7 +235,7 @@ func (s GroupStore) SaveDeal(ctx context.Context, d groupbuy.Deal, prevVersion i
 	}
 	var upd expression.UpdateBuilder
 	for name, v := range av {
-		if name == "pk" || name == "sk" || name == "seatsTaken" {
+		if name == "pk" || name == "sk" || name == "seatsTaken" || name == "countedAt" {
 			continue
 		}
 		upd = upd.Set(expression.Name(name), expression.Value(v))
@@ -266,52 +269,39 @@ func (s GroupStore) SaveDeal(ctx context.Context, d groupbuy.Deal, prevVersion i
 	return reasons == nil && err == nil, err
 }
 
-// CountSeats adds the counts to the deal's seatsTaken in one transaction
-// with a marker per event, each conditional on not existing: a redelivered
-// event finds its marker. If some were counted already, the rest are
-// counted again without them; if the deal is gone there is nothing to count.
-func (s GroupStore) CountSeats(ctx context.Context, tenant, dealID string, counts []groupbuy.SeatCount) error {
-	for len(counts) > 0 {
-		items := make([]types.TransactWriteItem, 0, len(counts)+1)
-		total := 0
-		for _, c := range counts {
-			marker, err := s.putIf(countedItem{
-				key: key{PK: countedPK(c.EventID), SK: skSeatsCounted}, Kind: kindCounted, TTL: s.ttlAfter(countedKeep),
-			}, notExists())
-			if err != nil {
-				return err
-			}
-			items = append(items, marker)
-			total += c.Delta
-		}
-		exists := expression.AttributeExists(expression.Name("pk"))
-		items = append(items, s.update(key{PK: tenantPK(tenant), SK: dealSK(dealID)},
-			expression.Add(expression.Name("seatsTaken"), expression.Value(total)), &exists))
-		reasons, err := s.transact(ctx, items)
-		if err != nil || reasons == nil {
-			return err
-		}
-		if reasons[len(counts)].ConditionFailed() {
-			return nil
-		}
-		var uncounted []groupbuy.SeatCount
-		for i, c := range counts {
-			if !reasons[i].ConditionFailed() {
-				uncounted = append(uncounted, c)
-			}
-		}
-		if len(uncounted) == len(counts) {
-			return errors.New("dynamo: seat count refused without a failed condition")
-		}
-		counts = uncounted
+// RefreshSeats rolls the deal's seat shards up into its seatsTaken, which
+// `remaining` is read from: one snapshot of the deal and its shards, then
+// one UpdateItem of the deal, only if no snapshot taken later is stored
+// (countedAt orders them). If the stored one was taken at or after since,
+// it already holds every seat taken before since, and nothing is written.
+//
+// The hooks function calls it once per deal and stream batch, since being
+// when the batch arrived; a spike's batches are few hundred a second (see
+// template.yaml, BatchSize), so the deal's key takes that many writes at
+// most, and the last batch of a spike always leaves the deal exact.
+func (s GroupStore) RefreshSeats(ctx context.Context, tenant, dealID string, since time.Time) error {
+	readAt := s.Now().UnixMilli()
+	it, taken, err := s.dealSnapshot(ctx, tenant, dealID)
+	if it == nil || err != nil || it.CountedAt >= since.UnixMilli() {
+		return err
 	}
-	return nil
-}
-
-type countedItem struct {
-	key
-	Kind string `dynamodbav:"kind"`
-	TTL  int64  `dynamodbav:"ttl"`
+	sum := 0
+	for _, n := range taken {
+		sum += n
+	}
+	if sum == it.SeatsTaken && it.CountedAt > 0 {
+		return nil
+	}
+	fresher := expression.AttributeExists(expression.Name("pk")).And(
+		expression.AttributeNotExists(expression.Name("countedAt")).
+			Or(expression.Name("countedAt").LessThan(expression.Value(readAt))))
+	err = s.updateAlone(ctx, s.update(key{PK: tenantPK(tenant), SK: dealSK(dealID)},
+		expression.Set(expression.Name("seatsTaken"), expression.Value(sum)).
+			Set(expression.Name("countedAt"), expression.Value(readAt)), &fresher))
+	if isConditionFailed(err) {
+		return nil // a later snapshot is stored, or the deal is gone
+	}
+	return err
 }
 
 // ---- rooms ----
@@ -584,28 +574,6 @@ func (s GroupStore) dealUseSet(tenant, userID, dealID string) expression.UpdateB
 		Set(expression.Name("tenant"), expression.Value(tenant)).
 		Set(expression.Name("userId"), expression.Value(userID)).
 		Set(expression.Name("dealId"), expression.Value(dealID))
-}
-
-// update is a transaction Update of the item at k, under cond where given,
-// returning the old item if cond fails.
-func (s GroupStore) update(k key, upd expression.UpdateBuilder, cond *expression.ConditionBuilder) types.TransactWriteItem {
-	b := expression.NewBuilder().WithUpdate(upd)
-	if cond != nil {
-		b = b.WithCondition(*cond)
-	}
-	e := mustBuild(b)
-	u := &types.Update{
-		TableName:                 aws.String(s.Table),
-		Key:                       k.av(),
-		UpdateExpression:          e.Update(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-	}
-	if cond != nil {
-		u.ConditionExpression = e.Condition()
-		u.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
-	}
-	return types.TransactWriteItem{Update: u}
 }
 
 // groupIDOf reads a room's id from its partition key.

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,12 +43,18 @@ func replaceDeal(t *testing.T, s GroupStore, id string, stock int, newcomersOnly
 
 func openRoom(t *testing.T, s GroupStore, d groupbuy.Deal, id, leader string, expires time.Time) groupbuy.Room {
 	t.Helper()
+	return openRoomOn(t, s, d, id, leader, expires, 0)
+}
+
+// openRoomOn opens a room whose leader's seat comes from the given shard.
+func openRoomOn(t *testing.T, s GroupStore, d groupbuy.Deal, id, leader string, expires time.Time, shard int) groupbuy.Room {
+	t.Helper()
 	r := groupbuy.Room{
 		GroupID: id, Tenant: d.Tenant, DealID: d.DealID, LeaderID: leader, Size: d.GroupSize, MinSize: d.MinSize,
 		Joined: 1, Status: groupbuy.Open, OpenedAt: t0, ExpiresAt: expires, DealTitle: d.Title,
 		GroupPriceFen: d.GroupPriceFen, LeaderPriceFen: d.GroupPriceFen, PerUserLimit: d.PerUserLimit,
 		NewcomersOnly: d.NewcomersOnly, Shards: d.Shards,
-		Members: []groupbuy.Member{{UserID: leader, Name: "张*", Leader: true, PriceFen: 100, JoinedAt: t0}},
+		Members: []groupbuy.Member{{UserID: leader, Name: "张*", Leader: true, PriceFen: 100, JoinedAt: t0, Shard: shard}},
 	}
 	c, err := s.OpenRoom(context.Background(), groupbuy.OpenRoom{
 		Room: r, Limit: d.PerUserLimit, Now: t0,
@@ -95,42 +102,84 @@ func TestJoinRoomConflict(t *testing.T) {
 	require.Equal(t, groupbuy.Open, c.Room.Status)
 }
 
-// seatsTaken moves once per event however often the stream delivers it,
-// and a deal that is gone is not recreated.
-func TestCountSeats(t *testing.T) {
+// seatsTaken is what the shards hold as of the latest reading; a refresh
+// whose batch arrived before the stored reading writes nothing; a deal
+// that is gone is not recreated; a replace keeps the count.
+func TestRefreshSeats(t *testing.T) {
 	s := newGroupStore(t)
 	ctx := context.Background()
-	saveDeal(t, s, "d", 10, false)
-	for i := 0; i < 3; i++ {
-		require.NoError(t, s.CountSeats(ctx, "clinic-a", "d", []groupbuy.SeatCount{{EventID: "ev-1", Delta: 2}}))
-		require.NoError(t, s.CountSeats(ctx, "clinic-a", "d", []groupbuy.SeatCount{{EventID: "ev-2", Delta: -1}}))
+	d := saveDeal(t, s, "d", 10, false)
+	for i := range 3 {
+		openRoom(t, s, d, fmt.Sprintf("ROOM%04d", i), fmt.Sprintf("u%d", i), t0.Add(time.Hour))
 	}
-	d, err := s.Deal(ctx, "clinic-a", "d")
+	got, err := s.Deal(ctx, "clinic-a", "d")
 	require.NoError(t, err)
-	require.Equal(t, 1, d.SeatsTaken)
-	require.Equal(t, 9, d.Remaining())
+	require.Equal(t, 10, got.Remaining(), "not rolled up yet")
 
-	// A batch with some events counted already counts only the others.
-	batch := []groupbuy.SeatCount{{EventID: "ev-1", Delta: 2}, {EventID: "ev-4", Delta: 1}, {EventID: "ev-2", Delta: -1}, {EventID: "ev-5", Delta: 3}}
-	require.NoError(t, s.CountSeats(ctx, "clinic-a", "d", batch))
-	require.NoError(t, s.CountSeats(ctx, "clinic-a", "d", batch))
-	d, err = s.Deal(ctx, "clinic-a", "d")
+	require.NoError(t, s.RefreshSeats(ctx, "clinic-a", "d", time.Now()))
+	got, err = s.Deal(ctx, "clinic-a", "d")
 	require.NoError(t, err)
-	require.Equal(t, 5, d.SeatsTaken)
+	require.Equal(t, 3, got.SeatsTaken)
+	require.Equal(t, 7, got.Remaining())
 
-	require.NoError(t, s.CountSeats(ctx, "clinic-a", "gone", []groupbuy.SeatCount{{EventID: "ev-3", Delta: 1}}))
+	// A batch that arrived before that reading: its seats are in it already.
+	before := time.Now().Add(-time.Minute)
+	openRoom(t, s, d, "ROOM9999", "late", t0.Add(time.Hour))
+	require.NoError(t, s.RefreshSeats(ctx, "clinic-a", "d", before))
+	got, err = s.Deal(ctx, "clinic-a", "d")
+	require.NoError(t, err)
+	require.Equal(t, 3, got.SeatsTaken, "nothing written")
+	require.NoError(t, s.RefreshSeats(ctx, "clinic-a", "d", time.Now()))
+	got, err = s.Deal(ctx, "clinic-a", "d")
+	require.NoError(t, err)
+	require.Equal(t, 4, got.SeatsTaken)
+
+	require.NoError(t, s.RefreshSeats(ctx, "clinic-a", "gone", time.Now()))
 	gone, err := s.Deal(ctx, "clinic-a", "gone")
 	require.NoError(t, err)
 	require.Nil(t, gone)
 
-	// A replace keeps the count; one from an outdated version is refused.
 	replaceDeal(t, s, "d", 10, false, 1)
-	ok, err := s.SaveDeal(ctx, groupbuy.Deal{Tenant: "clinic-a", DealID: "d", Version: 2}, 1, nil, nil)
+	got, err = s.Deal(ctx, "clinic-a", "d")
 	require.NoError(t, err)
-	require.False(t, ok)
-	d, err = s.Deal(ctx, "clinic-a", "d")
+	require.Equal(t, 4, got.SeatsTaken)
+}
+
+// Many stream batches at once, each refreshing after its seats were taken
+// (as the hooks function does): when the last is done the deal is exact,
+// whatever order their readings and writes landed in. Nothing refreshes
+// after the writers.
+func TestRefreshSeatsConvergesUnderConcurrency(t *testing.T) {
+	s := newGroupStore(t)
+	ctx := context.Background()
+	d := saveDeal(t, s, "hot", 5000, false)
+	const pollers, rounds, seatsEach = 12, 4, 3
+	var wg sync.WaitGroup
+	errs := make(chan error, pollers*rounds*2)
+	for p := range pollers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds { // each poller's batches, one after another
+				for i := range seatsEach {
+					n := (p*rounds+r)*seatsEach + i
+					openRoomOn(t, s, d, fmt.Sprintf("R%04d", n), fmt.Sprintf("u%04d", n), t0.Add(time.Hour), n%d.Shards)
+				}
+				arrived := time.Now()
+				errs <- s.RefreshSeats(ctx, "clinic-a", "hot", arrived)
+				errs <- s.RefreshSeats(ctx, "clinic-a", "hot", arrived) // the stream redelivers
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	got, err := s.Deal(ctx, "clinic-a", "hot")
 	require.NoError(t, err)
-	require.Equal(t, 5, d.SeatsTaken)
+	require.Equal(t, pollers*rounds*seatsEach, got.SeatsTaken)
+	require.Equal(t, 5000-pollers*rounds*seatsEach, got.Remaining())
 }
 
 // The expiry index yields due rooms only, oldest first per shard, and

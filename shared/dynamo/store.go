@@ -124,6 +124,27 @@ func (s *Store) putAlone(ctx context.Context, put types.TransactWriteItem) error
 	return err
 }
 
+// updateAlone writes a transaction Update as a single UpdateItem (one write
+// unit where a transaction takes two). A failed condition comes back as
+// *types.ConditionalCheckFailedException.
+func (s *Store) updateAlone(ctx context.Context, upd types.TransactWriteItem) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 upd.Update.TableName,
+		Key:                       upd.Update.Key,
+		UpdateExpression:          upd.Update.UpdateExpression,
+		ConditionExpression:       upd.Update.ConditionExpression,
+		ExpressionAttributeNames:  upd.Update.ExpressionAttributeNames,
+		ExpressionAttributeValues: upd.Update.ExpressionAttributeValues,
+	})
+	return err
+}
+
+// isConditionFailed says whether err is a single write's failed condition.
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
 // check is a transaction ConditionCheck on the item at k.
 func (s *Store) check(k key, cond expression.ConditionBuilder) types.TransactWriteItem {
 	e := mustBuild(expression.NewBuilder().WithCondition(cond))

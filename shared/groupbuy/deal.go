@@ -24,14 +24,18 @@ const (
 )
 
 // Seat stock is split over keys so that a spike on one deal never makes one
-// key hot: DynamoDB takes at most 1,000 writes/s on a key, and a transaction
-// writes each item twice, so a shard takes about 500 seats/s. Up to
-// MaxSeatShards shards take 20,000 joins/s with room to spare (40 would
-// do). Small deals keep one shard: near sell-out every empty shard costs a
-// refused write before it is known empty.
+// key hot: DynamoDB takes at most 1,000 write units a second on a key, and a
+// transaction writes each item twice, so a shard takes about 500 seats/s.
+// 20,000 joins/s on rooms of two are 40,000 seats/s (each join comes with
+// its room's open): MaxSeatShards shards take them at about 420 a shard,
+// so the busiest, which runs above the mean, stays under the limit. It is
+// also as many as a deal's save can write with the deal in one transaction
+// (100 items) and read back in one TransactGetItems. Small deals keep few
+// shards: near sell-out every empty shard costs a refused write before it
+// is known empty.
 const (
 	SeatsPerShard = 50
-	MaxSeatShards = 64
+	MaxSeatShards = 96
 )
 
 // ShardsFor is how many seat shards a deal of stock seats uses.
@@ -172,8 +176,8 @@ func (d *Deal) ActiveAt(now time.Time) bool {
 	return (d.StartsAt == nil || !now.Before(*d.StartsAt)) && (d.EndsAt == nil || now.Before(*d.EndsAt))
 }
 
-// Remaining is the seats left as the stream has counted them so far: it may
-// lag the seat shards by the stream's delay, and is never below zero.
+// Remaining is the seats left as last rolled up from the seat shards: it
+// may lag them by the stream's delay (seconds), and is never below zero.
 func (d *Deal) Remaining() int { return max(0, d.Stock-d.SeatsTaken) }
 
 // LeaderPrice is what the leader pays: leaderPriceFen where set.

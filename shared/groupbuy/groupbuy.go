@@ -47,7 +47,7 @@ type Deal struct {
 
 	// Kept by the system.
 	Shards     int // seat stock is split over this many keys; never shrinks
-	SeatsTaken int // seats held by rooms, fed from the stream (eventually consistent)
+	SeatsTaken int // seats held by rooms, rolled up from the shards after each stream batch (seconds behind)
 	Version    int // guards the admin's replace against a concurrent one
 }
 
@@ -144,16 +144,6 @@ type Settlement struct {
 	Event   event.Event
 }
 
-// SeatCount is what one group event does to its deal's seats taken.
-type SeatCount struct {
-	EventID string
-	Delta   int
-}
-
-// MaxCountsPerWrite keeps a counting write within one transaction's 100
-// items: a marker per event and the deal.
-const MaxCountsPerWrite = 99
-
 // Store keeps deals, seat stock and rooms. Every write is one conditional
 // call; a refused write reports why and changes nothing.
 type Store interface {
@@ -191,8 +181,8 @@ type Store interface {
 	// it is now (an empty Room if it is gone).
 	SettleRoom(ctx context.Context, s Settlement) (refused *Room, err error)
 
-	// CountSeats adds the counts' deltas to the deal's seatsTaken, each once
-	// per event id however often it is called with it. At most
-	// MaxCountsPerWrite counts a call: they go in one write.
-	CountSeats(ctx context.Context, tenant, dealID string, counts []SeatCount) error
+	// RefreshSeats sets the deal's SeatsTaken to what its shards hold, from
+	// a reading taken after since, unless the stored one was taken at or
+	// after since or a later reading is stored already.
+	RefreshSeats(ctx context.Context, tenant, dealID string, since time.Time) error
 }

@@ -14,14 +14,19 @@ import (
 
 func TestShardsFor(t *testing.T) {
 	tests := []struct{ stock, shards int }{
-		{0, 1}, {1, 1}, {50, 1}, {51, 2}, {130, 3}, {2000, 40}, {3200, 64}, {1_000_000, 64},
+		{0, 1}, {1, 1}, {50, 1}, {51, 2}, {130, 3}, {2000, 40}, {3200, 64}, {4800, 96}, {1_000_000, 96},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.shards, ShardsFor(tt.stock), "stock %d", tt.stock)
 	}
-	// 20,000 joins/s over the shards of a deal that can take them stays
-	// under 1,000 writes/s a key, each item written twice in a transaction.
-	require.Less(t, 20_000*2/ShardsFor(MaxStock), 1000)
+	// 20,000 joins/s on rooms of two take 40,000 seats/s (each join comes
+	// with its room's open); over the shards of a deal that can take them
+	// that stays under 1,000 write units a second a key on average, each
+	// seat written twice in a transaction.
+	require.Less(t, 40_000*2/ShardsFor(MaxStock), 1000)
+	// A deal's save writes the deal and every shard in one transaction, and
+	// reads them back in one TransactGetItems: 100 items at most.
+	require.LessOrEqual(t, 1+MaxSeatShards, 100)
 }
 
 func TestAllotSeats(t *testing.T) {
@@ -204,43 +209,63 @@ func ExampleAllotSeats() {
 	// Output: [73 13 14]
 }
 
-// seatCountStore records CountSeats calls; the other methods are not used.
-type seatCountStore struct {
+// refreshStore records RefreshSeats calls; the other methods are not used.
+type refreshStore struct {
 	Store
-	calls []seatCountCall
+	calls []refreshCall
 }
 
-type seatCountCall struct {
+type refreshCall struct {
 	tenant, dealID string
-	counts         []SeatCount
+	since          time.Time
 }
 
-func (s *seatCountStore) CountSeats(_ context.Context, tenant, dealID string, counts []SeatCount) error {
-	s.calls = append(s.calls, seatCountCall{tenant, dealID, counts})
+func (s *refreshStore) RefreshSeats(_ context.Context, tenant, dealID string, since time.Time) error {
+	s.calls = append(s.calls, refreshCall{tenant, dealID, since})
 	return nil
 }
 
-// A stream batch writes each deal's count once (per 99 events), not once
-// per event: the deal's item is one key.
-func TestCountSeatsBatches(t *testing.T) {
-	store := &seatCountStore{}
-	svc := &Service{Store: store}
-	var evs []event.Event
-	for i := 0; i < 150; i++ {
-		evs = append(evs, event.New(event.GroupJoined, "t", time.Now(), map[string]any{"dealId": "a", "userId": fmt.Sprint(i)}))
+// A stream batch refreshes each deal whose seats its events changed once,
+// however many events it holds: the deal's item is one key.
+func TestRefreshRemainingOncePerDeal(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name string
+		evs  []event.Event
+		want []refreshCall
+	}{
+		{"150 joins of one deal", repeat(150, func(i int) event.Event {
+			return event.New(event.GroupJoined, "t", now, map[string]any{"dealId": "a", "userId": fmt.Sprint(i)})
+		}), []refreshCall{{"t", "a", now}}},
+		{"an open and a failed room of another deal, then a join", []event.Event{
+			event.New(event.GroupOpened, "t", now, map[string]any{"dealId": "b"}),
+			event.New(event.GroupFailed, "t", now, map[string]any{"dealId": "b", "members": []any{map[string]any{"userId": "x"}}}),
+			event.New(event.GroupJoined, "t", now, map[string]any{"dealId": "a"}),
+		}, []refreshCall{{"t", "b", now}, {"t", "a", now}}},
+		{"the same deal id in two tenants", []event.Event{
+			event.New(event.GroupOpened, "t", now, map[string]any{"dealId": "a"}),
+			event.New(event.GroupOpened, "u", now, map[string]any{"dealId": "a"}),
+		}, []refreshCall{{"t", "a", now}, {"u", "a", now}}},
+		{"events that take no seat", []event.Event{
+			event.New(event.GroupSucceeded, "t", now, map[string]any{"dealId": "b", "members": []any{}}),
+			event.New(event.ReferralBound, "t", now, map[string]any{"referrerId": "r"}),
+			event.New(event.GroupJoined, "t", now, map[string]any{"userId": "no deal"}),
+		}, nil},
 	}
-	evs = append(evs,
-		event.New(event.GroupOpened, "t", time.Now(), map[string]any{"dealId": "b"}),
-		event.New(event.GroupFailed, "t", time.Now(), map[string]any{"dealId": "b", "members": []any{
-			map[string]any{"userId": "x"}, map[string]any{"userId": "y"}, map[string]any{"userId": "z"},
-		}}),
-		event.New(event.GroupSucceeded, "t", time.Now(), map[string]any{"dealId": "b", "members": []any{}}),
-		event.New(event.ReferralBound, "t", time.Now(), map[string]any{"referrerId": "r"}),
-	)
-	require.NoError(t, svc.CountSeats(context.Background(), evs...))
-	require.Len(t, store.calls, 3)
-	require.Equal(t, "a", store.calls[0].dealID)
-	require.Len(t, store.calls[0].counts, MaxCountsPerWrite)
-	require.Len(t, store.calls[1].counts, 150-MaxCountsPerWrite)
-	require.Equal(t, seatCountCall{"t", "b", []SeatCount{{evs[150].ID, 1}, {evs[151].ID, -3}}}, store.calls[2])
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := &refreshStore{}
+			svc := &Service{Store: store}
+			require.NoError(t, svc.RefreshRemaining(context.Background(), now, tt.evs...))
+			require.Equal(t, tt.want, store.calls)
+		})
+	}
+}
+
+func repeat(n int, f func(i int) event.Event) []event.Event {
+	evs := make([]event.Event, n)
+	for i := range evs {
+		evs[i] = f(i)
+	}
+	return evs
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/laoyou/laoyou/shared/apierr"
@@ -45,7 +44,11 @@ func (s *Service) SaveDeal(ctx context.Context, tenant, dealID string, spec Deal
 		prevVersion := 0
 		if prev != nil {
 			d.Shards = max(d.Shards, prev.Shards) // seats may sit on any shard ever used
-			d.SeatsTaken = prev.SeatsTaken
+			// The shards' own count, not the roll-up, answers the admin.
+			d.SeatsTaken = 0
+			for _, n := range taken {
+				d.SeatsTaken += n
+			}
 			prevVersion = prev.Version
 		}
 		d.Version = prevVersion + 1
@@ -320,46 +323,35 @@ func soldOut(op apierr.Op) error {
 	return apierr.E(op, apierr.SoldOut, "this deal has no seats left")
 }
 
-// CountSeats keeps the deals' seatsTaken (and so `remaining`) up to date
-// from group events: +1 for a room opened or a join, minus the members of a
-// failed room; other events are ignored. Each event counts once however
-// often the stream delivers it. Events of one deal go in one write (per 99),
-// so a stream batch from a spike writes a deal's item once, not per join:
-// the deal item is one key, and DynamoDB takes 1,000 writes/s on a key.
-func (s *Service) CountSeats(ctx context.Context, evs ...event.Event) error {
+// CountsSeats says whether events of type t change a deal's seats taken.
+func CountsSeats(t event.Type) bool {
+	return t == event.GroupOpened || t == event.GroupJoined || t == event.GroupFailed
+}
+
+// RefreshRemaining brings the seats taken (and so `remaining`) of the deals
+// that evs changed up to date, evs having been received at since: one
+// refresh per deal however many of its events there are.
+func (s *Service) RefreshRemaining(ctx context.Context, since time.Time, evs ...event.Event) error {
 	type deal struct{ tenant, id string }
-	counts := map[deal][]SeatCount{}
-	var order []deal
+	seen := map[deal]bool{}
+	var errs []error
 	for _, e := range evs {
-		var data struct {
-			DealID  string            `json:"dealId"`
-			Members []json.RawMessage `json:"members"`
-		}
-		if err := DecodeData(e, &data); err != nil || data.DealID == "" {
-			continue // not an event of ours to count; retrying will not help
-		}
-		delta := 0
-		switch e.Type {
-		case event.GroupOpened, event.GroupJoined:
-			delta = 1
-		case event.GroupFailed:
-			delta = -len(data.Members)
-		}
-		if delta == 0 {
+		if !CountsSeats(e.Type) {
 			continue
 		}
-		d := deal{e.Tenant, data.DealID}
-		if _, ok := counts[d]; !ok {
-			order = append(order, d)
+		var data struct {
+			DealID string `json:"dealId"`
 		}
-		counts[d] = append(counts[d], SeatCount{EventID: e.ID, Delta: delta})
-	}
-	var errs []error
-	for _, d := range order {
-		for chunk := range slices.Chunk(counts[d], MaxCountsPerWrite) {
-			if err := s.Store.CountSeats(ctx, d.tenant, d.id, chunk); err != nil {
-				errs = append(errs, err)
-			}
+		if err := DecodeData(e, &data); err != nil || data.DealID == "" {
+			continue // not an event of ours; retrying will not help
+		}
+		d := deal{e.Tenant, data.DealID}
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		if err := s.Store.RefreshSeats(ctx, d.tenant, d.id, since); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/bench/apistack"
+	"github.com/laoyou/laoyou/shared/groupbuy"
 )
 
 func TestMain(m *testing.M) { apistack.Main(m) }
@@ -106,7 +107,7 @@ func TestThousands(t *testing.T) {
 func TestMeasure(t *testing.T) {
 	f, err := Measure(context.Background(), apistack.TestDB(t), Options{Rooms: 8, Claims: 16, Rate: 2000})
 	require.NoError(t, err)
-	require.Equal(t, 50, f.BatchSize, "from template.yaml")
+	require.Equal(t, 500, f.BatchSize, "from template.yaml")
 	for _, sp := range []Spike{f.Deal, f.Template} {
 		require.Positive(t, sp.ItemWrites, sp.Name)
 		require.Positive(t, sp.HookWrites, sp.Name)
@@ -123,7 +124,7 @@ func TestMeasure(t *testing.T) {
 	}
 	seats := shards(f.Deal, "SEAT#<tenant>#<deal>#<n>")
 	require.InDelta(t, 2, seats.PerOp, 1e-9, "a seat for the open and one for the join")
-	require.Equal(t, 64, seats.Keys)
+	require.Equal(t, groupbuy.MaxSeatShards, seats.Keys)
 	stock := shards(f.Template, "STOCK#<tenant>#<template>#<n>")
 	require.InDelta(t, 1, stock.PerOp, 1e-9)
 }

@@ -31,7 +31,7 @@ func familyOf(pk, tenant string) family {
 	switch {
 	case pk == t:
 		return family{Pattern: "T#<tenant>", Shared: true,
-			About: "the tenant's partition: its deals and templates, with their stream-fed counters (seatsTaken, issued), and its settings and rules"}
+			About: "the tenant's partition: its deals and templates, whose `remaining` the hooks roll up from the shards (one write per deal or template and stream batch at most, none when a later reading is stored), and its settings and rules"}
 	case strings.HasPrefix(pk, t+"#U#"):
 		return family{Pattern: "T#<tenant>#U#<user>", About: "one patient's items: per-deal and per-template use, referral binding"}
 	case strings.HasPrefix(pk, "GROUP#"):

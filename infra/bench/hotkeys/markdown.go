@@ -87,11 +87,9 @@ func (sp Spike) markdown(rate float64) string {
 func fixFor(f Family, rate float64) string {
 	switch f.Pattern {
 	case "T#<tenant>":
-		return "The stream-fed counters (a deal's seatsTaken, a template's issued) are written in the tenant's " +
-			"partition: here once per event, since the group-buy reaction counts each event on its own. Count a " +
-			"stream batch's events of one deal in one write, as the issued count already does per template, and " +
-			"move the counters to keys of their own, sharded and summed on read (as the stats counters are), so " +
-			"no counter shares the partition of the tenant's deals, templates and settings."
+		return "The hooks function rolls `remaining` up into the deal and template items once per stream batch at " +
+			"most: raise the stream's BatchSize (template.yaml) so that a spike comes in fewer batches, or roll up " +
+			"less often than once per batch."
 	case "SEAT#<tenant>#<deal>#<n>", "STOCK#<tenant>#<template>#<n>":
 		perSecond := f.PerOp * rate
 		wcu := f.Busiest.WCU / math.Max(f.Busiest.Writes, 1)
