@@ -106,7 +106,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		}
 		cfg.Endpoint = st.db.Endpoint
 	}
-	client, err := ddblocal.NewClient(ctx, cfg.Endpoint, dynamo.WithCallCounting)
+	client, err := ddblocal.NewClient(ctx, cfg.Endpoint, dynamo.WithCallCounting, dynamo.WithUnavailableErrors)
 	if err != nil {
 		return nil, err
 	}

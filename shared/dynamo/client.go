@@ -37,7 +37,7 @@ func NewClient(ctx context.Context, cfg config.Config, optFns ...func(*dynamodb.
 		Region:      cfg.Region,
 		Credentials: credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN")),
 	}
-	opts := []func(*dynamodb.Options){WithCallCounting}
+	opts := []func(*dynamodb.Options){WithCallCounting, WithUnavailableErrors}
 	if cfg.Endpoint != "" {
 		opts = append(opts, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(cfg.Endpoint) })
 	}

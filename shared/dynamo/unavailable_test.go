@@ -1,0 +1,83 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/laoyou/laoyou/shared/apierr"
+)
+
+// A call that DynamoDB refuses for being busy, or that never reaches it,
+// fails as Unavailable (503) once the SDK's retries are spent; a refused
+// condition or a bad request keeps its own error.
+func TestUnavailableErrors(t *testing.T) {
+	tests := []struct {
+		name        string
+		status      int
+		errorType   string
+		unavailable bool
+	}{
+		{"throttled by the table", 400, "ProvisionedThroughputExceededException", true},
+		{"throttled by the account", 400, "ThrottlingException", true},
+		{"too many requests", 400, "RequestLimitExceeded", true},
+		{"DynamoDB's own failure", 500, "InternalServerError", true},
+		{"a refused condition", 400, "ConditionalCheckFailedException", false},
+		{"a bad request", 400, "ValidationException", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls++
+				w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(`{"__type":"com.amazonaws.dynamodb.v20120810#` + tt.errorType + `","message":"test"}`))
+			}))
+			defer srv.Close()
+			err := getFrom(t, srv.URL, 2)
+			require.Error(t, err)
+			require.Equal(t, tt.unavailable, apierr.Is(apierr.Unavailable, err), "%v", err)
+			if !tt.unavailable {
+				require.Equal(t, apierr.Internal, apierr.KindOf(err))
+			}
+			if tt.errorType == "ConditionalCheckFailedException" {
+				var ccf *types.ConditionalCheckFailedException
+				require.True(t, errors.As(err, &ccf), "the cause stays readable")
+			}
+			if tt.unavailable && tt.status != 500 {
+				require.Equal(t, 2, calls, "after the SDK's retries")
+			}
+		})
+	}
+
+	t.Run("nothing listening", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		url := srv.URL
+		srv.Close()
+		err := getFrom(t, url, 1)
+		require.True(t, apierr.Is(apierr.Unavailable, err), "%v", err)
+	})
+}
+
+func getFrom(t *testing.T, endpoint string, attempts int) error {
+	t.Helper()
+	client := dynamodb.New(dynamodb.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(endpoint),
+		Credentials:      credentials.NewStaticCredentialsProvider("local", "local", ""),
+		RetryMaxAttempts: attempts,
+	}, WithUnavailableErrors)
+	_, err := client.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String("t"), Key: key{PK: "p", SK: "s"}.av(),
+	})
+	return err
+}
