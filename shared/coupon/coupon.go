@@ -49,6 +49,7 @@ type Coupon struct {
 	IssuedAt    time.Time
 	RedeemedAt  time.Time
 	RedeemedBy  string // the staff member's user id
+	RedeemedReq string // the idempotency scope of the request that redeemed it, if it had a key
 	DealID      string // a group-buy voucher's deal, for the deal's stats
 	Hold        *Hold  // a referral reward on hold; nil for every other coupon
 }
@@ -101,6 +102,12 @@ func (c Coupon) StatusAt(now time.Time) Status {
 // redeemableAt says why staff of tenant cannot redeem c at now, or nil if
 // they can. The store's condition enforces the same rule at the moment of
 // writing; this names the reason.
+// redeemedIn says whether the coupon was redeemed by the request of
+// idempotency scope req (never for a request without a key).
+func (c Coupon) redeemedIn(req string) bool {
+	return req != "" && c.Status == Redeemed && c.RedeemedReq == req
+}
+
 func (c Coupon) redeemableAt(tenant string, now time.Time) error {
 	const op = apierr.Op("coupon.Redeem")
 	switch {

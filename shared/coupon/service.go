@@ -1,6 +1,7 @@
 package coupon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/share"
 )
 
@@ -30,11 +32,12 @@ type Issue struct {
 // IssueConflict says which of an issue's conditions failed; nothing was
 // written.
 type IssueConflict struct {
-	CodeTaken    bool // the random code exists
-	OutOfStock   bool // the shard holds no unit
-	LimitReached bool // the patient claimed PerUserLimit already
-	Done         bool // the effect already happened
-	Withdrawn    bool // a held reward's visit was refunded or is unknown
+	CodeTaken    bool   // the random code exists
+	OutOfStock   bool   // the shard holds no unit
+	LimitReached bool   // the patient claimed PerUserLimit already
+	Done         bool   // the effect already happened
+	DoneCoupon   string // the coupon it issued then, where recorded
+	Withdrawn    bool   // a held reward's visit was refunded or is unknown
 }
 
 // RedeemConflict is a redemption whose condition failed; Current is the
@@ -61,9 +64,10 @@ type Store interface {
 	Coupon(ctx context.Context, code string) (*Coupon, error)
 	// CouponsOf lists a patient's coupons, newest first.
 	CouponsOf(ctx context.Context, tenant, userID string) ([]Coupon, error)
-	// Redeem marks the coupon REDEEMED, with its event, only if it is
-	// ISSUED, of tenant and valid at at.
-	Redeem(ctx context.Context, code, tenant, by string, at time.Time, e event.Event) (*RedeemConflict, error)
+	// Redeem marks the coupon REDEEMED by staff member by, in the request
+	// of idempotency scope req ("" without a key), with its event, only if
+	// it is ISSUED, of tenant and valid at at.
+	Redeem(ctx context.Context, code, tenant, by, req string, at time.Time, e event.Event) (*RedeemConflict, error)
 	// RefreshIssued sets the template's Issued to what its shards (shards
 	// of them) no longer hold, from a reading taken after since, unless the
 	// stored one was taken at or after since or a later one is stored.
@@ -187,7 +191,16 @@ func (s *Service) Claim(ctx context.Context, caller auth.Caller, templateID stri
 	if !t.ClaimableAt(s.Now()) {
 		return Claimed{}, apierr.E(op, apierr.NotClaimable, "this coupon cannot be claimed")
 	}
-	c, err := s.issue(ctx, t, caller.UserID, FromClaim, t.PerUserLimit, "", nil)
+	// A claim with an Idempotency-Key is an effect of that key: a retry after
+	// a commit whose reply was lost finds it and answers the coupon it made.
+	effect := ""
+	if scope := idempotency.ScopeOf(ctx); scope != "" {
+		effect = "claim#" + scope + "#" + t.ID
+	}
+	c, err := s.issue(ctx, t, caller.UserID, FromClaim, t.PerUserLimit, effect, nil)
+	if err == nil && c == nil {
+		err = errors.New("coupon: the claim's effect is recorded without its coupon")
+	}
 	if err != nil {
 		return Claimed{}, apierr.E(op, err)
 	}
@@ -279,6 +292,13 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 			return nil, err
 		case conflict == nil:
 			return &c, nil
+		case conflict.Done && r == nil && conflict.DoneCoupon != "":
+			// This claim's own earlier commit (see Claim).
+			done, err := s.Store.Coupon(ctx, conflict.DoneCoupon)
+			if err != nil || done == nil {
+				return nil, cmp.Or(err, errors.New("coupon: the claim's coupon is gone"))
+			}
+			return done, nil
 		case conflict.Done, conflict.Withdrawn:
 			return nil, nil
 		}
@@ -388,6 +408,11 @@ func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (R
 	if c == nil {
 		return Redemption{}, notFound
 	}
+	req := idempotency.ScopeOf(ctx)
+	if c.redeemedIn(req) {
+		// This request's own earlier commit, whose reply was lost.
+		return Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: c.RedeemedAt}, nil
+	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
 	if err := c.redeemableAt(caller.Tenant, now); err != nil {
 		return Redemption{}, err
@@ -399,7 +424,7 @@ func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (R
 		data["dealId"] = c.DealID // a group voucher: counted in the deal's stats
 	}
 	e := event.New(event.CouponRedeemed, c.Tenant, now, data)
-	conflict, err := s.Store.Redeem(ctx, code, caller.Tenant, caller.UserID, now, e)
+	conflict, err := s.Store.Redeem(ctx, code, caller.Tenant, caller.UserID, req, now, e)
 	if err != nil {
 		return Redemption{}, apierr.E(op, err)
 	}
@@ -407,6 +432,9 @@ func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (R
 		// Changed since it was read, e.g. redeemed by a concurrent request.
 		if conflict.Current == nil {
 			return Redemption{}, notFound
+		}
+		if cur := conflict.Current; cur.redeemedIn(req) {
+			return Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: cur.RedeemedAt}, nil
 		}
 		if err := conflict.Current.redeemableAt(caller.Tenant, now); err != nil {
 			return Redemption{}, err

@@ -147,6 +147,7 @@ type couponItem struct {
 	IssuedAt    time.Time  `dynamodbav:"issuedAt"`
 	RedeemedAt  *time.Time `dynamodbav:"redeemedAt,omitempty"`
 	RedeemedBy  string     `dynamodbav:"redeemedBy,omitempty"`
+	RedeemedReq string     `dynamodbav:"redeemedReq,omitempty"`
 	OwnerKey    string     `dynamodbav:"ownerKey"`
 	OwnerSort   string     `dynamodbav:"ownerSort"`
 	DealID      string     `dynamodbav:"dealId,omitempty"`
@@ -170,7 +171,7 @@ func newCouponItem(c coupon.Coupon) couponItem {
 		PercentOff: c.PercentOff, MaxOffFen: c.MaxOffFen, MinSpendFen: c.MinSpendFen, PriceFen: c.PriceFen,
 		Status: string(c.Status), ValidFrom: c.ValidFrom, ValidTo: c.ValidTo,
 		ValidFromMs: c.ValidFrom.UnixMilli(), ValidToMs: c.ValidTo.UnixMilli(),
-		Source: string(c.Source), IssuedAt: c.IssuedAt, RedeemedBy: c.RedeemedBy,
+		Source: string(c.Source), IssuedAt: c.IssuedAt, RedeemedBy: c.RedeemedBy, RedeemedReq: c.RedeemedReq,
 		OwnerKey:  userPK(c.Tenant, c.UserID),
 		OwnerSort: "COUPON#" + c.IssuedAt.UTC().Format(sortableTime) + "#" + c.Code,
 		DealID:    c.DealID,
@@ -194,7 +195,7 @@ func (i couponItem) coupon() *coupon.Coupon {
 		Kind: coupon.Kind(i.CouponKind), ValueFen: i.ValueFen, PercentOff: i.PercentOff, MaxOffFen: i.MaxOffFen,
 		MinSpendFen: i.MinSpendFen, PriceFen: i.PriceFen, Status: coupon.Status(i.Status),
 		ValidFrom: i.ValidFrom, ValidTo: i.ValidTo, Source: coupon.Source(i.Source), IssuedAt: i.IssuedAt,
-		RedeemedBy: i.RedeemedBy, DealID: i.DealID,
+		RedeemedBy: i.RedeemedBy, RedeemedReq: i.RedeemedReq, DealID: i.DealID,
 	}
 	if i.RedeemedAt != nil {
 		c.RedeemedAt = *i.RedeemedAt
@@ -388,7 +389,7 @@ func (s CouponStore) Issue(ctx context.Context, in coupon.Issue) (*coupon.IssueC
 		items = append(items, s.holdOnVisit(c.Tenant, h.VisitID, c.Code))
 	}
 	if in.Effect != "" {
-		fx, err := s.effectPut(c.Tenant, in.Effect)
+		fx, err := s.effectOf(c.Tenant, in.Effect, c.Code)
 		if err != nil {
 			return nil, err
 		}
@@ -406,13 +407,21 @@ func (s CouponStore) Issue(ctx context.Context, in coupon.Issue) (*coupon.IssueC
 		return nil, err
 	}
 	failedAt := func(i int) bool { return i >= 0 && reasons[i].ConditionFailed() }
-	return &coupon.IssueConflict{
+	conflict := &coupon.IssueConflict{
 		CodeTaken:    failedAt(0),
 		OutOfStock:   failedAt(shardAt),
 		LimitReached: failedAt(limitAt),
 		Done:         failedAt(effectAt),
 		Withdrawn:    failedAt(visitAt),
-	}, nil
+	}
+	if conflict.Done && len(reasons[effectAt].Item) > 0 {
+		var fx effectItem
+		if err := attributevalue.UnmarshalMap(reasons[effectAt].Item, &fx); err != nil {
+			return nil, err
+		}
+		conflict.DoneCoupon = fx.CouponCode
+	}
+	return conflict, nil
 }
 
 // Coupon reads a coupon by code, or nil.
@@ -457,7 +466,7 @@ func (s CouponStore) CouponsOf(ctx context.Context, tenant, userID string) ([]co
 // Redeem marks the coupon REDEEMED and records coupon.redeemed in one
 // transaction, conditional on the coupon being ISSUED, of tenant and valid
 // at at: a coupon is redeemed at most once, however many desks try at once.
-func (s CouponStore) Redeem(ctx context.Context, code, tenant, by string, at time.Time, e event.Event) (*coupon.RedeemConflict, error) {
+func (s CouponStore) Redeem(ctx context.Context, code, tenant, by, req string, at time.Time, e event.Event) (*coupon.RedeemConflict, error) {
 	nowMs := at.UnixMilli()
 	cond := expression.Name("status").Equal(expression.Value(string(coupon.Issued))).
 		And(expression.Name("tenant").Equal(expression.Value(tenant))).
@@ -466,6 +475,9 @@ func (s CouponStore) Redeem(ctx context.Context, code, tenant, by string, at tim
 	upd := expression.Set(expression.Name("status"), expression.Value(string(coupon.Redeemed))).
 		Set(expression.Name("redeemedAt"), expression.Value(at)).
 		Set(expression.Name("redeemedBy"), expression.Value(by))
+	if req != "" {
+		upd = upd.Set(expression.Name("redeemedReq"), expression.Value(req))
+	}
 	ev, err := s.eventPut(e)
 	if err != nil {
 		return nil, err

@@ -55,15 +55,22 @@ func effectKey(effect string) key { return key{PK: "FX#" + effect, SK: skSelf} }
 
 type effectItem struct {
 	key
-	Kind   string `dynamodbav:"kind"`
-	Tenant string `dynamodbav:"tenant"`
-	TTL    int64  `dynamodbav:"ttl"`
+	Kind       string `dynamodbav:"kind"`
+	Tenant     string `dynamodbav:"tenant"`
+	TTL        int64  `dynamodbav:"ttl"`
+	CouponCode string `dynamodbav:"couponCode,omitempty"` // the coupon the effect issued
 }
 
 // effectPut is the transaction item that records an effect, once: it fails
 // its condition if the effect already happened.
 func (s *Store) effectPut(tenant, effect string) (types.TransactWriteItem, error) {
-	return s.putIf(effectItem{key: effectKey(effect), Kind: kindEffect, Tenant: tenant, TTL: s.ttlAfter(effectKeep)}, notExists())
+	return s.effectOf(tenant, effect, "")
+}
+
+// effectOf is effectPut recording the coupon the effect issued; a failed
+// condition returns it.
+func (s *Store) effectOf(tenant, effect, couponCode string) (types.TransactWriteItem, error) {
+	return s.putIf(effectItem{key: effectKey(effect), Kind: kindEffect, Tenant: tenant, TTL: s.ttlAfter(effectKeep), CouponCode: couponCode}, notExists())
 }
 
 type ruleItem struct {

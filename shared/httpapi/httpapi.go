@@ -178,7 +178,7 @@ func (a *API) serveOnce(ctx context.Context, route Route, req *Request, key stri
 		resp.Headers["idempotent-replayed"] = "true"
 		return resp, nil
 	}
-	resp, failure := a.call(ctx, route, req)
+	resp, failure := a.call(idempotency.WithScope(ctx, scope), route, req)
 	if resp.StatusCode >= 500 {
 		// Let a retry do the work again: nothing was promised.
 		if err := a.guard.Abandon(ctx, claim); err != nil {

@@ -69,6 +69,21 @@ func Scope(tenant, user, key string) string {
 	return hex.EncodeToString(h[:])
 }
 
+type scopeKey struct{}
+
+// WithScope carries the scope of the request's Idempotency-Key to the
+// domain, so a write can recognise its own earlier commit when a retry
+// comes after a reply that was lost.
+func WithScope(ctx context.Context, scope string) context.Context {
+	return context.WithValue(ctx, scopeKey{}, scope)
+}
+
+// ScopeOf is the request's idempotency scope, "" when it has no key.
+func ScopeOf(ctx context.Context) string {
+	s, _ := ctx.Value(scopeKey{}).(string)
+	return s
+}
+
 // PayloadHash identifies the request a key was first used for.
 func PayloadHash(parts ...string) string {
 	h := sha256.New()
