@@ -315,19 +315,20 @@ type rosterEntry struct {
 	PriceFen  int64     `dynamodbav:"priceFen"`
 	Shard     int       `dynamodbav:"shard"`
 	JoinedAt  time.Time `dynamodbav:"joinedAt"`
+	Req       string    `dynamodbav:"req,omitempty"`
 }
 
 func newRosterEntry(m groupbuy.Member) rosterEntry {
 	return rosterEntry{
 		UserID: m.UserID, Name: m.Name, Role: string(m.Role), PhoneHash: m.PhoneHash,
-		Leader: m.Leader, PriceFen: m.PriceFen, Shard: m.Shard, JoinedAt: m.JoinedAt,
+		Leader: m.Leader, PriceFen: m.PriceFen, Shard: m.Shard, JoinedAt: m.JoinedAt, Req: m.Req,
 	}
 }
 
 func (e rosterEntry) member() groupbuy.Member {
 	return groupbuy.Member{
 		UserID: e.UserID, Name: e.Name, Role: auth.Role(e.Role), PhoneHash: e.PhoneHash,
-		Leader: e.Leader, PriceFen: e.PriceFen, Shard: e.Shard, JoinedAt: e.JoinedAt,
+		Leader: e.Leader, PriceFen: e.PriceFen, Shard: e.Shard, JoinedAt: e.JoinedAt, Req: e.Req,
 	}
 }
 

@@ -62,6 +62,7 @@ type Member struct {
 	PriceFen  int64
 	Shard     int // the seat stock shard this member's seat came from
 	JoinedAt  time.Time
+	Req       string // the idempotency scope of the request that added them; "" without a key
 }
 
 // Room is one group: its leader and members, and the deal's terms as they

@@ -39,6 +39,13 @@ func (r *Room) HasMember(userID string) bool {
 	return r.Member(userID) != nil
 }
 
+// AddedIn says whether the user was added to the room by the request of
+// idempotency scope req (never for a request without a key).
+func (r *Room) AddedIn(userID, req string) bool {
+	m := r.Member(userID)
+	return req != "" && m != nil && m.Req == req
+}
+
 // Member returns the member userID, or nil.
 func (r *Room) Member(userID string) *Member {
 	for i := range r.Members {

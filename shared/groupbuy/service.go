@@ -9,6 +9,7 @@ import (
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/privacy"
 	"github.com/laoyou/laoyou/shared/share"
 )
@@ -134,7 +135,7 @@ func (s *Service) Open(ctx context.Context, caller auth.Caller, dealID string) (
 	if d.Stock == 0 {
 		return Opened{}, soldOut(op)
 	}
-	leader := s.member(caller, true, d.LeaderPrice(), now)
+	leader := s.member(ctx, caller, true, d.LeaderPrice(), now)
 	for attempt := 0; attempt < d.Shards+4; attempt++ {
 		shard, ok := s.Seats.Pick(dealKey(d.Tenant, d.DealID), d.Shards, now)
 		if !ok {
@@ -147,11 +148,15 @@ func (s *Service) Open(ctx context.Context, caller auth.Caller, dealID string) (
 		case err != nil:
 			return Opened{}, apierr.E(op, err)
 		case c == nil:
-			return Opened{
-				GroupID: r.GroupID, DealID: r.DealID, Status: Open, Size: r.Size, Joined: 1,
-				ExpiresAt: r.ExpiresAt, Link: s.Links.Group(r.GroupID),
-			}, nil
+			return s.opened(&r), nil
 		case c.Holding != nil:
+			held, err := s.openedIn(ctx, c.Holding.OpenRoom, caller.UserID, leader.Req)
+			if err != nil {
+				return Opened{}, apierr.E(op, err)
+			}
+			if held != nil {
+				return s.opened(held), nil
+			}
 			if c.Holding.OpenRoom != "" && now.Before(c.Holding.OpenUntil) {
 				return Opened{}, apierr.E(op, apierr.LimitReached, "you already have an open group for this deal")
 			}
@@ -197,8 +202,12 @@ func (s *Service) Join(ctx context.Context, caller auth.Caller, groupID string) 
 	if d, ok := s.Deals.Get(dk, now); ok {
 		shards = max(shards, d.Shards) // the deal may have grown shards since the room opened
 	}
-	me := s.member(caller, false, r.GroupPriceFen, now)
+	me := s.member(ctx, caller, false, r.GroupPriceFen, now)
 	for attempt := 0; attempt < shards+r.Size+4; attempt++ {
+		if r.AddedIn(caller.UserID, me.Req) {
+			// This request's own earlier join, whose reply was lost.
+			return Joined{GroupID: r.GroupID, Status: r.Status, Joined: r.Joined, Size: r.Size}, nil
+		}
 		if err := r.Admits(caller.UserID, now); err != nil {
 			return Joined{}, err
 		}
@@ -284,8 +293,31 @@ func (s *Service) room(ctx context.Context, op apierr.Op, tenant, groupID string
 	return r, nil
 }
 
-func (s *Service) member(caller auth.Caller, leader bool, price int64, now time.Time) Member {
+// opened is the answer for a room the caller opened.
+func (s *Service) opened(r *Room) Opened {
+	return Opened{
+		GroupID: r.GroupID, DealID: r.DealID, Status: r.Status, Size: r.Size, Joined: r.Joined,
+		ExpiresAt: r.ExpiresAt, Link: s.Links.Group(r.GroupID),
+	}
+}
+
+// openedIn returns the room groupID if the caller opened it in the request
+// of idempotency scope req (its reply lost, this is the retry), else nil.
+func (s *Service) openedIn(ctx context.Context, groupID, userID, req string) (*Room, error) {
+	if groupID == "" || req == "" {
+		return nil, nil
+	}
+	r, err := s.Store.Room(ctx, groupID, true)
+	if err != nil || r == nil || !r.AddedIn(userID, req) {
+		return nil, err
+	}
+	return r, nil
+}
+
+// member is the caller as a room member, added by the request of ctx.
+func (s *Service) member(ctx context.Context, caller auth.Caller, leader bool, price int64, now time.Time) Member {
 	return Member{
+		Req:       idempotency.ScopeOf(ctx),
 		UserID:    caller.UserID,
 		Name:      privacy.MaskName(caller.Name),
 		Role:      caller.Role,
