@@ -534,14 +534,5 @@ func (s CouponStore) RefreshIssued(ctx context.Context, tenant, templateID strin
 	if issued == t.Issued && t.CountedAt > 0 {
 		return nil
 	}
-	fresher := expression.AttributeExists(expression.Name("pk")).And(
-		expression.AttributeNotExists(expression.Name("countedAt")).
-			Or(expression.Name("countedAt").LessThan(expression.Value(readAt))))
-	err = s.updateAlone(ctx, s.update(k,
-		expression.Set(expression.Name("issued"), expression.Value(issued)).
-			Set(expression.Name("countedAt"), expression.Value(readAt)), &fresher))
-	if isConditionFailed(err) {
-		return nil // a later reading is stored, or the template is gone
-	}
-	return err
+	return s.rollUp(ctx, k, expression.Set(expression.Name("issued"), expression.Value(issued)), readAt)
 }

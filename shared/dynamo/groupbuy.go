@@ -292,16 +292,8 @@ func (s GroupStore) RefreshSeats(ctx context.Context, tenant, dealID string, sin
 	if sum == it.SeatsTaken && it.CountedAt > 0 {
 		return nil
 	}
-	fresher := expression.AttributeExists(expression.Name("pk")).And(
-		expression.AttributeNotExists(expression.Name("countedAt")).
-			Or(expression.Name("countedAt").LessThan(expression.Value(readAt))))
-	err = s.updateAlone(ctx, s.update(key{PK: tenantPK(tenant), SK: dealSK(dealID)},
-		expression.Set(expression.Name("seatsTaken"), expression.Value(sum)).
-			Set(expression.Name("countedAt"), expression.Value(readAt)), &fresher))
-	if isConditionFailed(err) {
-		return nil // a later snapshot is stored, or the deal is gone
-	}
-	return err
+	return s.rollUp(ctx, key{PK: tenantPK(tenant), SK: dealSK(dealID)},
+		expression.Set(expression.Name("seatsTaken"), expression.Value(sum)), readAt)
 }
 
 // ---- rooms ----

@@ -9,9 +9,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/shared/coupon"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/groupbuy"
 )
@@ -251,4 +253,56 @@ func TestExpiredRooms(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, groupbuy.Open, refused.Status)
 	require.Equal(t, 1, refused.Joined)
+}
+
+// A template's issued count is its stock less what its shards hold, as of
+// the latest reading; an unlimited template has none to roll up.
+func TestRefreshIssued(t *testing.T) {
+	s := CouponStore{Store: newGroupStore(t).Store}
+	ctx := context.Background()
+	limited := coupon.Template{Tenant: "clinic-a", ID: "flash", Title: "立减", Kind: coupon.Cash, ValueFen: 500,
+		ValidDays: 30, Stock: 100, Shards: coupon.ShardsFor(100), PerUserLimit: 1, Claimable: true, UpdatedAt: t0}
+	unlimited := limited
+	unlimited.ID, unlimited.Stock, unlimited.Shards = "gift", 0, 0
+	for _, tpl := range []coupon.Template{limited, unlimited} {
+		require.NoError(t, s.SaveTemplate(ctx, tpl, nil, nil))
+	}
+	take := func(shard int, n int64) { // what claims do to a shard
+		_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(s.Table), Key: shardKey("clinic-a", "flash", shard).av(),
+			UpdateExpression:          aws.String("SET #l = #l - :n"),
+			ExpressionAttributeNames:  map[string]string{"#l": "left"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: fmt.Sprint(n)}},
+		})
+		require.NoError(t, err)
+	}
+	issued := func(id string) int64 {
+		tpl, err := s.Template(ctx, "clinic-a", id)
+		require.NoError(t, err)
+		return tpl.Issued
+	}
+
+	take(0, 2)
+	take(limited.Shards-1, 1)
+	require.NoError(t, s.RefreshIssued(ctx, "clinic-a", "flash", limited.Shards, time.Now()))
+	require.EqualValues(t, 3, issued("flash"))
+
+	take(1, 4)
+	require.NoError(t, s.RefreshIssued(ctx, "clinic-a", "flash", limited.Shards, time.Now().Add(-time.Minute)))
+	require.EqualValues(t, 3, issued("flash"), "a batch from before the stored reading writes nothing")
+	require.NoError(t, s.RefreshIssued(ctx, "clinic-a", "flash", limited.Shards, time.Now()))
+	require.EqualValues(t, 7, issued("flash"))
+
+	// A raise adds to the stock and the shards alike: issued stays.
+	raised := limited
+	raised.Stock = 150
+	adds, err := raised.Replacing(limited)
+	require.NoError(t, err)
+	require.NoError(t, s.SaveTemplate(ctx, raised, &limited, adds))
+	require.NoError(t, s.RefreshIssued(ctx, "clinic-a", "flash", limited.Shards, time.Now()))
+	require.EqualValues(t, 7, issued("flash"))
+
+	require.NoError(t, s.RefreshIssued(ctx, "clinic-a", "gift", 0, time.Now()))
+	require.EqualValues(t, 0, issued("gift"))
+	require.NoError(t, s.RefreshIssued(ctx, "clinic-a", "gone", 3, time.Now()))
 }

@@ -139,6 +139,21 @@ func (s *Store) updateAlone(ctx context.Context, upd types.TransactWriteItem) er
 	return err
 }
 
+// rollUp writes set, a count rolled up from shards read at readAt (unix
+// ms), into the item at k with one UpdateItem, unless a later reading is
+// stored there ("countedAt") or the item is gone: readings land in any
+// order, and the latest wins.
+func (s *Store) rollUp(ctx context.Context, k key, set expression.UpdateBuilder, readAt int64) error {
+	fresher := expression.AttributeExists(expression.Name("pk")).And(
+		expression.AttributeNotExists(expression.Name("countedAt")).
+			Or(expression.Name("countedAt").LessThan(expression.Value(readAt))))
+	err := s.updateAlone(ctx, s.update(k, set.Set(expression.Name("countedAt"), expression.Value(readAt)), &fresher))
+	if isConditionFailed(err) {
+		return nil
+	}
+	return err
+}
+
 // isConditionFailed says whether err is a single write's failed condition.
 func isConditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
