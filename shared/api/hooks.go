@@ -82,11 +82,12 @@ func statsOf(d *Deps) *hook.Stats {
 }
 
 // Hooks is the hooks function's handler: events from the table's stream.
-// Every record that is not a new event item is skipped (in AWS the event
-// source's filter already drops them). Per batch it counts coupons issued,
-// seats taken and the admin stats (one write per template, deal or tenant,
-// not per event);
-// for each event it applies the group-buy's reactions, then Laoyou's
+// It reads new event items, and bindings replaced by a binding to another
+// referrer (whose former referrer's friend entry it drops); every other
+// record is skipped (in AWS the event source's filter already drops them).
+// Per batch it rolls up `remaining` (one write per deal or template, not
+// per event) and counts the admin stats (one write per tenant); for each
+// event it applies the group-buy's reactions, then Laoyou's
 // built-in reactions (group vouchers, referral milestones) and the tenant's
 // rules; each effect happens once per (event, rule, recipient) however
 // often the stream delivers the record. Records whose effects failed in a
@@ -117,16 +118,21 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 		defer cancel()
 	}
 	var evs []streamedEvent
+	var resp events.DynamoDBEventResponse
 	for _, r := range in.Records {
 		e, ok, err := dynamo.StreamEvent(r)
-		if err != nil {
+		switch {
+		case err != nil:
 			// No retry can mend a record that does not decode; it is logged
 			// for an operator, and the stream goes on.
 			h.d.Log.ErrorContext(ctx, "stream record skipped", "sequence", r.Change.SequenceNumber, "error", err.Error())
-			continue
-		}
-		if ok {
+		case ok:
 			evs = append(evs, streamedEvent{seq: r.Change.SequenceNumber, e: e})
+		default:
+			if err := h.dropFormerFriend(ctx, r); err != nil {
+				h.d.Log.WarnContext(ctx, "former friend not dropped", "sequence", r.Change.SequenceNumber, "error", err.Error())
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+			}
 		}
 	}
 	failed := make([]bool, len(evs))
@@ -184,13 +190,26 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 	if err := metrics.FromEvents(h.d.Metrics, done); err != nil {
 		h.d.Log.WarnContext(ctx, "metrics not written", "error", err.Error())
 	}
-	var resp events.DynamoDBEventResponse
 	for i, f := range failed {
 		if f {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: evs[i].seq})
 		}
 	}
 	return resp, nil
+}
+
+// dropFormerFriend takes a referee whose expired binding was replaced off
+// the former referrer's friends; records of anything else pass.
+func (h *hooksHandler) dropFormerFriend(ctx context.Context, r events.DynamoDBEventRecord) error {
+	rebound, ok, err := dynamo.ReboundFrom(r)
+	if err != nil {
+		h.d.Log.ErrorContext(ctx, "stream record skipped", "sequence", r.Change.SequenceNumber, "error", err.Error())
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	return dynamo.ReferralStore{Store: h.d.Store}.DropFormerFriend(ctx, rebound)
 }
 
 func (h *hooksHandler) apply(ctx context.Context, e event.Event) (err error) {

@@ -36,8 +36,8 @@ type GroupJoin struct {
 
 // BindThroughGroup binds a joiner who has no referrer to the room's leader,
 // under the rules of a code bind: staff on either side, the same person,
-// a joiner with a recorded visit, a loop or an existing binding all mean no
-// binding, quietly, since the join itself succeeded. It reports whether
+// a joiner with a recorded visit, a loop or a binding still in its window
+// all mean no binding, quietly, since the join itself succeeded. It reports whether
 // this call made the binding; referral.bound is written with it. A repeat
 // (the stream delivers at least once) finds the binding and does nothing.
 func (s *Service) BindThroughGroup(ctx context.Context, j GroupJoin) (bound bool, err error) {
@@ -54,6 +54,10 @@ func (s *Service) BindThroughGroup(ctx context.Context, j GroupJoin) (bound bool
 	case j.Joiner.PhoneHash != "" && j.Joiner.PhoneHash == j.Leader.PhoneHash:
 		return false, nil
 	}
+	settings, err := s.Settings.Get(ctx, j.Tenant)
+	if err != nil {
+		return false, apierr.E(op, err)
+	}
 	b := Binding{
 		Tenant:       j.Tenant,
 		RefereeID:    j.Joiner.UserID,
@@ -62,6 +66,10 @@ func (s *Service) BindThroughGroup(ctx context.Context, j GroupJoin) (bound bool
 		RefereeName:  j.Joiner.Name,
 		Stage:        Bound,
 		BoundAt:      j.At.UTC(),
+		// As through a code: a binding that outlived its window unqualified
+		// gives way. Measured from the join, so a redelivered event decides
+		// the same.
+		ReplaceBoundBefore: j.At.UTC().Add(-settings.BindingWindow()),
 	}
 	e := event.New(event.ReferralBound, b.Tenant, b.BoundAt, map[string]any{
 		"referrerId": b.ReferrerID, "refereeId": b.RefereeID, "code": "", "channel": ChannelGroup, "groupId": j.GroupID,
