@@ -6,7 +6,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/laoyou/laoyou/shared/referral"
 	"github.com/laoyou/laoyou/shared/tenant"
 )
 
@@ -43,4 +45,57 @@ func (s SettingsStore) SaveSettings(ctx context.Context, t string, st tenant.Set
 	}
 	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: av})
 	return err
+}
+
+// withSettings reads the item at k into out and the tenant's settings in
+// one BatchGetItem (strongly consistent): the route's own read and, when a
+// function has none cached, the settings it needs, in one call.
+func (s *Store) withSettings(ctx context.Context, t string, k key, out any) (found bool, st *tenant.Settings, err error) {
+	sk := key{PK: tenantPK(t), SK: skSettings}
+	items, err := s.batchGet(ctx, []map[string]types.AttributeValue{k.av(), sk.av()})
+	if err != nil {
+		return false, nil, err
+	}
+	for _, item := range items {
+		var got key
+		if err := attributevalue.UnmarshalMap(item, &got); err != nil {
+			return false, nil, err
+		}
+		switch got {
+		case k:
+			if err := attributevalue.UnmarshalMap(item, out); err != nil {
+				return false, nil, err
+			}
+			found = true
+		case sk:
+			var it settingsItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return false, nil, err
+			}
+			st = &it.Settings
+		}
+	}
+	return found, st, nil
+}
+
+// FindCodeWithSettings reads a referral code and the tenant's settings in
+// one call.
+func (s ReferralStore) FindCodeWithSettings(ctx context.Context, code, t string) (*referral.Code, *tenant.Settings, error) {
+	var it codeItem
+	found, st, err := s.withSettings(ctx, t, key{PK: codePK(code), SK: skSelf}, &it)
+	if !found || err != nil {
+		return nil, st, err
+	}
+	return it.code(), st, nil
+}
+
+// BindingWithSettings reads the user's binding and the tenant's settings in
+// one strongly consistent call.
+func (s ReferralStore) BindingWithSettings(ctx context.Context, t, userID string) (*referral.Binding, *tenant.Settings, error) {
+	var it bindingItem
+	found, st, err := s.withSettings(ctx, t, bindingKey(t, userID), &it)
+	if !found || err != nil {
+		return nil, st, err
+	}
+	return it.binding(), st, nil
 }

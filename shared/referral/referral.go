@@ -91,6 +91,9 @@ type Store interface {
 	SaveCode(ctx context.Context, c Code) (existing *Code, err error)
 	// FindCode returns the code, or nil.
 	FindCode(ctx context.Context, code string) (*Code, error)
+	// FindCodeWithSettings is FindCode, with the tenant's settings (nil if
+	// none are saved) read in the same call.
+	FindCodeWithSettings(ctx context.Context, code, tenant string) (*Code, *tenant.Settings, error)
 	// RecordClick records a landing-page visit as an event item.
 	RecordClick(ctx context.Context, e event.Event) error
 	// Bind stores b with its event, in one transaction, only if the referee
@@ -200,19 +203,25 @@ type BindResult struct {
 // wins; binding again to the same referrer answers the same.
 func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (BindResult, error) {
 	const op = apierr.Op("referral.Bind")
-	c, err := s.find(ctx, op, raw)
-	if err != nil {
-		return BindResult{}, err
+	code, ok := share.Normalize(raw, share.ReferralCodeLen)
+	if !ok {
+		return BindResult{}, apierr.E(op, apierr.CodeNotFound, "no such referral code")
 	}
-	if c.Tenant != caller.Tenant {
+	var c *Code
+	settings, err := s.withSettings(ctx, caller.Tenant,
+		func() (err error) { c, err = s.Store.FindCode(ctx, code); return err },
+		func() (st *tenant.Settings, err error) {
+			c, st, err = s.Store.FindCodeWithSettings(ctx, code, caller.Tenant)
+			return st, err
+		})
+	if err != nil {
+		return BindResult{}, apierr.E(op, err)
+	}
+	if c == nil || c.Tenant != caller.Tenant {
 		// Another clinic's code does not exist for this caller.
 		return BindResult{}, apierr.E(op, apierr.CodeNotFound, "no such referral code")
 	}
 	if err := s.eligible(caller, c); err != nil {
-		return BindResult{}, apierr.E(op, err)
-	}
-	settings, err := s.Settings.Get(ctx, caller.Tenant)
-	if err != nil {
 		return BindResult{}, apierr.E(op, err)
 	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
@@ -243,6 +252,25 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 		b = *existing
 	}
 	return BindResult{Referrer: Person{DisplayName: b.ReferrerName}, BoundAt: b.BoundAt}, nil
+}
+
+// withSettings does a route's one read and returns the tenant's settings
+// with it: from the cache where fresh (read alone), else in the same call
+// (readWith), the cache keeping what came, so a cold request reads once too.
+func (s *Service) withSettings(ctx context.Context, t string, read func() error, readWith func() (*tenant.Settings, error)) (tenant.Settings, error) {
+	if st, ok := s.Settings.Fresh(t); ok {
+		return st, read()
+	}
+	st, err := readWith()
+	if err != nil {
+		return tenant.Settings{}, err
+	}
+	var v tenant.Settings
+	if st != nil {
+		v = *st
+	}
+	s.Settings.Put(t, v)
+	return v, nil
 }
 
 // eligible applies the rules that need no stored state beyond the code.

@@ -109,6 +109,9 @@ type Refund struct {
 type VisitStore interface {
 	// BindingOf reads the user's binding (a strongly consistent read), or nil.
 	BindingOf(ctx context.Context, tenant, userID string) (*Binding, error)
+	// BindingWithSettings is BindingOf, with the tenant's settings (nil if
+	// none are saved) read in the same call.
+	BindingWithSettings(ctx context.Context, tenant, userID string) (*Binding, *tenant.Settings, error)
 	// RecordVisit writes v (unless its id is recorded: then Existing), marks
 	// the user a patient and, with q, qualifies the referral: one
 	// transaction, all or nothing.
@@ -138,11 +141,13 @@ func (s *Service) RecordVisit(ctx context.Context, caller auth.Caller, v Visit) 
 	const op = apierr.Op("referral.RecordVisit")
 	v.Tenant, v.StaffID = caller.Tenant, caller.UserID
 	v.At = s.Now().UTC().Truncate(time.Millisecond)
-	settings, err := s.Settings.Get(ctx, v.Tenant)
-	if err != nil {
-		return VisitResult{}, apierr.E(op, err)
-	}
-	b, err := s.Store.BindingOf(ctx, v.Tenant, v.UserID)
+	var b *Binding
+	settings, err := s.withSettings(ctx, v.Tenant,
+		func() (err error) { b, err = s.Store.BindingOf(ctx, v.Tenant, v.UserID); return err },
+		func() (st *tenant.Settings, err error) {
+			b, st, err = s.Store.BindingWithSettings(ctx, v.Tenant, v.UserID)
+			return st, err
+		})
 	if err != nil {
 		return VisitResult{}, apierr.E(op, err)
 	}

@@ -215,6 +215,18 @@ func (c *Cache) Get(ctx context.Context, tenant string) (Settings, error) {
 	return v, nil
 }
 
+// Fresh returns the tenant's cached settings if they are younger than TTL,
+// so a caller that must read anyway can fetch them with its own read.
+func (c *Cache) Fresh(tenant string) (Settings, bool) {
+	c.mu.Lock()
+	e, ok := c.entries[tenant]
+	c.mu.Unlock()
+	if !ok || c.Now().Sub(e.at) >= c.TTL {
+		return Settings{}, false
+	}
+	return e.s, true
+}
+
 // Put caches s as the tenant's settings now, so this process sees an admin's
 // change at once; others see it within TTL.
 func (c *Cache) Put(tenant string, s Settings) {

@@ -154,7 +154,7 @@ var Scenarios = []Scenario{
 		Request: func(_ context.Context, w *World, n int) (apistack.Request, error) {
 			return bindRequest(user("bind", n), w.Code), nil
 		},
-		Note: "the code is read to find the referrer; cold, the tenant's settings (the binding window) are read too",
+		Note: "the code is read to find the referrer; cold, the tenant's settings (the binding window) come in the same BatchGetItem",
 	},
 	{
 		Route: "GET /v1/referral/me", Name: "referral-me", Status: http.StatusOK,
@@ -171,7 +171,7 @@ var Scenarios = []Scenario{
 			_, err := w.Setup.Must(ctx, bindRequest(referee, w.Code), http.StatusOK)
 			return visitRequest(w, fmt.Sprintf("visit-%d", n), referee["sub"]), err
 		},
-		Note: "the first visit of a bound referee, which qualifies the referral: its binding is read; cold, the tenant's settings (binding window, hold) are read too",
+		Note: "the first visit of a bound referee, which qualifies the referral: its binding is read; cold, the tenant's settings (binding window, hold) come in the same BatchGetItem",
 	},
 	{
 		Route: "POST /v1/staff/visits/{visitId}/refund", Name: "refund-visit", Status: http.StatusOK,
