@@ -18,7 +18,7 @@ const (
 	SeatStock         = "seat-stock"          // more seats taken than the stock or a shard's cap, below zero, or other than the seats held
 	OrphanSeat        = "orphan-seat"         // a seat or standing held by no member of a live room
 	SeatCount         = "seat-count"          // the rolled-up seatsTaken disagrees with the shards
-	CouponStock       = "coupon-stock"        // a stock shard below zero, or stock used disagrees with coupons issued
+	CouponStock       = "coupon-stock"        // a stock shard below zero, or stock used disagrees with coupons issued and not void
 	CouponLimit       = "coupon-limit"        // a user holds more claims than allowed, or the claim count disagrees
 	IssuedCount       = "issued-count"        // a limited template's rolled-up issued count disagrees with its coupons
 	CouponEvent       = "coupon-event"        // a coupon without its coupon.issued event, or an event without its coupon
@@ -209,7 +209,9 @@ func (t *Table) checkCoupons(s Settled, bad reporter) {
 	ofTemplate := map[DealKey]int64{}
 	claimed := map[ClaimKey]int{}
 	for _, c := range t.Coupons {
-		ofTemplate[DealKey{c.Tenant, c.TemplateID}]++
+		if c.Status != "VOID" { // a voided reward gave its unit back
+			ofTemplate[DealKey{c.Tenant, c.TemplateID}]++
+		}
 		if c.Source == "claim" {
 			claimed[ClaimKey{c.Tenant, c.UserID, c.TemplateID}]++
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/coupon"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/groupbuy"
@@ -150,7 +151,7 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 	); err != nil {
 		h.d.Log.WarnContext(ctx, "remaining not refreshed", "error", err.Error())
 		for i, se := range evs {
-			failed[i] = failed[i] || groupbuy.CountsSeats(se.e.Type) || se.e.Type == event.CouponIssued
+			failed[i] = failed[i] || groupbuy.CountsSeats(se.e.Type) || len(coupon.StockChangedBy(se.e)) > 0
 		}
 	}
 

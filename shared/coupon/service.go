@@ -313,26 +313,53 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 	return nil, apierr.E(apierr.Unavailable, "too many concurrent claims, try again")
 }
 
+// StockChangedBy lists the templates whose stock e changed: the template
+// of a coupon.issued, and those a referral.reversed gave voided rewards'
+// units back to.
+func StockChangedBy(e event.Event) []string {
+	switch e.Type {
+	case event.CouponIssued:
+		if id, _ := e.Data["templateId"].(string); id != "" {
+			return []string{id}
+		}
+	case event.ReferralReversed:
+		var ids []string
+		switch v := e.Data["templateIds"].(type) { // []any from the stream, []string when written
+		case []any:
+			for _, id := range v {
+				if s, ok := id.(string); ok && s != "" {
+					ids = append(ids, s)
+				}
+			}
+		case []string:
+			ids = v
+		}
+		return ids
+	}
+	return nil
+}
+
 // RefreshRemaining brings the issued count (and so `remaining`) of the
-// limited templates that evs issued from up to date, evs having been
-// received at since: one refresh per template however many coupons.
+// limited templates whose stock evs changed up to date, evs having been
+// received at since: one refresh per template however many events.
 func (s *Service) RefreshRemaining(ctx context.Context, since time.Time, evs ...event.Event) error {
 	type tpl struct{ tenant, id string }
 	seen := map[tpl]bool{}
 	var errs []error
 	for _, e := range evs {
-		id, _ := e.Data["templateId"].(string)
-		k := tpl{e.Tenant, id}
-		if e.Type != event.CouponIssued || id == "" || seen[k] {
-			continue
-		}
-		seen[k] = true
-		t, err := s.Templates.Get(ctx, k.tenant, k.id)
-		if err == nil && t != nil && t.Stock > 0 {
-			err = s.Store.RefreshIssued(ctx, k.tenant, k.id, t.Shards, since)
-		}
-		if err != nil {
-			errs = append(errs, err)
+		for _, id := range StockChangedBy(e) {
+			k := tpl{e.Tenant, id}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			t, err := s.Templates.Get(ctx, k.tenant, k.id)
+			if err == nil && t != nil && t.Stock > 0 {
+				err = s.Store.RefreshIssued(ctx, k.tenant, k.id, t.Shards, since)
+			}
+			if err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

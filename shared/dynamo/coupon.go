@@ -386,7 +386,7 @@ func (s CouponStore) Issue(ctx context.Context, in coupon.Issue) (*coupon.IssueC
 	visitAt := -1
 	if h := c.Hold; h != nil && h.VisitID != "" {
 		visitAt = len(items)
-		items = append(items, s.holdOnVisit(c.Tenant, h.VisitID, c.Code))
+		items = append(items, s.holdOnVisit(c.Tenant, h.VisitID, c.Code, c.TemplateID, in.Shard))
 	}
 	if in.Effect != "" {
 		fx, err := s.effectOf(c.Tenant, in.Effect, c.Code)

@@ -92,6 +92,7 @@ type visitItem struct {
 	Rewardable    bool       `dynamodbav:"rewardable"`
 	CapMonth      string     `dynamodbav:"capMonth,omitempty"`
 	Held          []string   `dynamodbav:"held,stringset,omitempty"`
+	HeldStock     []string   `dynamodbav:"heldStock,stringset,omitempty"` // "<code>#<templateId>#<shard>"
 	Released      bool       `dynamodbav:"released"`
 	Rev           int64      `dynamodbav:"rev"`
 	RefundedAt    *time.Time `dynamodbav:"refundedAt,omitempty"`
@@ -120,6 +121,15 @@ func (i visitItem) visit() *referral.RecordedVisit {
 		Result:    referral.VisitResult{VisitID: i.VisitID},
 		Qualified: i.Qualified, ReferrerID: i.ReferrerID, Rewardable: i.Rewardable, CapMonth: i.CapMonth,
 		Held: i.Held, Released: i.Released, Rev: i.Rev, Refunded: i.RefundedAt != nil, Reversed: i.Reversed,
+	}
+	for _, entry := range i.HeldStock {
+		code, unit, ok := parseHeldStock(entry)
+		if ok {
+			if v.HeldStock == nil {
+				v.HeldStock = map[string]referral.StockUnit{}
+			}
+			v.HeldStock[code] = unit
+		}
 	}
 	if i.ReferralStage != "" {
 		v.Result.Referral = &referral.ReferralState{Stage: referral.Stage(i.ReferralStage)}
@@ -245,6 +255,12 @@ func (s ReferralStore) Refund(ctx context.Context, r referral.Refund) (changed b
 				Set(expression.Name("voidedAt"), expression.Value(r.At)).
 				Remove(expression.Name("expShard")).
 				Remove(expression.Name("expAt")), &pending))
+		if u, ok := v.HeldStock[code]; ok {
+			// The voided reward's unit goes back to its template's stock, in
+			// the same transaction as the void: never twice, never lost.
+			items = append(items, s.update(shardKey(v.Tenant, u.TemplateID, u.Shard),
+				expression.Add(expression.Name("left"), expression.Value(1)), nil))
+		}
 	}
 	if r.Reverse {
 		qualified := expression.Name("stage").Equal(expression.Value(string(referral.Qualified)))
@@ -277,13 +293,32 @@ func (s ReferralStore) Refund(ctx context.Context, r referral.Refund) (changed b
 }
 
 // holdOnVisit is the transaction item that lists a held reward on its
-// visit, on the condition that the visit exists unrefunded.
-func (s *Store) holdOnVisit(tenant, visitID, code string) types.TransactWriteItem {
+// visit, on the condition that the visit exists unrefunded, with the stock
+// unit it took when its template's stock is limited (shard >= 0).
+func (s *Store) holdOnVisit(tenant, visitID, code, templateID string, shard int) types.TransactWriteItem {
 	standing := expression.AttributeExists(expression.Name("pk")).
 		And(expression.AttributeNotExists(expression.Name("refundedAt")))
-	return s.update(visitKey(tenant, visitID),
-		expression.Add(expression.Name("held"), expression.Value(types.AttributeValueMemberSS{Value: []string{code}})).
-			Add(expression.Name("rev"), expression.Value(1)), &standing)
+	upd := expression.Add(expression.Name("held"), expression.Value(types.AttributeValueMemberSS{Value: []string{code}})).
+		Add(expression.Name("rev"), expression.Value(1))
+	if shard >= 0 {
+		upd = upd.Add(expression.Name("heldStock"), expression.Value(types.AttributeValueMemberSS{
+			Value: []string{code + "#" + templateID + "#" + strconv.Itoa(shard)},
+		}))
+	}
+	return s.update(visitKey(tenant, visitID), upd, &standing)
+}
+
+func parseHeldStock(entry string) (code string, unit referral.StockUnit, ok bool) {
+	code, rest, ok1 := strings.Cut(entry, "#")
+	i := strings.LastIndex(rest, "#")
+	if !ok1 || i < 0 {
+		return "", referral.StockUnit{}, false
+	}
+	shard, err := strconv.Atoi(rest[i+1:])
+	if err != nil {
+		return "", referral.StockUnit{}, false
+	}
+	return code, referral.StockUnit{TemplateID: rest[:i], Shard: shard}, true
 }
 
 // HoldShards is how many partitions of the Expiring index held rewards use.

@@ -2,6 +2,7 @@ package referral
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/laoyou/laoyou/shared/apierr"
@@ -59,6 +60,10 @@ type RecordedVisit struct {
 	CapMonth string
 	// Held lists the codes of rewards it earned that are still on hold.
 	Held []string
+	// HeldStock says, by code, which stock unit a held reward took (held
+	// rewards of unlimited templates are not in it): a refund voids the
+	// reward and gives the unit back.
+	HeldStock map[string]StockUnit
 	// Released: at least one of its rewards was released, so its referral
 	// reached REWARDED.
 	Released bool
@@ -67,6 +72,25 @@ type RecordedVisit struct {
 	Rev      int64
 	Refunded bool
 	Reversed int // rewards the refund voided
+}
+
+// returnedTemplates are the templates whose stock the voided held rewards
+// give back, sorted.
+func (v *RecordedVisit) returnedTemplates() []string {
+	var ids []string
+	for _, code := range v.Held {
+		if u, ok := v.HeldStock[code]; ok && !slices.Contains(ids, u.TemplateID) {
+			ids = append(ids, u.TemplateID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// StockUnit is a unit of a coupon template's stock: the shard it came from.
+type StockUnit struct {
+	TemplateID string
+	Shard      int
 }
 
 // Qualification is what a qualifying visit writes besides the visit: the
@@ -246,9 +270,13 @@ func (s *Service) Refund(ctx context.Context, caller auth.Caller, visitID string
 		}
 		r := Refund{Visit: *v, At: s.Now().UTC().Truncate(time.Millisecond), Reverse: v.Qualified && !v.Released}
 		if r.Reverse {
-			e := event.New(event.ReferralReversed, v.Tenant, r.At, map[string]any{
+			data := map[string]any{
 				"referrerId": v.ReferrerID, "refereeId": v.UserID, "visitId": v.VisitID, "voided": len(v.Held),
-			})
+			}
+			if returned := v.returnedTemplates(); len(returned) > 0 {
+				data["templateIds"] = returned // their `remaining` is rolled up again
+			}
+			e := event.New(event.ReferralReversed, v.Tenant, r.At, data)
 			r.Event = &e
 		}
 		changed, err := s.Store.Refund(ctx, r)
