@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -190,9 +189,7 @@ func (s HookStore) MarkDone(ctx context.Context, tenant, effect string) error {
 	if err != nil {
 		return err
 	}
-	err = s.putAlone(ctx, put)
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	if err = s.putAlone(ctx, put); isConditionFailed(err) {
 		return nil
 	}
 	return err

@@ -127,8 +127,7 @@ func (s IdempotencyStore) Release(ctx context.Context, rec idempotency.Record) e
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	if isConditionFailed(err) {
 		return nil // someone else holds it now; nothing of ours to free
 	}
 	return err
