@@ -74,6 +74,7 @@ func chaosRunFromEnv(t *testing.T) chaosRun {
 // twice at once. Between rounds and at the end the table is held to every
 // invariant of DESIGN.md, and to what the clients were told.
 func TestChaos(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a minute of load; not with -short")
 	}

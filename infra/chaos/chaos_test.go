@@ -48,6 +48,7 @@ func exists(t *testing.T, db *ddbtest.DB, pk string) bool {
 }
 
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	db := ddbtest.New(t)
 	ctx := context.Background()
 	tests := []struct {
@@ -170,6 +171,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestFaultsAreSeeded(t *testing.T) {
+	t.Parallel()
 	db := ddbtest.New(t)
 	rates := Rates{Throttle: 0.1, Conflict: 0.1, Timeout: 0.1, CommittedReset: 0.1, CommittedTimeout: 0.1}
 	run := func(seed uint64, tag string) Stats {

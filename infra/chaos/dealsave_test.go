@@ -37,6 +37,7 @@ func beforeFirst(op string, fn func()) func(*dynamodb.Options) {
 // stock over the shards from the seats it read; the caps it writes must
 // not let more seats out than the stock, whatever landed in between.
 func TestDealSavedWhileSeatsAreTaken(t *testing.T) {
+	t.Parallel()
 	const stock = 100 // two shards of 50
 	db := ddbtest.New(t)
 	calm := newSystem(db.Endpoint, db.Table, db.Client, db.Client)

@@ -20,6 +20,9 @@ import (
 // through the outage with their Idempotency-Keys. Afterwards every request
 // that was answered with a 2xx is in the table, before the crash or after
 // it, and the table holds to every invariant.
+//
+// It is the one test here that does not run in parallel: its clients must
+// outlast a JVM's restart, which TestChaos's load beside it would slow down.
 func TestDurability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a minute of load; not with -short")

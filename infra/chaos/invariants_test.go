@@ -68,6 +68,7 @@ func (c *calmSnapshot) table(t *testing.T) *Table {
 // TestCheckFindsEachViolation breaks a calm table in one way at a time:
 // Check must name the broken invariant, and nothing on the calm one.
 func TestCheckFindsEachViolation(t *testing.T) {
+	t.Parallel()
 	calm := calmTable(t)
 	settled := Settled{Rooms: true, Stream: true}
 	tab := calm.table(t)
@@ -274,6 +275,7 @@ func TestCheckFindsEachViolation(t *testing.T) {
 
 // TestLedgerCheck holds a calm table against outcomes it does not show.
 func TestLedgerCheck(t *testing.T) {
+	t.Parallel()
 	calm := calmTable(t)
 	tab := calm.table(t)
 	tests := []struct {

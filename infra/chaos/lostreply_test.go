@@ -27,6 +27,7 @@ func knownIssue(t *testing.T, name string, present bool, what string, args ...an
 // the request's own claim; the request must not take that for another
 // request in progress.
 func TestLostReplyOfIdempotencyClaim(t *testing.T) {
+	t.Parallel()
 	db := ddbtest.New(t)
 	faults := New(1, Rates{CommittedReset: 1}).Only("PutItem")
 	sys := newSystem(db.Endpoint, db.Table, db.NewClient(t, faults.Option, FastRetries(2)), db.Client)
@@ -48,6 +49,7 @@ func TestLostReplyOfIdempotencyClaim(t *testing.T) {
 // and do nothing twice. Routes whose domain write is itself idempotent
 // pass; the others are known issues.
 func TestRetryAfterLostCommit(t *testing.T) {
+	t.Parallel()
 	type fixture struct {
 		sys   *system
 		setup func(request) outcome // a request made without faults
@@ -88,6 +90,7 @@ func TestRetryAfterLostCommit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // a table and faults of its own
 			db := ddbtest.New(t)
 			faults := New(1, Rates{}).Only("TransactWriteItems")
 			sys := newSystem(db.Endpoint, db.Table, db.NewClient(t, faults.Option, FastRetries(2)), db.Client)

@@ -66,10 +66,16 @@ func NewClient(ctx context.Context, endpoint string, optFns ...func(*dynamodb.Op
 // CreateTable creates table name from the template's Table resource, waits
 // until it is ACTIVE and enables TTL as the template says. A table that
 // already exists counts as created.
-func CreateTable(ctx context.Context, client *dynamodb.Client, tmpl *samtemplate.Template, name string) error {
+//
+// shape, if given, changes the template's table before it is created (a
+// test's table without the stream, say).
+func CreateTable(ctx context.Context, client *dynamodb.Client, tmpl *samtemplate.Template, name string, shape ...func(*dynamodb.CreateTableInput)) error {
 	in, err := tmpl.TableInput(name)
 	if err != nil {
 		return err
+	}
+	for _, f := range shape {
+		f(in)
 	}
 	if _, err := client.CreateTable(ctx, in); err != nil {
 		var inUse *types.ResourceInUseException

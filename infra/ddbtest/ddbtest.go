@@ -101,16 +101,43 @@ func Template(t testing.TB) *samtemplate.Template {
 	return shared.tmpl
 }
 
+// Option changes the table New creates.
+type Option func(*options)
+
+type options struct {
+	noStream bool
+}
+
+// WithoutStream creates the table without the template's stream, for a test
+// that never reads the stream (nothing but a stream reader can tell the
+// difference: items, keys, indexes and TTL are the template's).
+//
+// DynamoDB Local keeps every stream record it ever wrote, deleted tables'
+// included, for 24 hours, and every request to it (whatever the table) gets
+// slower as they pile up. A test that writes thousands of items and reads
+// no stream should use this, so it does not slow down every test after it
+// that shares the DynamoDB Local. A stream reader on such a table fails
+// ("table ... has no stream"), so using it by mistake cannot go unnoticed.
+func WithoutStream() Option { return func(o *options) { o.noStream = true } }
+
 // New creates a fresh table, shaped like the template's Table resource, and
 // deletes it when the test ends.
-func New(t testing.TB) *DB {
+func New(t testing.TB, opts ...Option) *DB {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	db := &DB{Endpoint: Endpoint(t), Table: "t_" + randomHex(8)}
 	db.Client = db.NewClient(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := ddblocal.CreateTable(ctx, db.Client, shared.tmpl, db.Table); err != nil {
+	var shape []func(*dynamodb.CreateTableInput)
+	if o.noStream {
+		shape = append(shape, func(in *dynamodb.CreateTableInput) { in.StreamSpecification = nil })
+	}
+	if err := ddblocal.CreateTable(ctx, db.Client, shared.tmpl, db.Table, shape...); err != nil {
 		t.Fatalf("ddbtest: %v", err)
 	}
 	t.Cleanup(func() {

@@ -102,3 +102,35 @@ func TestTableShape(t *testing.T) {
 	require.ElementsMatch(t, []string{"Expiring", "ByOwner"}, names)
 	require.Equal(t, ddbtest.Template(t).TTLAttribute(), "ttl")
 }
+
+// WithoutStream leaves out the stream and nothing else.
+func TestWithoutStream(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	shape := func(db *ddbtest.DB) (*types.TableDescription, *dynamodb.DescribeTimeToLiveOutput) {
+		desc, err := db.Client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(db.Table)})
+		require.NoError(t, err)
+		ttl, err := db.Client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(db.Table)})
+		require.NoError(t, err)
+		return desc.Table, ttl
+	}
+	with, withTTL := shape(ddbtest.New(t))
+	without, withoutTTL := shape(ddbtest.New(t, ddbtest.WithoutStream()))
+
+	require.NotEmpty(t, aws.ToString(with.LatestStreamArn), "the template's table has a stream")
+	require.Empty(t, aws.ToString(without.LatestStreamArn))
+	require.True(t, without.StreamSpecification == nil || !aws.ToBool(without.StreamSpecification.StreamEnabled))
+
+	require.Equal(t, with.KeySchema, without.KeySchema)
+	require.ElementsMatch(t, with.AttributeDefinitions, without.AttributeDefinitions)
+	indexes := func(d *types.TableDescription) map[string][]types.KeySchemaElement {
+		m := map[string][]types.KeySchemaElement{}
+		for _, g := range d.GlobalSecondaryIndexes {
+			m[aws.ToString(g.IndexName)] = g.KeySchema
+		}
+		return m
+	}
+	require.Equal(t, indexes(with), indexes(without))
+	require.Equal(t, withTTL.TimeToLiveDescription.AttributeName, withoutTTL.TimeToLiveDescription.AttributeName)
+	require.Equal(t, withTTL.TimeToLiveDescription.TimeToLiveStatus, withoutTTL.TimeToLiveDescription.TimeToLiveStatus)
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/laoyou/laoyou/infra/ddbtest"
 	"github.com/laoyou/laoyou/shared/auth"
 )
 
@@ -215,10 +216,10 @@ var authzCases = map[string]authzCase{
 }
 
 func TestAuthorizationMatrix(t *testing.T) {
-	s := newStack(t)
+	t.Parallel()
 	routes := map[string]auth.Access{}
 	fnOf := map[string]string{}
-	for fn, a := range s.apis {
+	for fn, a := range newStack(t, ddbtest.WithoutStream()).apis {
 		for _, r := range a.Routes() {
 			routes[r.Key], fnOf[r.Key] = r.Access, fn
 		}
@@ -242,32 +243,37 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"staff", staff},
 		{"admin", func(tenant, user string) who { return who{"sub": user, "tenant": tenant, "role": "admin"} }},
 	}
+	// Each route's cells run one after another over a table of the route's
+	// own; the routes run side by side.
 	for _, key := range keys {
 		c := authzCases[key]
-		for _, caller := range callers {
-			for _, tenant := range []string{tenantA, tenantB} {
-				if caller.as == nil && tenant == tenantB {
-					continue // no token has no tenant
+		t.Run(key, func(t *testing.T) {
+			t.Parallel()
+			s := newStack(t, ddbtest.WithoutStream())
+			for _, caller := range callers {
+				for _, tenant := range []string{tenantA, tenantB} {
+					if caller.as == nil && tenant == tenantB {
+						continue // no token has no tenant
+					}
+					t.Run(caller.name+"/"+tenant, func(t *testing.T) {
+						f := &authzFixture{s: s, t: t}
+						var as who
+						if caller.as != nil {
+							as = caller.as(tenant, "caller-"+caller.name)
+							f.caller = as
+						}
+						req := c.request(f)
+						req.fn, req.as = fnOf[key], as
+						want := expectedStatus(routes[key], caller.name, tenant == tenantA, c)
+						r := s.do(req)
+						require.Equal(t, want, r.Status, r.Body)
+						if tenant == tenantB && want == c.other && c.leaks != nil {
+							c.leaks(t, f, req, r.Body)
+						}
+					})
 				}
-				name := fmt.Sprintf("%s/%s/%s", key, caller.name, tenant)
-				t.Run(name, func(t *testing.T) {
-					f := &authzFixture{s: s, t: t}
-					var as who
-					if caller.as != nil {
-						as = caller.as(tenant, "caller-"+caller.name)
-						f.caller = as
-					}
-					req := c.request(f)
-					req.fn, req.as = fnOf[key], as
-					want := expectedStatus(routes[key], caller.name, tenant == tenantA, c)
-					r := s.do(req)
-					require.Equal(t, want, r.Status, r.Body)
-					if tenant == tenantB && want == c.other && c.leaks != nil {
-						c.leaks(t, f, req, r.Body)
-					}
-				})
 			}
-		}
+		})
 	}
 }
 

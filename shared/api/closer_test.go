@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/laoyou/laoyou/infra/ddbtest"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/groupbuy"
@@ -32,6 +33,7 @@ func (s *stack) runCloser(d *Deps) (CloserResult, *dynamo.Calls) {
 // A room that fails gives its seats and per-user counts back; running the
 // closer again changes nothing.
 func TestFailedRoomReturnsSeats(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	clock := s.withClock()
 	s.deal("clinic-a", "trio", map[string]any{"groupSize": 3, "stock": 2, "ttlSeconds": 60, "perUserLimit": 1})
@@ -75,6 +77,7 @@ func TestFailedRoomReturnsSeats(t *testing.T) {
 // At expiry a room with at least minSize members succeeds, with every member
 // in group.succeeded; short of minSize it fails.
 func TestSettleAtExpiry(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	clock := s.withClock()
 	s.deal("clinic-a", "trio", map[string]any{"groupSize": 3, "minSize": 2, "ttlSeconds": 60, "voucherTemplateId": "tpl-v", "leaderPriceFen": 999900})
@@ -109,7 +112,8 @@ func TestSettleAtExpiry(t *testing.T) {
 // Two closers at once over the same 200 expired rooms settle each room once,
 // with one event each.
 func TestTwoClosersAtOnce(t *testing.T) {
-	s := newStack(t)
+	t.Parallel()
+	s := newStack(t, ddbtest.WithoutStream()) // no stream read, many items written
 	clock := s.withClock()
 	s.deal("clinic-a", "duo", map[string]any{"groupSize": 2, "stock": 200, "ttlSeconds": 60})
 	replies := s.concurrently(200, func(i int) call {
@@ -154,7 +158,8 @@ func TestTwoClosersAtOnce(t *testing.T) {
 // joins run in a function whose clock is a millisecond before expiry, the
 // closer in one a millisecond after, as two Lambda functions may.
 func TestJoinRacingExpiry(t *testing.T) {
-	s := newStack(t)
+	t.Parallel()
+	s := newStack(t, ddbtest.WithoutStream()) // no stream read, many items written
 	clock := s.withClock()
 	s.deal("clinic-a", "trio", map[string]any{"groupSize": 3, "minSize": 2, "stock": 1000, "ttlSeconds": 60})
 	const rooms = 40
@@ -226,7 +231,8 @@ func TestJoinRacingExpiry(t *testing.T) {
 // With 10,000 rooms still open and 50 expired, the closer reads the 50: its
 // work grows with expired rooms, not with all rooms.
 func TestCloserReadsOnlyDueRooms(t *testing.T) {
-	s := newStack(t)
+	t.Parallel()
+	s := newStack(t, ddbtest.WithoutStream()) // no stream read, many items written
 	clock := s.withClock()
 	s.deal("clinic-a", "duo", map[string]any{"groupSize": 2, "stock": 100, "ttlSeconds": 60})
 	for i := 0; i < 50; i++ {
@@ -314,6 +320,7 @@ func (s *stack) seedOpenRooms(n int, exp time.Time) {
 // A run that stops partway (its bound, its deadline, a crash) leaves the
 // rest on the expiry index, and the next run settles them.
 func TestCloserStopsAndResumes(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	clock := s.withClock()
 	s.deal("clinic-a", "duo", map[string]any{"groupSize": 2, "stock": 100, "ttlSeconds": 60})

@@ -140,6 +140,7 @@ func (s *stack) storeCoupon(c coupon.Coupon) {
 }
 
 func TestCouponTemplateValidation(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	boss := couponAdmin("clinic-a")
 	future := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
@@ -203,6 +204,7 @@ func TestCouponTemplateValidation(t *testing.T) {
 }
 
 func TestCouponTemplates(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	got := s.putTemplate("clinic-a", "first-visit", nil)
 	require.Equal(t, "first-visit", got["templateId"])
@@ -252,6 +254,7 @@ func TestCouponTemplates(t *testing.T) {
 
 // The classic oversell: many buyers, little stock.
 func TestSixtyClaimsOnStockFive(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.putTemplate("clinic-a", "gift", map[string]any{"kind": "GIFT", "valueFen": nil, "stock": 5})
 	replies := s.concurrently(60, func(i int) call {
@@ -281,6 +284,7 @@ func TestSixtyClaimsOnStockFive(t *testing.T) {
 }
 
 func TestOneUserTwentyClaims(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.putTemplate("clinic-a", "cash", map[string]any{"perUserLimit": 2})
 	greedy := patient("clinic-a", "greedy")
@@ -301,6 +305,7 @@ func TestOneUserTwentyClaims(t *testing.T) {
 // A spike on one popular template: its stock is spread over many keys and
 // still sells out exactly.
 func TestCouponSpikeOnShardedStock(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spike")
 	}
@@ -342,6 +347,7 @@ func TestCouponSpikeOnShardedStock(t *testing.T) {
 }
 
 func TestClaimErrors(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.putTemplate("clinic-a", "hook-only", map[string]any{"claimable": false})
 	s.putTemplate("clinic-a", "weekend", map[string]any{"validDays": nil, "validTo": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
@@ -385,6 +391,7 @@ func TestClaimErrors(t *testing.T) {
 }
 
 func TestTwentyRedemptionsOfOneCoupon(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.putTemplate("clinic-a", "cash", nil)
 	holder := patient("clinic-a", "holder")
@@ -414,6 +421,7 @@ func TestTwentyRedemptionsOfOneCoupon(t *testing.T) {
 }
 
 func TestRedeemStatuses(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	now := time.Now().UTC()
 	base := coupon.Coupon{
@@ -472,6 +480,7 @@ func TestRedeemStatuses(t *testing.T) {
 }
 
 func TestMyCoupons(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.putTemplate("clinic-a", "cash", map[string]any{"perUserLimit": 3})
 	s.putTemplate("clinic-a", "voucher", map[string]any{"kind": "VOUCHER", "valueFen": 19900, "validDays": 7})
@@ -502,6 +511,7 @@ func TestMyCoupons(t *testing.T) {
 // Each user-facing write makes one write call and at most one read; a warm
 // claim is one call in all; each read route one call (DESIGN.md).
 func TestCouponCallBudget(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.putTemplate("clinic-a", "cash", nil)
 	var code string

@@ -33,9 +33,13 @@ type lambdaAPI interface {
 	Routes() []httpapi.Route
 }
 
-func newStack(t *testing.T) *stack {
+// newStack makes a stack over a fresh table. A test that reads no stream
+// (drainHooks, streamedEvents) and writes many items passes
+// ddbtest.WithoutStream(), so that DynamoDB Local, shared by every test,
+// does not keep its stream records (see WithoutStream).
+func newStack(t *testing.T, opts ...ddbtest.Option) *stack {
 	t.Helper()
-	db := ddbtest.New(t)
+	db := ddbtest.New(t, opts...)
 	client := db.NewClient(t, dynamo.WithCallCounting)
 	cfg := config.Config{
 		Table:           db.Table,

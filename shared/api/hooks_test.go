@@ -131,6 +131,7 @@ func (s *stack) referralBound(referrer who, newcomer string) who {
 }
 
 func TestHookRuleValidation(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.putTemplate("clinic-a", "welcome", map[string]any{"claimable": false})
 	boss := couponAdmin("clinic-a")
@@ -207,6 +208,7 @@ func mustJSON(t *testing.T, v any) string {
 }
 
 func TestReferralBoundHookIssuesOneCoupon(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.putTemplate("clinic-a", "thanks", map[string]any{"claimable": false, "stock": 10})
 	r := s.putHook(couponAdmin("clinic-a"), "thank-referrer", `{"event":"referral.bound","issueCoupon":{"templateId":"thanks","to":"referrer"}}`)
@@ -227,6 +229,7 @@ func TestReferralBoundHookIssuesOneCoupon(t *testing.T) {
 }
 
 func TestStreamRecordDeliveredManyTimes(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.putTemplate("clinic-a", "thanks", map[string]any{"stock": 10})
 	r := s.putHook(couponAdmin("clinic-a"), "thank-referrer", `{"event":"referral.bound","issueCoupon":{"templateId":"thanks","to":"referrer"}}`)
@@ -279,6 +282,7 @@ func TestStreamRecordDeliveredManyTimes(t *testing.T) {
 }
 
 func TestHooksReportTransientFailures(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.putTemplate("clinic-a", "thanks", map[string]any{"claimable": false})
 	require.Equal(t, 200, s.putHook(couponAdmin("clinic-a"), "r", `{"event":"referral.bound","issueCoupon":{"templateId":"thanks","to":"referrer"}}`).Status)
@@ -307,6 +311,7 @@ func TestHooksReportTransientFailures(t *testing.T) {
 }
 
 func TestWebhookSignedAndDeadLettered(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.allowLoopbackWebhooks()
 	const secret = "crm-secret-0123456789"
@@ -384,6 +389,7 @@ func TestWebhookSignedAndDeadLettered(t *testing.T) {
 }
 
 func TestGroupSucceededIssuesVouchers(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.putTemplate("clinic-a", "facial-voucher", map[string]any{
 		"kind": "VOUCHER", "valueFen": 29900, "claimable": false, "stock": 0,
@@ -418,6 +424,7 @@ func TestGroupSucceededIssuesVouchers(t *testing.T) {
 }
 
 func TestHookRewardFailingForGoodIsDeadLettered(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.putTemplate("clinic-a", "tiny", map[string]any{"claimable": false, "stock": 1})
 	boss := couponAdmin("clinic-a")

@@ -15,13 +15,13 @@ func TestReboundFriendLeavesTheFormerReferrer(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
-		rebind func(s *stack, referee, other who)
+		rebind func(t *testing.T, s *stack, referee, other who)
 	}{
-		{"by code", func(s *stack, referee, other who) {
+		{"by code", func(t *testing.T, s *stack, referee, other who) {
 			r := s.bind(referee, s.codeOf(other))
 			require.Equal(t, 200, r.Status, r.Body)
 		}},
-		{"by joining a room", func(s *stack, referee, other who) {
+		{"by joining a room", func(t *testing.T, s *stack, referee, other who) {
 			s.deal("clinic-a", "duo", map[string]any{"groupSize": 3})
 			id := s.opened(other, "duo")
 			require.Equal(t, 200, s.join(referee, id).Status)
@@ -41,7 +41,7 @@ func TestReboundFriendLeavesTheFormerReferrer(t *testing.T) {
 			require.Len(t, s.me(alice)["referrals"], 2)
 
 			clock.Advance(11 * 24 * time.Hour)
-			tt.rebind(s, bob, zoe)
+			tt.rebind(t, s, bob, zoe)
 			drainHooks(t, s)
 			require.Len(t, s.me(zoe)["referrals"], 1, "bob is zoe's friend now")
 			mine := s.me(alice)

@@ -40,6 +40,7 @@ func (s *stack) markPatient(tenant, user string) {
 var wechatScene = regexp.MustCompile(`^[0-9A-Za-z!#$&'()*+,/:;=?@._~-]{1,32}$`)
 
 func TestReferralCodeIsTheSameOnEveryCall(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	alice := patient("clinic-a", "alice")
 	replies := s.concurrently(30, func(int) call {
@@ -61,6 +62,7 @@ func TestReferralCodeIsTheSameOnEveryCall(t *testing.T) {
 }
 
 func TestResolveCode(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	code := s.codeOf(patient("clinic-a", "alice"))
 	tests := []struct {
@@ -102,6 +104,7 @@ func toLower(s string) string {
 }
 
 func TestFirstBindWins(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	codes := make([]string, 30)
 	for i := range codes {
@@ -144,6 +147,7 @@ func TestFirstBindWins(t *testing.T) {
 }
 
 func TestBindRules(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	alice := patient("clinic-a", "alice")
 	alice["phone_number"] = "+8613800138000"
@@ -195,6 +199,7 @@ func TestBindRules(t *testing.T) {
 }
 
 func TestReferralIdempotency(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	code := s.codeOf(patient("clinic-a", "alice"))
 	other := s.codeOf(patient("clinic-a", "zoe"))
@@ -223,6 +228,7 @@ func TestReferralIdempotency(t *testing.T) {
 // Each user-facing write makes one write call and at most one read; each
 // read route one call (DESIGN.md, data rules).
 func TestReferralCallBudget(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	alice := patient("clinic-a", "alice")
 	s.deps.Settings.Get(context.Background(), "clinic-a") // settings are cached config

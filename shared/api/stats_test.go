@@ -24,6 +24,7 @@ func (s *stack) stats(tenant string) reply {
 // The stats after a scripted flow are exact, and stay so however often the
 // stream delivers its records.
 func TestStatsAfterAScriptedFlow(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	clock := s.withClock()
 	s.rewardRules("clinic-a")

@@ -114,6 +114,7 @@ func couponStatuses(cs []map[string]any) []string {
 }
 
 func TestVisitReportedTwentyTimesQualifiesOnce(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.rewardRules("clinic-a")
 	alice := patient("clinic-a", "alice")
@@ -151,6 +152,7 @@ func TestVisitReportedTwentyTimesQualifiesOnce(t *testing.T) {
 }
 
 func TestMonthlyCapHoldsUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.rewardRules("clinic-a")
 	s.settings("clinic-a", `{"monthlyCap":5}`)
@@ -197,6 +199,7 @@ func TestMonthlyCapHoldsUnderConcurrency(t *testing.T) {
 }
 
 func TestRefundInsideTheHold(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	clock := s.withClock()
 	s.rewardRules("clinic-a")
@@ -230,6 +233,7 @@ func TestRefundInsideTheHold(t *testing.T) {
 }
 
 func TestRefundBeforeTheRewardsCome(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.rewardRules("clinic-a")
 	alice := patient("clinic-a", "alice")
@@ -245,6 +249,7 @@ func TestRefundBeforeTheRewardsCome(t *testing.T) {
 }
 
 func TestRefundAfterRelease(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	clock := s.withClock()
 	s.rewardRules("clinic-a")
@@ -270,6 +275,7 @@ func TestRefundAfterRelease(t *testing.T) {
 // fresh read: the released reward stays ISSUED, and nothing is voided that
 // the refund did not see pending.
 func TestRefundRacingRelease(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	clock := s.withClock()
 	s.rewardRules("clinic-a")
@@ -297,6 +303,7 @@ func TestRefundRacingRelease(t *testing.T) {
 }
 
 func TestRefundErrors(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	bob := patient("clinic-a", "bob")
 	require.Equal(t, "", s.visited("HIS-1", bob))
@@ -325,6 +332,7 @@ func TestRefundErrors(t *testing.T) {
 }
 
 func TestVisitValidation(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	desk := staff("clinic-a", "desk")
 	tests := []struct {
@@ -360,6 +368,7 @@ func TestVisitValidation(t *testing.T) {
 
 // Every fraud rule, each with its code.
 func TestReferralFraudRules(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	alice := patient("clinic-a", "alice")
 	alice["phone_number"] = "+8613800138000"
@@ -406,6 +415,7 @@ func TestReferralFraudRules(t *testing.T) {
 }
 
 func TestBindingWindow(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	clock := s.withClock()
 	s.settings("clinic-a", `{"bindingWindowDays":10}`)
@@ -437,6 +447,7 @@ func TestBindingWindow(t *testing.T) {
 }
 
 func TestReferrerNeverSeesTreatments(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.rewardRules("clinic-a")
 	alice := patient("clinic-a", "alice")
@@ -455,6 +466,7 @@ func TestReferrerNeverSeesTreatments(t *testing.T) {
 }
 
 func TestReleaseAfterTheHold(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	clock := s.withClock()
 	s.rewardRules("clinic-a")
@@ -503,6 +515,7 @@ func TestReleaseAfterTheHold(t *testing.T) {
 }
 
 func TestMilestoneBonusOnce(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.putTemplate("clinic-a", "bonus-3", map[string]any{"claimable": false, "stock": 0})
 	s.putTemplate("clinic-a", "bonus-5", map[string]any{"claimable": false, "stock": 0})
@@ -531,6 +544,7 @@ func TestMilestoneBonusOnce(t *testing.T) {
 }
 
 func TestVisitCallBudget(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.settings("clinic-a", `{"monthlyCap":1}`)
 	s.deps.Settings.Get(context.Background(), "clinic-a")
@@ -560,6 +574,7 @@ func TestVisitCallBudget(t *testing.T) {
 }
 
 func TestSettings(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.putTemplate("clinic-a", "bonus", map[string]any{"claimable": false})
 	fn := s.referralAdminFn()
