@@ -20,7 +20,7 @@ import (
 
 func newGroupStore(t *testing.T) GroupStore {
 	t.Helper()
-	db := ddbtest.New(t)
+	db := ddbtest.New(t, ddbtest.WithoutStream()) // the store is tested without the stream
 	return GroupStore{Store: NewStore(db.Client, db.Table)}
 }
 
