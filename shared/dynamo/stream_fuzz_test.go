@@ -33,6 +33,13 @@ var streamRecordSeeds = []string{
 	`{"Records":[{"eventName":"INSERT","dynamodb":{"Keys":{"pk":{"S":"EVT#v"}},"NewImage":{"kind":{"S":"event"},"id":{"S":"v"},"tenant":{"S":"t"},"data":{"M":{"x":{"NULL":true},"b":{"B":"AAEC"},"ns":{"NS":["1","2.5"]},"bs":{"BS":["AA=="]},"l":{"L":[{"L":[]}]}}}},"SequenceNumber":"8"}}]}`,
 	`{"Records":[{}]}`,
 	`{}`,
+	// A binding rebound from alice to zoe, and one that qualified.
+	`{"Records":[{"eventName":"MODIFY","dynamodb":{"Keys":{"pk":{"S":"T#t#U#bob"},"sk":{"S":"BOUND_TO"}},` +
+		`"OldImage":{"kind":{"S":"binding"},"tenant":{"S":"t"},"refereeId":{"S":"bob"},"referrerId":{"S":"alice"},"stage":{"S":"BOUND"}},` +
+		`"NewImage":{"kind":{"S":"binding"},"tenant":{"S":"t"},"refereeId":{"S":"bob"},"referrerId":{"S":"zoe"},"stage":{"S":"BOUND"}},"SequenceNumber":"9"}},` +
+		`{"eventName":"MODIFY","dynamodb":{"Keys":{"pk":{"S":"T#t#U#bob"},"sk":{"S":"BOUND_TO"}},` +
+		`"OldImage":{"kind":{"S":"binding"},"tenant":{"S":"t"},"refereeId":{"S":"bob"},"referrerId":{"S":"alice"},"stage":{"S":"BOUND"}},` +
+		`"NewImage":{"kind":{"S":"binding"},"tenant":{"S":"t"},"refereeId":{"S":"bob"},"referrerId":{"S":"alice"},"stage":{"S":"QUALIFIED"}},"SequenceNumber":"10"}}]}`,
 }
 
 // FuzzStreamEvent feeds stream batches, as the Lambda runtime decodes them
@@ -62,6 +69,16 @@ func FuzzStreamEvent(f *testing.F) {
 			case (ok || err != nil) && (r.EventName != "INSERT" || !isEventKey):
 				t.Fatalf("record %s of %v read as an event (ok %v, err %v)", r.EventName, pk, ok, err)
 			}
+			// The other record the hooks function reads: a rebound binding.
+			rb, ok, err := ReboundFrom(r)
+			sk := r.Change.Keys["sk"]
+			isBinding := sk.DataType() == events.DataTypeString && sk.String() == skBoundTo
+			switch {
+			case (ok || err != nil) && (r.EventName != "MODIFY" || !isBinding):
+				t.Fatalf("record %s of %v read as a rebound binding (ok %v, err %v)", r.EventName, sk, ok, err)
+			case ok && (rb.FormerReferrerID == "" || err != nil):
+				t.Fatalf("a rebound binding without its former referrer: %+v, %v", rb, err)
+			}
 		}
 	})
 }
@@ -79,6 +96,7 @@ func TestStreamEventSeeds(t *testing.T) {
 		{4, []bool{false}, []bool{false}},
 		{5, []bool{false}, []bool{true}},
 		{6, []bool{true}, []bool{false}},
+		{9, []bool{false, false}, []bool{false, false}},
 	}
 	for _, tt := range tests {
 		var ev events.DynamoDBEvent
@@ -88,6 +106,14 @@ func TestStreamEventSeeds(t *testing.T) {
 			e, ok, err := StreamEvent(r)
 			require.Equal(t, tt.ok[i], ok, "seed %d record %d", tt.seed, i)
 			require.Equal(t, tt.err[i], err != nil, "seed %d record %d: %v", tt.seed, i, err)
+			if tt.seed == 9 {
+				rb, ok, err := ReboundFrom(r)
+				require.NoError(t, err)
+				require.Equal(t, i == 0, ok, "record %d: only the rebinding", i)
+				if ok {
+					require.Equal(t, Rebound{Tenant: "t", RefereeID: "bob", FormerReferrerID: "alice"}, rb)
+				}
+			}
 			if tt.seed == 0 {
 				require.Equal(t, "group.joined", string(e.Type))
 				require.Equal(t, "bob", e.Data["userId"])
