@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/laoyou/laoyou/shared/apierr"
@@ -36,24 +35,16 @@ func adminCouponRoutes(d *Deps) []httpapi.Route {
 	}
 }
 
-// couponServices holds one coupon service per Deps: its template cache and
-// its memory of sold-out stock shards live as long as the function stays
-// warm, and every API built on the same Deps (the local runner builds all
-// of them on one) shares them, so an admin's change is seen at once there.
-var couponServices sync.Map // *Deps → *coupon.Service
-
 // CouponService is the coupon domain over the store, one per Deps.
 func CouponService(d *Deps) *coupon.Service {
-	if svc, ok := couponServices.Load(d); ok {
-		return svc.(*coupon.Service)
-	}
-	store := dynamo.CouponStore{Store: d.Store}
-	svc, _ := couponServices.LoadOrStore(d, &coupon.Service{
-		Store:     store,
-		Templates: coupon.NewTemplateCache(store, templateTTL),
-		Now:       func() time.Time { return d.Now() }, // read at each call, so a clock set later counts
+	return d.coupons.get(func() *coupon.Service {
+		store := dynamo.CouponStore{Store: d.Store}
+		return &coupon.Service{
+			Store:     store,
+			Templates: coupon.NewTemplateCache(store, templateTTL),
+			Now:       func() time.Time { return d.Now() }, // read at each call, so a clock set later counts
+		}
 	})
-	return svc.(*coupon.Service)
 }
 
 // templateRequest is the body of PUT /v1/admin/coupon-templates/{id}.

@@ -8,12 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/laoyou/laoyou/shared/config"
+	"github.com/laoyou/laoyou/shared/coupon"
 	"github.com/laoyou/laoyou/shared/dynamo"
+	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/logging"
 	"github.com/laoyou/laoyou/shared/share"
@@ -35,6 +38,26 @@ type Deps struct {
 	// Metrics receives the business metrics as CloudWatch EMF lines: stdout
 	// in Lambda, where CloudWatch Logs picks them up; discarded elsewhere.
 	Metrics io.Writer
+
+	// The domain services, built on first use and kept as long as the Deps:
+	// their caches (templates, deals, rules) and memories of sold-out shards
+	// live while the function stays warm, and every API built on the same
+	// Deps (the local runner builds all of them on one) shares them, so an
+	// admin's change is seen at once there.
+	coupons lazy[*coupon.Service]
+	groups  lazy[*groupbuy.Service]
+	hooks   lazy[*hookParts]
+}
+
+// lazy is a value built on first use, once.
+type lazy[T any] struct {
+	once sync.Once
+	v    T
+}
+
+func (l *lazy[T]) get(build func() T) T {
+	l.once.Do(func() { l.v = build() })
+	return l.v
 }
 
 // FromEnv builds the dependencies of a Lambda function from its

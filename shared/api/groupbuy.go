@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/laoyou/laoyou/shared/apierr"
@@ -37,26 +36,20 @@ func adminDealRoutes(d *Deps) []httpapi.Route {
 	}
 }
 
-// groupServices holds one group-buy service per Deps, so that the routes,
-// the closer and the reactions of one process share the deal cache and the
-// memory of empty seat shards (an admin's replace is seen at once by the
-// group-buy routes in the same process, e.g. the local runner).
-var groupServices sync.Map // *Deps → *groupbuy.Service
-
-// GroupService builds (once per Deps) the group-buy domain over the store.
+// GroupService is the group-buy domain over the store, one per Deps: the
+// routes, the closer and the reactions of one process share its deal cache
+// and its memory of empty seat shards.
 func GroupService(d *Deps) *groupbuy.Service {
-	if svc, ok := groupServices.Load(d); ok {
-		return svc.(*groupbuy.Service)
-	}
-	svc, _ := groupServices.LoadOrStore(d, &groupbuy.Service{
-		Store:  dynamo.GroupStore{Store: d.Store},
-		Links:  d.Links,
-		Pepper: []byte(d.Config.PhonePepper),
-		Now:    func() time.Time { return d.Now() },
-		Deals:  groupbuy.NewDealCache(dealTTL),
-		Seats:  groupbuy.NewSeatShards(emptyShardTTL),
+	return d.groups.get(func() *groupbuy.Service {
+		return &groupbuy.Service{
+			Store:  dynamo.GroupStore{Store: d.Store},
+			Links:  d.Links,
+			Pepper: []byte(d.Config.PhonePepper),
+			Now:    func() time.Time { return d.Now() },
+			Deals:  groupbuy.NewDealCache(dealTTL),
+			Seats:  groupbuy.NewSeatShards(emptyShardTTL),
+		}
 	})
-	return svc.(*groupbuy.Service)
 }
 
 // dealView is a deal as the API shows it, with the seats left.

@@ -39,29 +39,25 @@ type hookParts struct {
 	dispatcher *hook.Dispatcher
 }
 
-// hookPartsByDeps holds one hookParts per Deps (see couponServices).
-var hookPartsByDeps sync.Map // *Deps → *hookParts
-
+// hooksOf is the hook rules' parts, one per Deps.
 func hooksOf(d *Deps) *hookParts {
-	if p, ok := hookPartsByDeps.Load(d); ok {
-		return p.(*hookParts)
-	}
-	store := dynamo.HookStore{Store: d.Store}
-	cache := hook.NewRuleCache(store, rulesTTL)
-	coupons := CouponService(d)
-	p, _ := hookPartsByDeps.LoadOrStore(d, &hookParts{
-		rules: &hook.Rules{Store: store, Templates: coupons.Store, Cache: cache, Now: func() time.Time { return d.Now() }},
-		dispatcher: &hook.Dispatcher{
-			Store:      metrics.CountingDeadLetters(store, d.Metrics), // webhooks given up on
-			Rules:      cache,
-			Coupons:    coupons,
-			Webhooks:   hook.NewDeliverer(func() bool { return d.Config.AllowLoopbackWebhooks }),
-			Milestones: milestoneSource{d},
-			Now:        func() time.Time { return d.Now() },
-			Log:        d.Log,
-		},
+	return d.hooks.get(func() *hookParts {
+		store := dynamo.HookStore{Store: d.Store}
+		cache := hook.NewRuleCache(store, rulesTTL)
+		coupons := CouponService(d)
+		return &hookParts{
+			rules: &hook.Rules{Store: store, Templates: coupons.Store, Cache: cache, Now: func() time.Time { return d.Now() }},
+			dispatcher: &hook.Dispatcher{
+				Store:      metrics.CountingDeadLetters(store, d.Metrics), // webhooks given up on
+				Rules:      cache,
+				Coupons:    coupons,
+				Webhooks:   hook.NewDeliverer(func() bool { return d.Config.AllowLoopbackWebhooks }),
+				Milestones: milestoneSource{d},
+				Now:        func() time.Time { return d.Now() },
+				Log:        d.Log,
+			},
+		}
 	})
-	return p.(*hookParts)
 }
 
 // milestoneSource gives the milestone reaction the tenant's milestones
