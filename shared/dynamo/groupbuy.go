@@ -285,10 +285,7 @@ func (s GroupStore) RefreshSeats(ctx context.Context, tenant, dealID string, sin
 	if it == nil || err != nil || it.CountedAt >= since.UnixMilli() {
 		return err
 	}
-	sum := 0
-	for _, n := range taken {
-		sum += n
-	}
+	sum := groupbuy.SeatsHeld(taken)
 	if sum == it.SeatsTaken && it.CountedAt > 0 {
 		return nil
 	}

@@ -44,6 +44,16 @@ func ShardsFor(stock int) int {
 	return max(1, min(n, MaxSeatShards))
 }
 
+// SeatsHeld is what the shards have handed out between them, given each
+// shard's taken count: the truth `remaining` is rolled up from.
+func SeatsHeld(taken []int) int {
+	n := 0
+	for _, t := range taken {
+		n += t
+	}
+	return n
+}
+
 // AllotSeats splits stock over len(taken) shards, given the seats each shard
 // has handed out: the caps always sum to stock, so however stale taken is,
 // the seats ever held at once never exceed stock (or what was already held

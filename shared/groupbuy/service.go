@@ -45,11 +45,7 @@ func (s *Service) SaveDeal(ctx context.Context, tenant, dealID string, spec Deal
 		prevVersion := 0
 		if prev != nil {
 			d.Shards = max(d.Shards, prev.Shards) // seats may sit on any shard ever used
-			// The shards' own count, not the roll-up, answers the admin.
-			d.SeatsTaken = 0
-			for _, n := range taken {
-				d.SeatsTaken += n
-			}
+			d.SeatsTaken = SeatsHeld(taken)       // the shards' own count, not the roll-up, answers the admin
 			prevVersion = prev.Version
 		}
 		d.Version = prevVersion + 1
