@@ -43,7 +43,7 @@ func TestUnavailableErrors(t *testing.T) {
 				_, _ = w.Write([]byte(`{"__type":"com.amazonaws.dynamodb.v20120810#` + tt.errorType + `","message":"test"}`))
 			}))
 			defer srv.Close()
-			err := getFrom(t, srv.URL, 2)
+			err := writeTo(t, srv.URL, 2)
 			require.Error(t, err)
 			require.Equal(t, tt.unavailable, apierr.Is(apierr.Unavailable, err), "%v", err)
 			if !tt.unavailable {
@@ -63,12 +63,15 @@ func TestUnavailableErrors(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		url := srv.URL
 		srv.Close()
-		err := getFrom(t, url, 1)
+		err := writeTo(t, url, 1)
 		require.True(t, apierr.Is(apierr.Unavailable, err), "%v", err)
 	})
 }
 
-func getFrom(t *testing.T, endpoint string, attempts int) error {
+// writeTo makes a conditional write, a call whose answer may be any of
+// the above: the SDK decodes only the errors an operation may answer into
+// their types, and a refused condition answers only a write.
+func writeTo(t *testing.T, endpoint string, attempts int) error {
 	t.Helper()
 	client := dynamodb.New(dynamodb.Options{
 		Region:           "us-east-1",
@@ -76,8 +79,9 @@ func getFrom(t *testing.T, endpoint string, attempts int) error {
 		Credentials:      credentials.NewStaticCredentialsProvider("local", "local", ""),
 		RetryMaxAttempts: attempts,
 	}, WithUnavailableErrors)
-	_, err := client.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String("t"), Key: key{PK: "p", SK: "s"}.av(),
+	_, err := client.PutItem(context.Background(), &dynamodb.PutItemInput{
+		TableName: aws.String("t"), Item: key{PK: "p", SK: "s"}.av(),
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	})
 	return err
 }

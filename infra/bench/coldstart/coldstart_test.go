@@ -263,3 +263,52 @@ func TestMarkdownSaysWhichGoalsAreMissed(t *testing.T) {
 		})
 	}
 }
+
+func TestCostlyMatchesWhatInitsTooMuch(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		pkg    string
+		costly bool
+	}{
+		{"github.com/aws/aws-sdk-go-v2/service/dynamodb/schemas", true},
+		{"github.com/aws/aws-sdk-go-v2/service/kms/schemas", true},
+		{"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams", true},
+		{"net/rpc", true},
+		{"html/template", true},
+		{"github.com/aws/aws-sdk-go-v2/service/dynamodb", false},
+		{"github.com/aws/aws-sdk-go-v2/service/dynamodb/types", false},
+		// attributevalue converts to and from the Streams types, which
+		// build nothing at init in the versions without schemas.
+		{"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types", false},
+		{"github.com/aws/aws-sdk-go-v2/service/kms", false},
+		{"github.com/laoyou/laoyou/shared/schemas", false},
+		{"text/template", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pkg, func(t *testing.T) {
+			got := coldstart.Costly([]string{"fmt", tt.pkg})
+			if !tt.costly {
+				require.Empty(t, got)
+				return
+			}
+			require.Len(t, got, 1)
+			require.True(t, strings.HasPrefix(got[0], tt.pkg+": "), got[0])
+		})
+	}
+}
+
+// A function's init is held near hello's by what it does not link: the
+// check is on the import graph, exact on any machine, where the timings
+// that BENCHMARKS.md reports are not.
+func TestFunctionsLinkNothingCostlyAtInit(t *testing.T) {
+	t.Parallel()
+	b := builds(t)
+	root, err := samtemplate.RepoRoot()
+	require.NoError(t, err)
+	for _, fn := range b.Functions() {
+		deps, err := coldstart.Deps(context.Background(), root, fn.Package)
+		require.NoError(t, err)
+		require.Contains(t, deps, "github.com/aws/aws-lambda-go/lambda", "%s's imports are listed", fn.Name)
+		require.Empty(t, coldstart.Costly(deps), "%s links packages that cost its cold start", fn.Name)
+	}
+}
