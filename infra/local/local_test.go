@@ -31,6 +31,13 @@ type running struct {
 
 func startStack(t *testing.T) *running {
 	t.Helper()
+	return startStackWith(t, func(*Options, net.Listener) {})
+}
+
+// startStackWith is startStack with options changed by configure, which
+// sees the listener the stack will serve on.
+func startStackWith(t *testing.T, configure func(*Options, net.Listener)) *running {
+	t.Helper()
 	db := ddbtest.New(t)
 	cfg := config.Config{
 		Table: db.Table, Endpoint: db.Endpoint, Region: "us-east-1",
@@ -38,9 +45,11 @@ func startStack(t *testing.T) *running {
 		PhonePepper: "test-pepper", AllowLoopbackWebhooks: true,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := Start(ctx, Options{Config: cfg, Demo: true, Log: logging.Discard(), StreamInterval: 100 * time.Millisecond})
-	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	opts := Options{Config: cfg, Demo: true, Log: logging.Discard(), StreamInterval: 100 * time.Millisecond}
+	configure(&opts, ln)
+	st, err := Start(ctx, opts)
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- st.Serve(ctx, ln) }()
