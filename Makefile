@@ -52,9 +52,11 @@ cfn-lint:
 	cfn-lint template.yaml
 
 ## run: the whole API on http://127.0.0.1:3000 with demo data. Set
-## DYNAMODB_ENDPOINT to use a running DynamoDB instead of starting one.
+## DYNAMODB_ENDPOINT to use a running DynamoDB instead of starting one;
+## RUNFLAGS=-addr=127.0.0.1:3001 serves (and links) another port.
+RUNFLAGS ?=
 run:
-	$(GO) run ./infra/cmd/local
+	$(GO) run ./infra/cmd/local $(RUNFLAGS)
 
 ## bench: the performance figures (go test -bench), then BENCHMARKS.md.
 bench: $(BIN)/ddblocal
