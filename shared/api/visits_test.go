@@ -399,13 +399,19 @@ func TestReferralFraudRules(t *testing.T) {
 		{"staff as referrer", desk, "code", "", 422, "REFERRER_NOT_ELIGIBLE"},
 		{"admin as referrer", boss, "code", "", 422, "REFERRER_NOT_ELIGIBLE"},
 		{"a second referrer", bob, "bind", s.codeOf(patient("clinic-a", "dave")), 409, "ALREADY_BOUND"},
+		{"staff recording their own visit", desk, "visit", "", 422, "SELF_VISIT"},
+		{"admin recording their own visit", boss, "visit", "", 422, "SELF_VISIT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var r reply
-			if tt.route == "code" {
+			switch tt.route {
+			case "code":
 				r = s.do(call{fn: "referral", route: "POST /v1/referral/code", as: tt.as})
-			} else {
+			case "visit":
+				r = s.do(call{fn: "referral", route: "POST /v1/staff/visits", as: tt.as,
+					body: fmt.Sprintf(`{"visitId":"OWN-%s","userId":%q,"kind":"arrival"}`, tt.as["sub"], tt.as["sub"])})
+			default:
 				r = s.bind(tt.as, tt.code)
 			}
 			require.Equal(t, tt.status, r.Status, r.Body)
