@@ -25,7 +25,7 @@ func main() {
 	demo := flag.Bool("demo", true, "load the demo clinic")
 	flag.Parse()
 
-	cfg := config.FromEnv()
+	cfg := config.LocalFromEnv()
 	cfg.AllowLoopbackWebhooks = true
 	log := logging.New(os.Stderr, cfg.LogLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
