@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -39,6 +40,15 @@ type keysRequest struct {
 
 func (*keysRequest) Valid() error { return nil }
 
+// manyKeys are more keys than one object compares pairwise.
+var manyKeys = func() string {
+	keys := make([]string, 24)
+	for i := range keys {
+		keys[i] = fmt.Sprintf(`"k%d":"v"`, i)
+	}
+	return strings.Join(keys, ",")
+}()
+
 func TestDecodeRefusesRepeatedAndMiscasedKeys(t *testing.T) {
 	tests := []struct {
 		name string
@@ -56,6 +66,11 @@ func TestDecodeRefusesRepeatedAndMiscasedKeys(t *testing.T) {
 		{"repeated key inside any", `{"any":{"deep":[{"x":1,"x":2}]}}`, `field "any.deep[0].x" appears twice`},
 		{"repeated key inside a raw message", `{"raw":{"x":1,"x":2}}`, `field "raw.x" appears twice`},
 		{"Kelvin sign folds with k", "{\"data\":{\"k\":\"a\",\"\u212a\":\"b\"}}", `differ only in case`},
+		{"many distinct keys", `{"data":{` + manyKeys + `}}`, ""},
+		{"many keys, then one repeated", `{"data":{` + manyKeys + `,"k3":"x"}}`, `field "data.k3" appears twice`},
+		{"many keys, then one in another case", `{"data":{` + manyKeys + `,"K19":"x"}}`, `fields "data.k19" and "data.K19" differ only in case`},
+		{"many keys, then the Kelvin sign", "{\"data\":{" + manyKeys + ",\"\u212a7\":\"x\"}}", "fields \"data.k7\" and \"data.\u212a7\" differ only in case"},
+		{"an escaped repeat", `{"code":"a","\u0063ode":"b"}`, `field "code" appears twice`},
 		{"field in another case alone", `{"Code":"a"}`, `unknown field "Code"`},
 		{"nested field in another case", `{"inner":{"TemplateID":"a"}}`, `unknown field "inner.TemplateID"`},
 		{"embedded field in another case", `{"BASE":"a"}`, `unknown field "BASE"`},
