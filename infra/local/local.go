@@ -36,7 +36,7 @@ import (
 
 // Options say what to run and where.
 type Options struct {
-	// Config is the functions' configuration (config.FromEnv()). With no
+	// Config is the functions' configuration (config.LocalFromEnv()). With no
 	// Endpoint, Start runs DynamoDB Local in memory and points it there.
 	Config config.Config
 	// Template is the path of template.yaml; "" finds it from the working

@@ -61,11 +61,15 @@ func (l *lazy[T]) get(build func() T) T {
 }
 
 // FromEnv builds the dependencies of a Lambda function from its
-// environment. A function that cannot start exits, so Lambda reports the
-// failed init.
+// environment. A function that cannot start (no PHONE_PEPPER, no
+// DynamoDB client) exits, so Lambda reports the failed init.
 func FromEnv() *Deps {
-	cfg := config.FromEnv()
+	cfg, err := config.FromEnv()
 	log := logging.New(os.Stdout, cfg.LogLevel)
+	if err != nil {
+		log.Error("init failed", "error", err.Error())
+		os.Exit(1)
+	}
 	d, err := NewDeps(context.Background(), cfg, log)
 	if err != nil {
 		log.Error("init failed", "error", err.Error())

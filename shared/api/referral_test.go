@@ -266,3 +266,45 @@ func TestReferralCallBudget(t *testing.T) {
 		})
 	}
 }
+
+// TestSelfReferralByPhoneHoweverWritten: a phone claim is compared in its
+// E.164 form, so a second account with the referrer's number is the same
+// person however the number is written; a claim that is no plausible number
+// is ignored, neither matching nor blocking anyone.
+func TestSelfReferralByPhoneHoweverWritten(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	referrer := patient("clinic-a", "wang")
+	referrer["phone_number"] = "13800138000"
+	code := s.codeOf(referrer)
+	vague := patient("clinic-a", "vague")
+	vague["phone_number"] = "12345"
+	vagueCode := s.codeOf(vague)
+
+	tests := []struct {
+		name   string
+		phone  string
+		code   string
+		status int
+		errc   string
+	}{
+		{"00 for +", "0086 13800138000", code, 422, "SELF_REFERRAL"},
+		{"(0) trunk digit", "+86 (0)13800138000", code, 422, "SELF_REFERRAL"},
+		{"full-width digits", "１３８００１３８０００", code, 422, "SELF_REFERRAL"},
+		{"dashes", "+86 138-0013-8000", code, 422, "SELF_REFERRAL"},
+		{"another number", "+86 139 0013 9000", code, 200, ""},
+		{"letters in the number: ignored", "1380013800O", code, 200, ""},
+		{"the same implausible number: ignored", "12345", vagueCode, 200, ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			friend := patient("clinic-a", fmt.Sprintf("friend-%d", i))
+			friend["phone_number"] = tt.phone
+			r := s.bind(friend, tt.code)
+			require.Equal(t, tt.status, r.Status, r.Body)
+			if tt.errc != "" {
+				require.Equal(t, tt.errc, r.Code(t))
+			}
+		})
+	}
+}

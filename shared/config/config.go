@@ -3,6 +3,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"strings"
 )
@@ -23,15 +24,44 @@ type Config struct {
 	AllowLoopbackWebhooks bool
 }
 
-// FromEnv reads the configuration, with local-friendly defaults.
-func FromEnv() Config {
+// LocalPhonePepper is the pepper of the local runner and tests when
+// PHONE_PEPPER is unset. It is public, so hashes made with it protect
+// nothing: a deployed function never falls back to it.
+const LocalPhonePepper = "local-pepper-not-secret"
+
+// ErrNoPhonePepper is why a deployed function refuses to start without
+// PHONE_PEPPER.
+var ErrNoPhonePepper = errors.New("config: PHONE_PEPPER is not set: the secret pepper for phone-number HMACs has no default outside the local runner")
+
+// FromEnv reads a deployed function's configuration. Every setting but the
+// phone pepper has a default; a missing PHONE_PEPPER is an error, as a
+// public default would let anyone reverse the stored phone hashes.
+func FromEnv() (Config, error) {
+	c := read()
+	if c.PhonePepper == "" {
+		return c, ErrNoPhonePepper
+	}
+	return c, nil
+}
+
+// LocalFromEnv reads the local runner's configuration: as FromEnv, but
+// PHONE_PEPPER defaults to LocalPhonePepper.
+func LocalFromEnv() Config {
+	c := read()
+	if c.PhonePepper == "" {
+		c.PhonePepper = LocalPhonePepper
+	}
+	return c
+}
+
+func read() Config {
 	return Config{
 		Table:           env("TABLE_NAME", "laoyou"),
 		Endpoint:        strings.TrimSpace(os.Getenv("DYNAMODB_ENDPOINT")),
 		Region:          env("AWS_REGION", "us-east-1"),
 		ShareBaseURL:    env("SHARE_BASE_URL", "http://127.0.0.1:3000/s"),
 		MiniProgramPage: env("MINI_PROGRAM_PAGE", "/pages/landing/index"),
-		PhonePepper:     env("PHONE_PEPPER", "local-pepper-not-secret"),
+		PhonePepper:     env("PHONE_PEPPER", ""),
 		LogLevel:        env("LOG_LEVEL", "INFO"),
 		Stage:           env("STAGE", "local"),
 

@@ -37,8 +37,8 @@ type DeadLetter struct {
 	Recipient  string          `json:"recipient,omitempty"` // a user id
 	Attempts   int             `json:"attempts"`
 	Status     int             `json:"status,omitempty"` // the webhook's last HTTP status
-	Error      string          `json:"error"`
-	Payload    json.RawMessage `json:"payload"` // the event as the webhook was sent it
+	Error      string          `json:"error"`            // a webhook's: one of the Reason values; a coupon's: its API code and message
+	Payload    json.RawMessage `json:"payload"`          // the event as the webhook was sent it
 	At         time.Time       `json:"at"`
 }
 
@@ -199,7 +199,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e event.Event, r Rule) error {
 	if res.OK {
 		return d.Store.MarkDone(ctx, e.Tenant, effect)
 	}
-	d.log().WarnContext(ctx, "webhook failed", "eventId", e.ID, "ruleId", r.ID, "attempts", res.Attempts, "status", res.Status)
+	d.log().WarnContext(ctx, "webhook failed", "eventId", e.ID, "ruleId", r.ID, "attempts", res.Attempts, "status", res.Status, "reason", res.Error)
 	return d.deadLetter(ctx, e, DeadLetter{
 		RuleID: r.ID, Action: "webhook", URL: r.Webhook.URL,
 		Attempts: res.Attempts, Status: res.Status, Error: res.Error,

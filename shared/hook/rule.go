@@ -11,8 +11,6 @@
 package hook
 
 import (
-	"net"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -127,10 +125,12 @@ func (r Rule) validateWebhook(allowLoopback bool) error {
 }
 
 // CheckURL says why a webhook may not be sent to raw, or nil if it may:
-// https to a public host; http only to loopback (127.0.0.1, ::1, localhost)
-// and only with allowLoopback. Addresses inside a network (private, link
-// local such as the instance metadata service) are refused when written as
-// IP literals.
+// https to a public host; http only to loopback (127.0.0.0/8, ::1,
+// localhost) and only with allowLoopback. What the URL alone shows is
+// judged here: IP literals outside the public ranges (PublicAddr),
+// localhost names, and numbers that only some resolvers read as addresses
+// (127.1, 2130706433, 0x7f.0.0.1). Where a name resolves is judged again at
+// every connection.
 func CheckURL(raw string, allowLoopback bool) error {
 	if len(raw) > MaxURL {
 		return apierr.E(op("CheckURL"), apierr.BadRequest, "must be at most 2048 characters")
@@ -143,29 +143,24 @@ func CheckURL(raw string, allowLoopback bool) error {
 		return apierr.E(op("CheckURL"), apierr.BadRequest, "must not carry a user or password")
 	}
 	host := u.Hostname()
-	loopback := isLoopback(host)
+	ip, literal, ok := hostAddr(host)
+	if !ok {
+		return apierr.E(op("CheckURL"), apierr.BadRequest, "must name its host by a DNS name or an IP address in its usual form")
+	}
+	// The local runner's listeners: 127.0.0.1, ::1 and plain localhost, on
+	// http or https. Nothing else counts as loopback there.
+	localListener := allowLoopback && (strings.EqualFold(host, "localhost") || (literal && loopbackAddr(ip)))
 	switch {
-	case loopback && !allowLoopback:
-		return apierr.E(op("CheckURL"), apierr.BadRequest, "must not point at loopback")
-	case loopback && (u.Scheme == "http" || u.Scheme == "https"):
+	case localListener && (u.Scheme == "http" || u.Scheme == "https"):
 		return nil
+	case localhostName(host) || (literal && loopbackAddr(ip)):
+		return apierr.E(op("CheckURL"), apierr.BadRequest, "must not point at loopback")
+	case literal && !PublicAddr(ip):
+		return apierr.E(op("CheckURL"), apierr.BadRequest, "must point at a public host")
 	case u.Scheme != "https":
 		return apierr.E(op("CheckURL"), apierr.BadRequest, "must be https")
 	}
-	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		if ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() {
-			return apierr.E(op("CheckURL"), apierr.BadRequest, "must point at a public host")
-		}
-	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Recipients are the user ids an event names for to. An event that names

@@ -29,8 +29,7 @@ func main() {
 	demo := flag.Bool("demo", true, "load the demo clinic")
 	flag.Parse()
 
-	cfg := config.FromEnv()
-	log := logging.New(os.Stderr, cfg.LogLevel)
+	log := logging.New(os.Stderr, config.LocalFromEnv().LogLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -67,7 +66,7 @@ func run(ctx context.Context, addr string, configure func(net.Listener) local.Op
 // options is the stack's configuration from the environment for a runner
 // listening on addr.
 func options(addr net.Addr) local.Options {
-	cfg := config.FromEnv()
+	cfg := config.LocalFromEnv()
 	cfg.AllowLoopbackWebhooks = true
 	if os.Getenv("SHARE_BASE_URL") == "" {
 		cfg.ShareBaseURL = "" // the runner's own landing page, wherever it listens
