@@ -63,7 +63,7 @@ func fromMillis(ms int64) time.Time {
 	if ms == 0 {
 		return time.Time{}
 	}
-	return time.UnixMilli(ms)
+	return time.UnixMilli(ms).UTC()
 }
 
 // LoadToken reads the app's token record with one GetItem.
