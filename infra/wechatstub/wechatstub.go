@@ -201,6 +201,13 @@ func (s *Stub) Fail(api, fault string, count int) {
 	}
 }
 
+// ClearFaults drops the faults not yet used.
+func (s *Stub) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.faults)
+}
+
 // Revoke makes the app's current token invalid at once (40001), as when
 // someone fetched a token with cgi-bin/token; stable_token's normal mode
 // keeps handing it out until a forced refresh.
@@ -219,7 +226,7 @@ func (s *Stub) Calls(api string) int {
 	return s.calls[api]
 }
 
-// Sent lists the subscribe messages accepted so far.
+// SentMessages lists the subscribe messages accepted so far.
 func (s *Stub) SentMessages() []Sent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
