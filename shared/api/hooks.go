@@ -53,6 +53,7 @@ func hooksOf(d *Deps) *hookParts {
 				Coupons:    coupons,
 				Webhooks:   hook.NewDeliverer(func() bool { return d.Config.AllowLoopbackWebhooks }),
 				Milestones: milestoneSource{d},
+				Messages:   subscribeMessages(d, store),
 				Now:        func() time.Time { return d.Now() },
 				Log:        d.Log,
 			},
