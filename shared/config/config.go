@@ -17,7 +17,7 @@ type Config struct {
 	PhonePepper     string // PHONE_PEPPER: secret for phone number HMACs
 	LogLevel        string // LOG_LEVEL: DEBUG, INFO, WARN or ERROR
 	Stage           string // STAGE: deployment stage
-	WeChatAPIBase   string // WECHAT_API_BASE: WeChat's server API, or a stand-in of it
+	WeChatAPIBase   string // WECHAT_API_BASE: a stand-in of WeChat's server API; empty: WeChat's own
 	// WEBHOOK_ALLOW_LOOPBACK=true lets webhook rules use http:// URLs on
 	// loopback (127.0.0.1, ::1, localhost). Only the local runner sets it; in
 	// AWS every webhook URL must be https.
@@ -35,7 +35,7 @@ func FromEnv() Config {
 		PhonePepper:     env("PHONE_PEPPER", "local-pepper-not-secret"),
 		LogLevel:        env("LOG_LEVEL", "INFO"),
 		Stage:           env("STAGE", "local"),
-		WeChatAPIBase:   env("WECHAT_API_BASE", "https://api.weixin.qq.com"),
+		WeChatAPIBase:   strings.TrimSpace(os.Getenv("WECHAT_API_BASE")),
 
 		AllowLoopbackWebhooks: env("WEBHOOK_ALLOW_LOOPBACK", "") == "true",
 	}
