@@ -306,3 +306,24 @@ func TestMetrics(t *testing.T) {
 		"stable_token:ok", "subscribe_send:NOT_GRANTED",
 	}, f.metrics.got)
 }
+
+// WeChat's clock says the token has expired (42001) before the client's
+// does: the client refreshes and tries once more.
+func TestTokenExpiredAtWeChat(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.client.CodeImage(ctx, app, wechat.CodeRequest{Scene: "r=A"})
+	require.NoError(t, err)
+	ours := &clock{t: f.clock.Now()}
+	c := wechat.New(f.srv.URL, wechat.WithClock(ours.Now))
+	_, err = c.CodeImage(ctx, app, wechat.CodeRequest{Scene: "r=A"})
+	require.NoError(t, err)
+	require.Equal(t, 2, f.srv.Calls(wechatstub.StableToken), "a second process's first token")
+
+	f.clock.Add(wechatstub.TokenTTL) // WeChat's time runs ahead
+	before := f.srv.Calls(wechatstub.CodeImage)
+	_, err = c.CodeImage(ctx, app, wechat.CodeRequest{Scene: "r=A"})
+	require.NoError(t, err)
+	require.Equal(t, 3, f.srv.Calls(wechatstub.StableToken))
+	require.Equal(t, before+2, f.srv.Calls(wechatstub.CodeImage), "refused with 42001, then drawn")
+}
