@@ -28,6 +28,7 @@ import (
 	"github.com/laoyou/laoyou/infra/localauth"
 	"github.com/laoyou/laoyou/infra/runner"
 	"github.com/laoyou/laoyou/infra/samtemplate"
+	"github.com/laoyou/laoyou/infra/wechatstub"
 	"github.com/laoyou/laoyou/shared/api"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/dynamo"
@@ -69,6 +70,9 @@ type Stack struct {
 	Auth          *localauth.Authority
 	Server        *runner.Server
 	Demo          *Demo // nil unless Options.Demo
+	// WeChat is the stand-in for WeChat's server API, started unless the
+	// configuration names one (WECHAT_API_BASE); nil then.
+	WeChat *wechatstub.Server
 
 	log       *slog.Logger
 	db        *ddblocal.Instance // nil when an endpoint was given
@@ -119,6 +123,12 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 			return nil, err
 		}
 		cfg.Endpoint = st.db.Endpoint
+	}
+	if cfg.WeChatAPIBase == "" {
+		if st.WeChat, err = startWeChat(log); err != nil {
+			return nil, err
+		}
+		cfg.WeChatAPIBase = st.WeChat.URL
 	}
 	client, err := ddblocal.NewClient(ctx, cfg.Endpoint, dynamo.WithCallCounting, dynamo.WithUnavailableErrors)
 	if err != nil {
@@ -287,6 +297,10 @@ func (st *Stack) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close stops the DynamoDB Local the stack started, if any.
 func (st *Stack) Close() {
+	if st.WeChat != nil {
+		_ = st.WeChat.Close()
+		st.WeChat = nil
+	}
 	if st.db == nil {
 		return
 	}

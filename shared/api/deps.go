@@ -21,6 +21,7 @@ import (
 	"github.com/laoyou/laoyou/shared/logging"
 	"github.com/laoyou/laoyou/shared/share"
 	"github.com/laoyou/laoyou/shared/tenant"
+	"github.com/laoyou/laoyou/shared/wechat"
 )
 
 // settingsTTL is how long tenant settings are cached in a warm function.
@@ -38,6 +39,8 @@ type Deps struct {
 	// Metrics receives the business metrics as CloudWatch EMF lines: stdout
 	// in Lambda, where CloudWatch Logs picks them up; discarded elsewhere.
 	Metrics io.Writer
+	// WeChatApps finds each tenant's mini-program; nil: none has one.
+	WeChatApps wechat.Apps
 
 	// The domain services, built on first use and kept as long as the Deps:
 	// their caches (templates, deals, rules) and memories of sold-out shards
@@ -47,6 +50,7 @@ type Deps struct {
 	coupons lazy[*coupon.Service]
 	groups  lazy[*groupbuy.Service]
 	hooks   lazy[*hookParts]
+	weChat  lazy[*wechat.Client]
 }
 
 // lazy is a value built on first use, once.

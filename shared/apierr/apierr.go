@@ -53,6 +53,12 @@ const (
 	GroupFull     Kind = "GROUP_FULL"
 	GroupClosed   Kind = "GROUP_CLOSED"
 	AlreadyMember Kind = "ALREADY_MEMBER"
+
+	// WeChat.
+	WeChatCodeInvalid   Kind = "WECHAT_CODE_INVALID"   // a wx.login or phone code that is bad, used or expired
+	WeChatUserBlocked   Kind = "WECHAT_USER_BLOCKED"   // WeChat's 40226: the user is blocked
+	WeChatNotConfigured Kind = "WECHAT_NOT_CONFIGURED" // the tenant has no mini-program set
+	WeChatUnavailable   Kind = "WECHAT_UNAVAILABLE"    // WeChat busy, rate limited or out of reach
 )
 
 // Op names the operation that failed, e.g. "referral.Bind".

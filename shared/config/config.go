@@ -18,6 +18,7 @@ type Config struct {
 	PhonePepper     string // PHONE_PEPPER: secret for phone number HMACs
 	LogLevel        string // LOG_LEVEL: DEBUG, INFO, WARN or ERROR
 	Stage           string // STAGE: deployment stage
+	WeChatAPIBase   string // WECHAT_API_BASE: a stand-in of WeChat's server API; empty: WeChat's own
 	// WEBHOOK_ALLOW_LOOPBACK=true lets webhook rules use http:// URLs on
 	// loopback (127.0.0.1, ::1, localhost). Only the local runner sets it; in
 	// AWS every webhook URL must be https.
@@ -64,6 +65,7 @@ func read() Config {
 		PhonePepper:     env("PHONE_PEPPER", ""),
 		LogLevel:        env("LOG_LEVEL", "INFO"),
 		Stage:           env("STAGE", "local"),
+		WeChatAPIBase:   strings.TrimSpace(os.Getenv("WECHAT_API_BASE")),
 
 		AllowLoopbackWebhooks: env("WEBHOOK_ALLOW_LOOPBACK", "") == "true",
 	}

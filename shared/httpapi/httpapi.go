@@ -265,6 +265,11 @@ var statusOf = map[apierr.Kind]int{
 	apierr.GroupFull:     http.StatusConflict,
 	apierr.GroupClosed:   http.StatusConflict,
 	apierr.AlreadyMember: http.StatusConflict,
+
+	apierr.WeChatCodeInvalid:   http.StatusUnprocessableEntity,
+	apierr.WeChatUserBlocked:   http.StatusForbidden,
+	apierr.WeChatNotConfigured: http.StatusNotFound,
+	apierr.WeChatUnavailable:   http.StatusServiceUnavailable,
 }
 
 // StatusOf maps an error to its HTTP status.
