@@ -13,14 +13,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/laoyou/laoyou/shared/account"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/coupon"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/logging"
+	"github.com/laoyou/laoyou/shared/secret"
 	"github.com/laoyou/laoyou/shared/share"
 	"github.com/laoyou/laoyou/shared/tenant"
+	"github.com/laoyou/laoyou/shared/token"
 )
 
 // settingsTTL is how long tenant settings are cached in a warm function.
@@ -39,14 +42,24 @@ type Deps struct {
 	// in Lambda, where CloudWatch Logs picks them up; discarded elsewhere.
 	Metrics io.Writer
 
+	// Tokens signs sign-in tokens (a KMS key in AWS, the runner's key file
+	// locally); Secrets seals tenants' WeChat app secrets; WeChat is the
+	// client of WeChat's server API. Only the functions that need them set
+	// them (functions/*/main.go), so the others carry no KMS client.
+	Tokens  token.Signer
+	Secrets secret.Sealer
+	WeChat  account.WeChat
+
 	// The domain services, built on first use and kept as long as the Deps:
 	// their caches (templates, deals, rules) and memories of sold-out shards
 	// live while the function stays warm, and every API built on the same
 	// Deps (the local runner builds all of them on one) shares them, so an
 	// admin's change is seen at once there.
-	coupons lazy[*coupon.Service]
-	groups  lazy[*groupbuy.Service]
-	hooks   lazy[*hookParts]
+	coupons  lazy[*coupon.Service]
+	groups   lazy[*groupbuy.Service]
+	hooks    lazy[*hookParts]
+	accounts lazy[*account.Service]
+	apps     lazy[*account.Apps]
 }
 
 // lazy is a value built on first use, once.

@@ -42,6 +42,9 @@ func (r *Request) Query(name string) string { return r.Event.QueryStringParamete
 type Response struct {
 	Status int
 	Body   any
+	// Headers are added to the answer's, e.g. a cache-control that lets a
+	// public document be cached (the default is no-store).
+	Headers map[string]string
 }
 
 // OK is a 200 response.
@@ -208,7 +211,11 @@ func (a *API) call(ctx context.Context, route Route, req *Request) (events.APIGa
 	if status == 0 {
 		status = http.StatusOK
 	}
-	return jsonResponse(status, string(body)), nil
+	resp := jsonResponse(status, string(body))
+	for k, v := range out.Headers {
+		resp.Headers[strings.ToLower(k)] = v
+	}
+	return resp, nil
 }
 
 func (a *API) logRequest(ctx context.Context, reqID, route string, status int, err error, took time.Duration) {
