@@ -10,7 +10,6 @@ import (
 
 	"github.com/laoyou/laoyou/shared/api"
 	"github.com/laoyou/laoyou/shared/kms"
-	"github.com/laoyou/laoyou/shared/wechat"
 )
 
 func main() {
@@ -22,6 +21,5 @@ func main() {
 	}
 	d.Tokens = kms.SigningKeys(keys, d.Config.TokenKeyID, d.Config.PreviousTokenKeyIDs)
 	d.Secrets = kms.NewSealer(keys, d.Config.SecretsKeyID)
-	d.WeChat = wechat.New(d.Config.WeChatAPIBase)
 	lambda.Start(api.Auth(d).Handle)
 }

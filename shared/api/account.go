@@ -48,7 +48,7 @@ func AccountService(d *Deps) *account.Service {
 			Store:    store,
 			Apps:     d.Apps(),
 			Secrets:  d.Secrets,
-			WeChat:   d.WeChat,
+			WeChat:   WeChat(d),
 			Tokens:   d.Tokens,
 			Issuer:   d.Config.IssuerURL,
 			Audience: d.Config.TokenAudience,

@@ -24,6 +24,7 @@ import (
 	"github.com/laoyou/laoyou/shared/share"
 	"github.com/laoyou/laoyou/shared/tenant"
 	"github.com/laoyou/laoyou/shared/token"
+	"github.com/laoyou/laoyou/shared/wechat"
 )
 
 // settingsTTL is how long tenant settings are cached in a warm function.
@@ -41,14 +42,15 @@ type Deps struct {
 	// Metrics receives the business metrics as CloudWatch EMF lines: stdout
 	// in Lambda, where CloudWatch Logs picks them up; discarded elsewhere.
 	Metrics io.Writer
+	// WeChatApps finds each tenant's mini-program; nil: none has one.
+	WeChatApps wechat.Apps
 
 	// Tokens signs sign-in tokens (a KMS key in AWS, the runner's key file
-	// locally); Secrets seals tenants' WeChat app secrets; WeChat is the
-	// client of WeChat's server API. Only the functions that need them set
-	// them (functions/*/main.go), so the others carry no KMS client.
+	// locally); Secrets seals tenants' WeChat app secrets.
+	// Only the functions that need them set them (functions/*/main.go), so
+	// the others carry no KMS client.
 	Tokens  token.Signer
 	Secrets secret.Sealer
-	WeChat  account.WeChat
 
 	// The domain services, built on first use and kept as long as the Deps:
 	// their caches (templates, deals, rules) and memories of sold-out shards
@@ -60,6 +62,7 @@ type Deps struct {
 	hooks    lazy[*hookParts]
 	accounts lazy[*account.Service]
 	apps     lazy[*account.Apps]
+	weChat   lazy[*wechat.Client]
 }
 
 // lazy is a value built on first use, once.

@@ -352,7 +352,11 @@ func TestOpenRoom(t *testing.T) {
 	opened := s.events(event.GroupOpened)
 	require.Len(t, opened, 1)
 	require.Equal(t, "clinic-a", opened[0].Tenant)
-	require.Equal(t, map[string]any{"groupId": id, "dealId": "duo", "leaderId": "alice"}, opened[0].Data)
+	require.Equal(t, map[string]any{
+		"groupId": id, "dealId": "duo", "leaderId": "alice",
+		"dealTitle": opened[0].Data["dealTitle"], "size": 2.0, "joined": 1.0, "status": "OPEN",
+	}, opened[0].Data)
+	require.NotEmpty(t, opened[0].Data["dealTitle"])
 }
 
 func TestOpenAndJoinErrors(t *testing.T) {

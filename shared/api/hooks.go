@@ -53,6 +53,7 @@ func hooksOf(d *Deps) *hookParts {
 				Coupons:    coupons,
 				Webhooks:   hook.NewDeliverer(func() bool { return d.Config.AllowLoopbackWebhooks }),
 				Milestones: milestoneSource{d},
+				Messages:   subscribeMessages(d, store),
 				Now:        func() time.Time { return d.Now() },
 				Log:        d.Log,
 			},
@@ -233,9 +234,11 @@ func adminHookRoutes(d *Deps) []httpapi.Route {
 
 // hookRequest is the body of PUT /v1/admin/hooks/{ruleId}.
 type hookRequest struct {
-	Event       string            `json:"event"`
-	IssueCoupon *hook.IssueCoupon `json:"issueCoupon"`
-	Webhook     *hook.Webhook     `json:"webhook"`
+	Event            string                 `json:"event"`
+	IssueCoupon      *hook.IssueCoupon      `json:"issueCoupon"`
+	Webhook          *hook.Webhook          `json:"webhook"`
+	SubscribeMessage *hook.SubscribeMessage `json:"subscribeMessage"`
+	To               string                 `json:"to"`
 }
 
 // Valid checks the body's shape; the hook rules check the values.
@@ -243,8 +246,17 @@ func (h *hookRequest) Valid() error {
 	if h.Event == "" {
 		return httpapi.Missing("event")
 	}
-	if (h.IssueCoupon == nil) == (h.Webhook == nil) {
-		return httpapi.Invalid("issueCoupon", `or field "webhook" is required, exactly one of them`)
+	n := 0
+	for _, set := range []bool{h.IssueCoupon != nil, h.Webhook != nil, h.SubscribeMessage != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return httpapi.Invalid("issueCoupon", `, "webhook" or "subscribeMessage" is required, exactly one of them`)
+	}
+	if h.To != "" && h.SubscribeMessage == nil {
+		return httpapi.Invalid("to", `goes with "subscribeMessage"; an issueCoupon rule names its recipient in "issueCoupon.to"`)
 	}
 	return nil
 }
@@ -258,6 +270,7 @@ func putHookRule(d *Deps) httpapi.HandlerFunc {
 		rule := hook.Rule{
 			Tenant: r.Caller.Tenant, ID: r.PathParam("ruleId"), Event: event.Type(in.Event),
 			IssueCoupon: in.IssueCoupon, Webhook: in.Webhook,
+			SubscribeMessage: in.SubscribeMessage, To: hook.Recipient(in.To),
 		}
 		v, err := hooksOf(d).rules.Save(ctx, rule, d.Config.AllowLoopbackWebhooks)
 		return httpapi.OK(v), err

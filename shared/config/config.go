@@ -17,6 +17,7 @@ type Config struct {
 	PhonePepper     string // PHONE_PEPPER: secret for phone number HMACs
 	LogLevel        string // LOG_LEVEL: DEBUG, INFO, WARN or ERROR
 	Stage           string // STAGE: deployment stage
+	WeChatAPIBase   string // WECHAT_API_BASE: WeChat's server API, or a stand-in of it
 	// Sign-in tokens Laoyou issues itself (see shared/token).
 	IssuerURL     string // ISSUER_URL: the tokens' iss, this API's base URL; its discovery document is served under it
 	TokenAudience string // TOKEN_AUDIENCE: the tokens' aud, one of the JWT authorizer's audiences
@@ -25,7 +26,6 @@ type Config struct {
 	TokenKeyID          string
 	PreviousTokenKeyIDs []string
 	SecretsKeyID        string // SECRETS_KEY_ID: the KMS key that seals tenants' WeChat app secrets
-	WeChatAPIBase       string // WECHAT_API_BASE: WeChat's server API
 
 	// WEBHOOK_ALLOW_LOOPBACK=true lets webhook rules use http:// URLs on
 	// loopback (127.0.0.1, ::1, localhost). Only the local runner sets it; in
@@ -44,13 +44,13 @@ func FromEnv() Config {
 		PhonePepper:     env("PHONE_PEPPER", "local-pepper-not-secret"),
 		LogLevel:        env("LOG_LEVEL", "INFO"),
 		Stage:           env("STAGE", "local"),
+		WeChatAPIBase:   env("WECHAT_API_BASE", "https://api.weixin.qq.com"),
 
 		IssuerURL:           strings.TrimSuffix(env("ISSUER_URL", "http://127.0.0.1:3000"), "/"),
 		TokenAudience:       env("TOKEN_AUDIENCE", "laoyou-local"),
 		TokenKeyID:          env("TOKEN_KEY_ID", ""),
 		PreviousTokenKeyIDs: list(env("PREVIOUS_TOKEN_KEY_IDS", "")),
 		SecretsKeyID:        env("SECRETS_KEY_ID", ""),
-		WeChatAPIBase:       strings.TrimSuffix(env("WECHAT_API_BASE", "https://api.weixin.qq.com"), "/"),
 
 		AllowLoopbackWebhooks: env("WEBHOOK_ALLOW_LOOPBACK", "") == "true",
 	}

@@ -271,6 +271,7 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 		}
 		c := t.couponFor(share.NewCode(share.CouponCodeLen), user, src, now, hold)
 		data := map[string]any{"couponCode": c.Code, "templateId": t.ID, "userId": user, "source": string(src)}
+		c.describe(data)
 		if r != nil {
 			if r.PriceFen != nil {
 				c.PriceFen = *r.PriceFen
@@ -450,6 +451,7 @@ func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (R
 	if c.DealID != "" {
 		data["dealId"] = c.DealID // a group voucher: counted in the deal's stats
 	}
+	c.describe(data)
 	e := event.New(event.CouponRedeemed, c.Tenant, now, data)
 	conflict, err := s.Store.Redeem(ctx, code, caller.Tenant, caller.UserID, req, now, e)
 	if err != nil {
@@ -469,4 +471,13 @@ func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (R
 		return Redemption{}, apierr.E(op, apierr.Unavailable, "the coupon changed meanwhile, try again")
 	}
 	return Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: now}, nil
+}
+
+// describe adds to an event's data what subscribe messages quote of the
+// coupon, so sending one reads nothing: its title and validity.
+func (c *Coupon) describe(data map[string]any) {
+	data["title"] = c.Title
+	if !c.ValidTo.IsZero() {
+		data["validTo"] = c.ValidTo.UTC().Format(time.RFC3339)
+	}
 }

@@ -31,7 +31,7 @@ type DeadLetter struct {
 	EventID    string          `json:"eventId"`
 	EventType  event.Type      `json:"eventType"`
 	RuleID     string          `json:"ruleId"`
-	Action     string          `json:"action"` // "webhook" or "issueCoupon"
+	Action     string          `json:"action"` // "webhook", "issueCoupon" or "subscribeMessage"
 	URL        string          `json:"url,omitempty"`
 	TemplateID string          `json:"templateId,omitempty"`
 	Recipient  string          `json:"recipient,omitempty"` // a user id
@@ -69,8 +69,10 @@ type Dispatcher struct {
 	Webhooks *Deliverer
 	// Milestones gives the referral milestone bonuses; nil gives none.
 	Milestones MilestoneSource
-	Now        func() time.Time
-	Log        *slog.Logger
+	// Messages sends subscribe messages; nil dead-letters their rules.
+	Messages *Messages
+	Now      func() time.Time
+	Log      *slog.Logger
 }
 
 // Dispatch applies every reaction and rule to e. Effects that failed for
@@ -98,6 +100,8 @@ func (d *Dispatcher) Dispatch(ctx context.Context, e event.Event) error {
 			errs = append(errs, d.issueCoupons(ctx, e, r))
 		case r.Webhook != nil:
 			errs = append(errs, d.deliver(ctx, e, r))
+		case r.SubscribeMessage != nil:
+			errs = append(errs, d.sendMessages(ctx, e, r))
 		}
 	}
 	return errors.Join(errs...)

@@ -1,7 +1,8 @@
 // Package hook is how a clinic reacts to what happens in its programme: a
 // rule says, on an event (a friend bound, a group succeeded, a coupon
-// redeemed), issue a coupon to someone the event names, or POST the event,
-// signed, to the clinic's own system. Events come from the table's stream,
+// redeemed), issue a coupon to someone the event names, POST the event,
+// signed, to the clinic's own system, or send those it names a WeChat
+// subscribe message. Events come from the table's stream,
 // which delivers at least once; each effect happens once per (event, rule,
 // recipient) however often it is delivered, and webhooks that keep failing
 // are kept as dead letters, never dropped. Laoyou's own reactions live here
@@ -41,7 +42,10 @@ type Rule struct {
 	Event       event.Type
 	IssueCoupon *IssueCoupon
 	Webhook     *Webhook
-	UpdatedAt   time.Time
+	// SubscribeMessage sends a WeChat subscribe message to To.
+	SubscribeMessage *SubscribeMessage
+	To               Recipient
+	UpdatedAt        time.Time
 }
 
 // IssueCoupon issues a coupon of TemplateID to the event's To.
@@ -79,12 +83,25 @@ func (r Rule) Validate(allowLoopback bool) error {
 		return missing("event")
 	case !slices.Contains(event.Public, r.Event):
 		return invalid("event", "must be one of "+publicEvents())
-	case (r.IssueCoupon == nil) == (r.Webhook == nil):
-		return apierr.Errorf(op("Validate"), apierr.BadRequest, `exactly one of field "issueCoupon" or field "webhook" is required`)
+	case r.actions() != 1:
+		return apierr.Errorf(op("Validate"), apierr.BadRequest, `exactly one of field "issueCoupon", "webhook" or "subscribeMessage" is required`)
 	case r.IssueCoupon != nil:
 		return r.validateIssue()
+	case r.SubscribeMessage != nil:
+		return r.validateSubscribe()
 	}
 	return r.validateWebhook(allowLoopback)
+}
+
+// actions counts the rule's actions; a valid rule has one.
+func (r Rule) actions() int {
+	n := 0
+	for _, set := range []bool{r.IssueCoupon != nil, r.Webhook != nil, r.SubscribeMessage != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
 }
 
 func (r Rule) validateIssue() error {
