@@ -8,12 +8,15 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,10 +31,13 @@ import (
 	"github.com/laoyou/laoyou/infra/localauth"
 	"github.com/laoyou/laoyou/infra/runner"
 	"github.com/laoyou/laoyou/infra/samtemplate"
+	"github.com/laoyou/laoyou/infra/wechatstub"
 	"github.com/laoyou/laoyou/shared/api"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
+	"github.com/laoyou/laoyou/shared/secret"
+	"github.com/laoyou/laoyou/shared/token"
 )
 
 // Options say what to run and where.
@@ -47,6 +53,14 @@ type Options struct {
 	KeyPath string
 	// Issuer of local tokens; "" is localauth.DefaultIssuer.
 	Issuer string
+	// IssuerKeyPath keeps the key that signs Laoyou's own sign-in tokens
+	// (the KMS key in AWS); SecretsKeyPath the key that seals tenants' app
+	// secrets. "" makes keys that die with the process.
+	IssuerKeyPath  string
+	SecretsKeyPath string
+	// WeChatAddr, when set, starts the WeChat stand-in there and points the
+	// functions at it (Config.WeChatAPIBase); "127.0.0.1:0" picks a port.
+	WeChatAddr string
 	// StreamInterval between polls of an idle stream; 0 is the runner's
 	// default (half a second).
 	StreamInterval time.Duration
@@ -61,9 +75,14 @@ type Stack struct {
 	Auth   *localauth.Authority
 	Server *runner.Server
 	Demo   *Demo // nil unless Options.Demo
+	// WeChat is the WeChat stand-in the stack started, nil if it uses
+	// another; WeChatURL is its base URL.
+	WeChat    *wechatstub.Stub
+	WeChatURL string
 
 	log       *slog.Logger
 	db        *ddblocal.Instance // nil when an endpoint was given
+	wechatSrv *http.Server
 	poller    *runner.StreamPoller
 	schedules []schedule
 }
@@ -114,13 +133,26 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		return nil, err
 	}
 	log.Info("DynamoDB ready", "endpoint", cfg.Endpoint, "table", cfg.Table)
-	st.Deps = api.DepsWith(client, cfg, log)
+	if opts.WeChatAddr != "" {
+		if err := st.startWeChat(opts.WeChatAddr); err != nil {
+			return nil, err
+		}
+		cfg.WeChatAPIBase = st.WeChatURL
+		log.Info("WeChat stand-in listening", "url", st.WeChatURL)
+	}
 
 	if st.Auth, err = localauth.New(opts.KeyPath); err != nil {
 		return nil, err
 	}
 	if opts.Issuer != "" {
 		st.Auth.Issuer = opts.Issuer
+	}
+	// Laoyou's own tokens carry the audience the authorizer accepts, as
+	// JwtAudience sets both in AWS.
+	cfg.TokenAudience = st.Auth.Audience
+	st.Deps = api.DepsWith(client, cfg, log)
+	if err := st.ownTokens(opts); err != nil {
+		return nil, err
 	}
 
 	fns := Functions(st.Deps)
@@ -165,9 +197,68 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		if st.Demo, err = SeedDemo(ctx, st.Deps); err != nil {
 			return nil, fmt.Errorf("local: demo data: %w", err)
 		}
+		if st.WeChat != nil {
+			if err := SeedDemoWeChat(ctx, st.Deps, st.WeChat); err != nil {
+				return nil, fmt.Errorf("local: demo mini-program: %w", err)
+			}
+			st.Demo.AppID = DemoAppID
+		}
 		log.Info("demo data loaded", "tenant", st.Demo.Tenant, "referrer", st.Demo.Referrer, "referralCode", st.Demo.ReferralCode)
 	}
 	return st, nil
+}
+
+// ownTokens gives the stack the keys AWS keeps in KMS: a signing key for
+// sign-in tokens, whose issuer the local authorizer trusts as API Gateway's
+// does, and a key that seals app secrets.
+func (st *Stack) ownTokens(opts Options) error {
+	signing, err := localauth.LoadOrCreateKey(opts.IssuerKeyPath)
+	if err != nil {
+		return err
+	}
+	keys := token.KeySet{Current: token.NewRSAKey(signing)}
+	st.Deps.Tokens = keys
+	st.Auth.Trust(st.Deps.Config.IssuerURL, keys.Keys)
+	sealKey, err := loadOrCreateSecretKey(opts.SecretsKeyPath)
+	if err != nil {
+		return err
+	}
+	st.Deps.Secrets, err = secret.NewAESGCM(sealKey)
+	return err
+}
+
+// loadOrCreateSecretKey reads a 32-byte key from path, or makes one and
+// saves it there (mode 0600); "" makes one that is never saved.
+func loadOrCreateSecretKey(path string) ([]byte, error) {
+	if path != "" {
+		if b, err := os.ReadFile(path); err == nil && len(b) == secret.KeySize {
+			return b, nil
+		}
+	}
+	key := make([]byte, secret.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return key, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	return key, os.WriteFile(path, key, 0o600)
+}
+
+// startWeChat serves a WeChat stand-in on addr.
+func (st *Stack) startWeChat(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("local: WeChat stand-in: %w", err)
+	}
+	st.WeChat = wechatstub.New()
+	st.WeChatURL = "http://" + ln.Addr().String()
+	st.wechatSrv = &http.Server{Handler: st.WeChat, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = st.wechatSrv.Serve(ln) }()
+	return nil
 }
 
 // streamPoller reads the table's stream for the template's stream consumer,
@@ -226,6 +317,10 @@ func (st *Stack) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close stops the DynamoDB Local the stack started, if any.
 func (st *Stack) Close() {
+	if st.wechatSrv != nil {
+		_ = st.wechatSrv.Close()
+		st.wechatSrv = nil
+	}
 	if st.db == nil {
 		return
 	}
@@ -252,6 +347,7 @@ func Functions(d *api.Deps) Handlers {
 			"CouponsFunction":  api.Coupons(d),
 			"GroupBuyFunction": api.GroupBuy(d),
 			"AdminFunction":    api.Admin(d),
+			"AuthFunction":     api.Auth(d),
 		},
 		Stream: map[string]runner.StreamHandler{
 			"HooksFunction": api.Hooks(d),
