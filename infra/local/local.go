@@ -58,8 +58,8 @@ type Options struct {
 	// secrets. "" makes keys that die with the process.
 	IssuerKeyPath  string
 	SecretsKeyPath string
-	// WeChatAddr, when set, starts the WeChat stand-in there and points the
-	// functions at it (Config.WeChatAPIBase); "127.0.0.1:0" picks a port.
+	// WeChatAddr is where the WeChat stand-in listens when the stack starts
+	// one (Config.WeChatAPIBase unset); "" picks a free port.
 	WeChatAddr string
 	// StreamInterval between polls of an idle stream; 0 is the runner's
 	// default (half a second).
@@ -75,14 +75,12 @@ type Stack struct {
 	Auth   *localauth.Authority
 	Server *runner.Server
 	Demo   *Demo // nil unless Options.Demo
-	// WeChat is the WeChat stand-in the stack started, nil if it uses
-	// another; WeChatURL is its base URL.
-	WeChat    *wechatstub.Stub
-	WeChatURL string
+	// WeChat is the stand-in for WeChat's server API, started unless the
+	// configuration names one (WECHAT_API_BASE); nil then.
+	WeChat *wechatstub.Server
 
 	log       *slog.Logger
 	db        *ddblocal.Instance // nil when an endpoint was given
-	wechatSrv *http.Server
 	poller    *runner.StreamPoller
 	schedules []schedule
 }
@@ -125,6 +123,12 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		}
 		cfg.Endpoint = st.db.Endpoint
 	}
+	if cfg.WeChatAPIBase == "" {
+		if st.WeChat, err = startWeChat(log, opts.WeChatAddr); err != nil {
+			return nil, err
+		}
+		cfg.WeChatAPIBase = st.WeChat.URL
+	}
 	client, err := ddblocal.NewClient(ctx, cfg.Endpoint, dynamo.WithCallCounting, dynamo.WithUnavailableErrors)
 	if err != nil {
 		return nil, err
@@ -133,14 +137,6 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		return nil, err
 	}
 	log.Info("DynamoDB ready", "endpoint", cfg.Endpoint, "table", cfg.Table)
-	if opts.WeChatAddr != "" {
-		if err := st.startWeChat(opts.WeChatAddr); err != nil {
-			return nil, err
-		}
-		cfg.WeChatAPIBase = st.WeChatURL
-		log.Info("WeChat stand-in listening", "url", st.WeChatURL)
-	}
-
 	if st.Auth, err = localauth.New(opts.KeyPath); err != nil {
 		return nil, err
 	}
@@ -248,19 +244,6 @@ func loadOrCreateSecretKey(path string) ([]byte, error) {
 	return key, os.WriteFile(path, key, 0o600)
 }
 
-// startWeChat serves a WeChat stand-in on addr.
-func (st *Stack) startWeChat(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("local: WeChat stand-in: %w", err)
-	}
-	st.WeChat = wechatstub.New()
-	st.WeChatURL = "http://" + ln.Addr().String()
-	st.wechatSrv = &http.Server{Handler: st.WeChat, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = st.wechatSrv.Serve(ln) }()
-	return nil
-}
-
 // streamPoller reads the table's stream for the template's stream consumer,
 // with its batch size, as the event source mapping does in AWS.
 func (st *Stack) streamPoller(ctx context.Context, tmpl *samtemplate.Template, cfg config.Config, fns Handlers, every time.Duration) (*runner.StreamPoller, error) {
@@ -317,9 +300,9 @@ func (st *Stack) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close stops the DynamoDB Local the stack started, if any.
 func (st *Stack) Close() {
-	if st.wechatSrv != nil {
-		_ = st.wechatSrv.Close()
-		st.wechatSrv = nil
+	if st.WeChat != nil {
+		_ = st.WeChat.Close()
+		st.WeChat = nil
 	}
 	if st.db == nil {
 		return

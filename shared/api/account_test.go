@@ -32,7 +32,6 @@ const (
 	testAppSecret = "s3cr3t-of-the-clinic"
 )
 
-
 // withApp registers the tenant's mini-program with the stand-in and saves
 // it through the admin API.
 func (s *stack) withApp(tenant string) {

@@ -17,7 +17,11 @@ import (
 // the table, and each call is counted in the EMF metrics.
 func WeChat(d *Deps) *wechat.Client {
 	return d.weChat.get(func() *wechat.Client {
-		return wechat.New(d.Config.WeChatAPIBase,
+		base := d.Config.WeChatAPIBase
+		if base == "" {
+			base = wechat.DefaultBase
+		}
+		return wechat.New(base,
 			wechat.WithTokenStore(dynamo.WeChatStore{Store: d.Store}),
 			wechat.WithClock(func() time.Time { return d.Now() }),
 			wechat.WithMetrics(metrics.WeChatMetrics{W: d.Metrics}))

@@ -17,7 +17,7 @@ type Config struct {
 	PhonePepper     string // PHONE_PEPPER: secret for phone number HMACs
 	LogLevel        string // LOG_LEVEL: DEBUG, INFO, WARN or ERROR
 	Stage           string // STAGE: deployment stage
-	WeChatAPIBase   string // WECHAT_API_BASE: WeChat's server API, or a stand-in of it
+	WeChatAPIBase   string // WECHAT_API_BASE: a stand-in of WeChat's server API; empty: WeChat's own
 	// Sign-in tokens Laoyou issues itself (see shared/token).
 	IssuerURL     string // ISSUER_URL: the tokens' iss, this API's base URL; its discovery document is served under it
 	TokenAudience string // TOKEN_AUDIENCE: the tokens' aud, one of the JWT authorizer's audiences
@@ -44,7 +44,7 @@ func FromEnv() Config {
 		PhonePepper:     env("PHONE_PEPPER", "local-pepper-not-secret"),
 		LogLevel:        env("LOG_LEVEL", "INFO"),
 		Stage:           env("STAGE", "local"),
-		WeChatAPIBase:   env("WECHAT_API_BASE", "https://api.weixin.qq.com"),
+		WeChatAPIBase:   strings.TrimSpace(os.Getenv("WECHAT_API_BASE")),
 
 		IssuerURL:           strings.TrimSuffix(env("ISSUER_URL", "http://127.0.0.1:3000"), "/"),
 		TokenAudience:       env("TOKEN_AUDIENCE", "laoyou-local"),

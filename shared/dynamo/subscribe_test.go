@@ -96,13 +96,10 @@ func TestSubscribeMessageExactlyOnce(t *testing.T) {
 	}
 	e := succeededEvent("u1", "u2", "u3")
 
-	// The stream delivers the event three times...
-	for range 3 {
-		require.NoError(t, m.dispatcher(3).Dispatch(ctx, e))
-	}
-	// ...and two invocations race over it.
+	// Invocations race over the new event (two in the worst real case, more
+	// here to make the race likely)...
 	var wg sync.WaitGroup
-	for range 2 {
+	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -110,6 +107,10 @@ func TestSubscribeMessageExactlyOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// ...and the stream delivers it three more times.
+	for range 3 {
+		require.NoError(t, m.dispatcher(3).Dispatch(ctx, e))
+	}
 
 	sent := m.srv.SentMessages()
 	require.Len(t, sent, 1, "one message to u1, however often the event came")
