@@ -33,6 +33,7 @@ const (
 	NotANewPatient      Kind = "NOT_A_NEW_PATIENT"
 	ReferrerNotEligible Kind = "REFERRER_NOT_ELIGIBLE"
 	VisitNotFound       Kind = "VISIT_NOT_FOUND"
+	SelfVisit           Kind = "SELF_VISIT"
 
 	// Coupons.
 	TemplateNotFound Kind = "TEMPLATE_NOT_FOUND"

@@ -188,8 +188,12 @@ func (s *Service) Claim(ctx context.Context, caller auth.Caller, templateID stri
 	if t == nil {
 		return Claimed{}, apierr.E(op, apierr.TemplateNotFound, "no such coupon template")
 	}
-	if !t.ClaimableAt(s.Now()) {
-		return Claimed{}, apierr.E(op, apierr.NotClaimable, "this coupon cannot be claimed")
+	// An ended template still exists: it is NOT_CLAIMABLE, never missing.
+	switch now := s.Now(); {
+	case !t.IssuableAt(now):
+		return Claimed{}, apierr.E(op, apierr.NotClaimable, "this coupon has ended: its validity is over")
+	case !t.Claimable:
+		return Claimed{}, apierr.E(op, apierr.NotClaimable, "this coupon is given by the clinic, not claimed")
 	}
 	// A claim with an Idempotency-Key is an effect of that key: a retry after
 	// a commit whose reply was lost finds it and answers the coupon it made.

@@ -255,15 +255,11 @@ func (s ReferralStore) Referrals(ctx context.Context, tenant, userID string) (*r
 	return code, friends, nil
 }
 
-// BindingOf reads the user's binding with a strongly consistent read, so a
-// visit right after a bind sees it.
-func (s ReferralStore) BindingOf(ctx context.Context, tenant, userID string) (*referral.Binding, error) {
-	var it bindingItem
-	found, err := s.getItemConsistent(ctx, bindingKey(tenant, userID), &it)
-	if !found || err != nil {
-		return nil, err
-	}
-	return it.binding(), nil
+// VisitorOf reads the user's binding and role record with one strongly
+// consistent BatchGetItem, so a visit right after a bind sees it.
+func (s ReferralStore) VisitorOf(ctx context.Context, tenant, userID string) (referral.Visitor, error) {
+	v, _, err := s.visitor(ctx, tenant, userID, false)
+	return v, err
 }
 
 // QualifiedFriends counts the referrer's friends whose referral qualified

@@ -140,13 +140,49 @@ func (s *Store) getWith(ctx context.Context, k key, out any, also key, alsoOut a
 	return found, nil
 }
 
-// BindingWithSettings reads the user's binding and the tenant's settings in
-// one strongly consistent call.
-func (s ReferralStore) BindingWithSettings(ctx context.Context, t, userID string) (*referral.Binding, *tenant.Settings, error) {
-	var it bindingItem
-	found, st, err := s.withSettings(ctx, t, bindingKey(t, userID), &it)
-	if !found || err != nil {
-		return nil, st, err
+// VisitorWithSettings reads the user's binding and role record and the
+// tenant's settings in one strongly consistent call.
+func (s ReferralStore) VisitorWithSettings(ctx context.Context, t, userID string) (referral.Visitor, *tenant.Settings, error) {
+	return s.visitor(ctx, t, userID, true)
+}
+
+// visitor reads the user's binding and role record and, withSettings, the
+// tenant's settings, in one strongly consistent BatchGetItem.
+func (s ReferralStore) visitor(ctx context.Context, t, userID string, withSettings bool) (referral.Visitor, *tenant.Settings, error) {
+	keys := []map[string]types.AttributeValue{bindingKey(t, userID).av(), roleKey(t, userID).av()}
+	sk := key{PK: tenantPK(t), SK: skSettings}
+	if withSettings {
+		keys = append(keys, sk.av())
 	}
-	return it.binding(), st, nil
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return referral.Visitor{}, nil, err
+	}
+	var v referral.Visitor
+	var st *tenant.Settings
+	for _, item := range items {
+		var got key
+		if err := attributevalue.UnmarshalMap(item, &got); err != nil {
+			return referral.Visitor{}, nil, err
+		}
+		switch got {
+		case bindingKey(t, userID):
+			var it bindingItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return referral.Visitor{}, nil, err
+			}
+			v.Binding = it.binding()
+		case roleKey(t, userID):
+			if v.Role, err = roleFrom(item); err != nil {
+				return referral.Visitor{}, nil, err
+			}
+		case sk:
+			var it settingsItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return referral.Visitor{}, nil, err
+			}
+			st = &it.Settings
+		}
+	}
+	return v, st, nil
 }

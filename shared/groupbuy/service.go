@@ -26,7 +26,9 @@ type Service struct {
 
 // SaveDeal creates or replaces a deal. Seat stock is re-split over the
 // deal's shards from the seats each has handed out, so a cut in stock never
-// lets more seats out than the new stock (see AllotSeats).
+// lets more seats out than the new stock (see AllotSeats). The voucher
+// template it names must exist: it is read with the deal, so the save
+// stays one read and one write.
 func (s *Service) SaveDeal(ctx context.Context, tenant, dealID string, spec DealSpec) (Deal, error) {
 	const op = apierr.Op("groupbuy.SaveDeal")
 	if !auth.ValidID(dealID) {
@@ -36,10 +38,14 @@ func (s *Service) SaveDeal(ctx context.Context, tenant, dealID string, spec Deal
 		return Deal{}, err
 	}
 	for attempt := 0; ; attempt++ {
-		prev, taken, err := s.Store.DealWithSeats(ctx, tenant, dealID)
+		snap, err := s.Store.DealWithSeats(ctx, tenant, dealID, spec.VoucherTemplateID)
 		if err != nil {
 			return Deal{}, apierr.E(op, err)
 		}
+		if spec.VoucherTemplateID != "" && !snap.VoucherTemplateExists {
+			return Deal{}, apierr.E(op, apierr.TemplateNotFound, `field "voucherTemplateId" names no coupon template of this clinic`)
+		}
+		prev, taken := snap.Deal, snap.Taken
 		d := spec.Deal(tenant, dealID, s.Now())
 		d.Shards = ShardsFor(d.Stock)
 		prevVersion := 0

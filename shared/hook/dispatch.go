@@ -111,10 +111,11 @@ func (d *Dispatcher) issueCoupons(ctx context.Context, e event.Event, r Rule) er
 	ic := r.IssueCoupon
 	src, hold := coupon.FromHook, (*coupon.Hold)(nil)
 	if e.Type == event.ReferralQualified {
-		// A referral's rewards are held until the refund window passes, and
-		// a referral over its referrer's monthly cap earns none.
+		// A referral's rewards are held until the refund window passes; a
+		// referral over its referrer's monthly cap earns none, and a side
+		// that was clinic staff as it qualified earns none.
 		var rewardable bool
-		if hold, rewardable = referralHold(e); !rewardable {
+		if hold, rewardable = referralHold(e); !rewardable || !eligible(e, ic.To) {
 			return nil
 		}
 		src = coupon.FromReferral

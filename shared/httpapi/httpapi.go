@@ -254,6 +254,7 @@ var statusOf = map[apierr.Kind]int{
 	apierr.NotANewPatient:      http.StatusUnprocessableEntity,
 	apierr.ReferrerNotEligible: http.StatusUnprocessableEntity,
 	apierr.VisitNotFound:       http.StatusNotFound,
+	apierr.SelfVisit:           http.StatusUnprocessableEntity,
 
 	apierr.TemplateNotFound: http.StatusNotFound,
 	apierr.NotClaimable:     http.StatusUnprocessableEntity,
