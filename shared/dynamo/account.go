@@ -21,19 +21,17 @@ var _ account.Store = (*AccountStore)(nil)
 //
 //	T#<t> / WECHAT_APP          the tenant's mini-program; its secret only sealed
 //	T#<t>#U#<user> / WXOPENID   the user's openid in the tenant's mini-program ("openid")
-//	T#<t>#U#<user> / ROLE       the role an admin granted ("role": patient, staff or admin)
+//	T#<t>#U#<user> / ROLE       the user's role record (RoleStore)
 //	T#<t>#U#<user> / PROFILE    the bound phone: its HMAC ("phoneHash") and masked form
 type AccountStore struct{ *Store }
 
 const (
 	skWeChatApp = "WECHAT_APP"
 	skOpenID    = "WXOPENID"
-	skRole      = "ROLE"
 	skProfile   = "PROFILE"
 
 	kindWeChatApp = "wechatApp"
 	kindOpenID    = "wechatOpenId"
-	kindRole      = "role"
 	kindProfile   = "profile"
 )
 
@@ -69,29 +67,15 @@ func (s AccountStore) LoadApp(ctx context.Context, t string) (*account.AppConfig
 	return &account.AppConfig{Tenant: t, AppID: it.AppID, EnvVersion: it.EnvVersion, SealedSecret: it.SecretSealed, UpdatedAt: it.UpdatedAt}, nil
 }
 
-type roleItem struct {
-	key
-	Kind      string    `dynamodbav:"kind"`
-	Role      string    `dynamodbav:"role"`
-	GrantedAt time.Time `dynamodbav:"grantedAt"`
-}
-
-// RoleOf reads the user's granted role; "" if none.
+// RoleOf reads the user's role record (see RoleStore); "" if none.
 func (s AccountStore) RoleOf(ctx context.Context, t, userID string) (auth.Role, error) {
-	var it roleItem
-	found, err := s.getItemConsistent(ctx, key{PK: userPK(t, userID), SK: skRole}, &it)
-	if !found || err != nil {
-		return "", err
-	}
-	return auth.Role(it.Role), nil
+	return RoleStore(s).RoleOf(ctx, t, userID)
 }
 
-// GrantRole writes the user's role: the admin's grant is the latest word.
-func (s AccountStore) GrantRole(ctx context.Context, t, userID string, role auth.Role, at time.Time) error {
-	upd := expression.Set(expression.Name("role"), expression.Value(string(role))).
-		Set(expression.Name("kind"), expression.Value(kindRole)).
-		Set(expression.Name("grantedAt"), expression.Value(at))
-	return s.updateAlone(ctx, s.update(key{PK: userPK(t, userID), SK: skRole}, upd, nil))
+// GrantRole records an admin's grant (see RoleStore.SetRole): it replaces
+// whatever was recorded.
+func (s AccountStore) GrantRole(ctx context.Context, t, userID string, role auth.Role, _ time.Time) error {
+	return RoleStore(s).SetRole(ctx, t, userID, role)
 }
 
 // RecordSignIn keeps the user's openid with one UpdateItem; the item it
