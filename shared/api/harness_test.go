@@ -130,9 +130,11 @@ type call struct {
 }
 
 type reply struct {
-	Status int
-	Body   string
-	Calls  *dynamo.Calls
+	Status  int
+	Body    string
+	Calls   *dynamo.Calls
+	Headers map[string]string
+	Base64  bool // Body is base64-encoded bytes
 }
 
 func (r reply) JSON(t *testing.T) map[string]any {
@@ -184,7 +186,7 @@ func (s *stack) do(c call) reply {
 	require.True(s.t, ok, "no function %q", c.fn)
 	resp, err := api.Handle(ctx, ev)
 	require.NoError(s.t, err)
-	return reply{Status: resp.StatusCode, Body: resp.Body, Calls: calls}
+	return reply{Status: resp.StatusCode, Body: resp.Body, Calls: calls, Headers: resp.Headers, Base64: resp.IsBase64Encoded}
 }
 
 // concurrently runs n calls at once and returns their replies in order.
