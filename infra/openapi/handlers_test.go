@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -195,6 +196,15 @@ func (c *contract) do(r request) answer {
 	schema, listed, err := c.spec.ResponseSchema(op, resp.StatusCode)
 	require.NoError(t, err)
 	require.True(t, listed, "%s answered %d, which openapi.yaml does not list: %s", r.route, resp.StatusCode, resp.Body)
+	if resp.IsBase64Encoded {
+		require.Nil(t, schema, "%s answered bytes where openapi.yaml lists JSON", r.route)
+		require.Contains(t, c.spec.ContentTypes(op, resp.StatusCode), resp.Headers["content-type"], r.route)
+		raw, err := base64.StdEncoding.DecodeString(resp.Body)
+		require.NoError(t, err, r.route)
+		require.NotEmpty(t, raw, r.route)
+		c.saw(r.route, resp.StatusCode)
+		return out
+	}
 	var body any
 	require.NoError(t, json.Unmarshal([]byte(resp.Body), &body), "%s: %s", r.route, resp.Body)
 	require.NoError(t, c.spec.Validate(schema, body), "%s answered %d: %s", r.route, resp.StatusCode, resp.Body)
@@ -209,13 +219,18 @@ func (c *contract) do(r request) answer {
 		require.NoError(t, c.spec.Validate(reqSchema, sent), "%s accepted a body its request schema refuses: %s", r.route, r.body)
 	}
 
-	c.mu.Lock()
-	if c.seen[r.route] == nil {
-		c.seen[r.route] = map[int]int{}
-	}
-	c.seen[r.route][resp.StatusCode]++
-	c.mu.Unlock()
+	c.saw(r.route, resp.StatusCode)
 	return out
+}
+
+// saw counts an answer validated.
+func (c *contract) saw(route string, status int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen[route] == nil {
+		c.seen[route] = map[int]int{}
+	}
+	c.seen[route][status]++
 }
 
 // expect sends r and requires the status and, for an error, the code.
@@ -664,6 +679,14 @@ func (c *contract) accountFlow() {
 	me := patient(clinicA, user)
 	c.expect(200, "", request{route: "POST /v1/me/phone", as: me, body: jsonBody(map[string]string{"code": c.wechat.PhoneCode(appID, "13812345678")})})
 	c.expect(422, "WECHAT_CODE_INVALID", request{route: "POST /v1/me/phone", as: me, body: `{"code":"never-issued"}`})
+	// Mini-program codes: the caller's referral code, a room.
+	c.expect(404, "CODE_NOT_FOUND", request{route: "GET /v1/referral/code/image", as: me})
+	c.expect(200, "", request{route: "POST /v1/referral/code", as: me})
+	c.expect(200, "", request{route: "GET /v1/referral/code/image", as: me})
+	c.expect(404, "WECHAT_NOT_CONFIGURED", request{route: "GET /v1/referral/code/image", as: patient(clinicB, "zoe")})
+	c.expect(404, "GROUP_NOT_FOUND", request{route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": "NOPE"}})
+	room := c.expect(201, "", request{route: "POST /v1/groups", as: patient(clinicA, "image-leader"), body: `{"dealId":"duo"}`})
+	c.expect(200, "", request{route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": room.Body["groupId"].(string)}})
 	c.wechat.Fail(wechatstub.PhoneNumber, wechatstub.Busy, 2)
 	c.expect(503, "WECHAT_UNAVAILABLE", request{route: "POST /v1/me/phone", as: me, body: jsonBody(map[string]string{"code": c.wechat.PhoneCode(appID, "13812345679")})})
 	c.expect(404, "WECHAT_NOT_CONFIGURED", request{route: "POST /v1/me/phone", as: patient(clinicB, "zoe"), body: `{"code":"x"}`})

@@ -213,6 +213,21 @@ var authzCases = map[string]authzCase{
 	"PUT /v1/admin/settings": {ok: 200, other: 200, request: func(f *authzFixture) call {
 		return call{route: "PUT /v1/admin/settings", body: `{"holdDays":7,"bindingWindowDays":30}`}
 	}},
+	// The caller's own code: clinic accounts have none (CODE_NOT_FOUND); B's
+	// patient has one in B, which has no mini-program.
+	"GET /v1/referral/code/image": {ok: 200, other: 404, staffAnswer: 404, request: func(f *authzFixture) call {
+		f.s.withApp(tenantA)
+		if f.caller != nil && f.caller["role"] == "patient" {
+			r := f.s.do(call{fn: "referral", route: "POST /v1/referral/code", as: f.caller})
+			require.Equal(f.t, http.StatusOK, r.Status, r.Body)
+		}
+		return call{route: "GET /v1/referral/code/image"}
+	}},
+	// Public: a room's code is what its share shows.
+	"GET /v1/groups/{groupId}/image": {ok: 200, other: 200, request: func(f *authzFixture) call {
+		f.s.withApp(tenantA)
+		return call{route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": f.room()}}
+	}},
 	// Public: the clinic is in the body, and any token is ignored.
 	"POST /v1/auth/wechat": {ok: 200, other: 200, request: func(f *authzFixture) call {
 		f.s.withApp(tenantA)
