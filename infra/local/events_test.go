@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -77,10 +78,12 @@ func TestSampleEvents(t *testing.T) {
 		{file: "groupbuy/get-deal.json", status: 200, check: contains(`"groupSize":2`)},
 		{file: "groupbuy/open-group.json", status: 201, check: contains(`"status":"OPEN"`, `"scene":"g=`)},
 		{file: "groupbuy/get-group.json", status: 200, check: contains(`"displayName":"王*"`), param: "groupId"},
+		{file: "groupbuy/group-image.json", status: 200, check: contains(`"contentType":"image/png"`), param: "groupId"},
 		{file: "groupbuy/join-group.json", status: 200, check: contains(`"status":"SUCCEEDED"`), param: "groupId"},
 		{file: "referral/create-code.json", status: 200, check: contains(`"code":"`+sampleCode+`"`, `"scene":"r=`+sampleCode+`"`)},
 		{file: "referral/resolve-code.json", status: 200, check: contains(`"code":"`+sampleCode+`"`, `"displayName":"王*"`)},
 		{file: "referral/bind.json", status: 200, check: contains(`"referrer":{"displayName":"王*"}`, `"boundAt":`)},
+		{file: "referral/code-image.json", status: 200, check: contains(`"contentType":"image/png"`)},
 		{file: "referral/me.json", status: 200, check: contains(`"bound":1`, `"stage":"BOUND"`)},
 		{file: "referral/unknown-route.json", status: 404, check: contains(`"code":"NOT_FOUND"`)},
 		{file: "closer/every-minute.json", status: 0, check: contains(`"settled":0`)},
@@ -148,6 +151,11 @@ func TestSampleEvents(t *testing.T) {
 				require.NoError(t, herr)
 				require.Equal(t, s.status, resp.StatusCode, resp.Body)
 				out, err = json.RawMessage(resp.Body), nil
+				if resp.IsBase64Encoded {
+					raw, derr := base64.StdEncoding.DecodeString(resp.Body)
+					require.NoError(t, derr)
+					out = map[string]any{"contentType": resp.Headers["content-type"], "bytes": len(raw)}
+				}
 				var fields map[string]any
 				_ = json.Unmarshal([]byte(resp.Body), &fields)
 				for _, name := range []string{"couponCode", "groupId"} {

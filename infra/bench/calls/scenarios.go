@@ -403,4 +403,21 @@ var Scenarios = []Scenario{
 			}, nil
 		},
 	},
+	{
+		Route: "GET /v1/referral/code/image", Name: "code-image", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return apistack.Request{Route: "GET /v1/referral/code/image", As: w.Referrer}, nil
+		},
+		Note: "The caller's code (BatchGetItem), then the stored image (GetItem); cold, the clinic's mini-program too. WeChat draws the image once, on the first request.",
+		Fix:  "Keep the image key beside the code, or serve images from a CDN in front of the route (Cache-Control allows it).",
+	},
+	{
+		Route: "GET /v1/groups/{groupId}/image", Name: "group-image", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			id, err := w.Setup.OpenRoom(ctx, user("group-image", n), w.Deal)
+			return apistack.Request{Route: "GET /v1/groups/{groupId}/image", Params: map[string]string{"groupId": id}}, err
+		},
+		Note: "The room (GetItem), then the stored image or WeChat's draw (a claim, the image); cold, the clinic's mini-program too.",
+		Fix:  "Serve images from a CDN in front of the route (Cache-Control: public, immutable).",
+	},
 }
