@@ -3,9 +3,22 @@
 package main
 
 import (
+	"os"
+
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/kms"
 )
 
-func main() { lambda.Start(api.Hooks(api.FromEnv())) }
+func main() {
+	d := api.FromEnv()
+	keys, err := kms.NewClient(d.Config.Region)
+	if err != nil {
+		d.Log.Error("init failed", "error", err.Error())
+		os.Exit(1)
+	}
+	// Subscribe messages open the tenant's app secret; the role may only decrypt.
+	d.Secrets = kms.NewSealer(keys, d.Config.SecretsKeyID)
+	lambda.Start(api.Hooks(d))
+}

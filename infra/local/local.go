@@ -8,12 +8,15 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +36,8 @@ import (
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
+	"github.com/laoyou/laoyou/shared/secret"
+	"github.com/laoyou/laoyou/shared/token"
 )
 
 // Options say what to run and where.
@@ -54,6 +59,14 @@ type Options struct {
 	PublicBaseURL string
 	// Issuer of local tokens; "" is PublicBaseURL+"/_local".
 	Issuer string
+	// IssuerKeyPath keeps the key that signs Laoyou's own sign-in tokens
+	// (the KMS key in AWS); SecretsKeyPath the key that seals tenants' app
+	// secrets. "" makes keys that die with the process.
+	IssuerKeyPath  string
+	SecretsKeyPath string
+	// WeChatAddr is where the WeChat stand-in listens when the stack starts
+	// one (Config.WeChatAPIBase unset); "" picks a free port.
+	WeChatAddr string
 	// StreamInterval between polls of an idle stream; 0 is the runner's
 	// default (half a second).
 	StreamInterval time.Duration
@@ -125,7 +138,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		cfg.Endpoint = st.db.Endpoint
 	}
 	if cfg.WeChatAPIBase == "" {
-		if st.WeChat, err = startWeChat(log); err != nil {
+		if st.WeChat, err = startWeChat(log, opts.WeChatAddr); err != nil {
 			return nil, err
 		}
 		cfg.WeChatAPIBase = st.WeChat.URL
@@ -138,14 +151,19 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		return nil, err
 	}
 	log.Info("DynamoDB ready", "endpoint", cfg.Endpoint, "table", cfg.Table)
-	st.Deps = api.DepsWith(client, cfg, log)
-
 	if st.Auth, err = localauth.New(opts.KeyPath); err != nil {
 		return nil, err
 	}
 	st.Auth.Issuer = opts.Issuer
 	if st.Auth.Issuer == "" {
 		st.Auth.Issuer = st.PublicBaseURL + "/_local"
+	}
+	// Laoyou's own tokens carry the audience the authorizer accepts, as
+	// JwtAudience sets both in AWS.
+	cfg.TokenAudience = st.Auth.Audience
+	st.Deps = api.DepsWith(client, cfg, log)
+	if err := st.ownTokens(opts); err != nil {
+		return nil, err
 	}
 
 	fns := Functions(st.Deps)
@@ -190,6 +208,12 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if opts.Demo {
 		if st.Demo, err = SeedDemo(ctx, st.Deps); err != nil {
 			return nil, fmt.Errorf("local: demo data: %w", err)
+		}
+		if st.WeChat != nil {
+			if err := SeedDemoWeChat(ctx, st.Deps, st.WeChat); err != nil {
+				return nil, fmt.Errorf("local: demo mini-program: %w", err)
+			}
+			st.Demo.AppID = DemoAppID
 		}
 		log.Info("demo data loaded", "tenant", st.Demo.Tenant, "referrer", st.Demo.Referrer, "referralCode", st.Demo.ReferralCode)
 	}
@@ -239,6 +263,46 @@ func (st *Stack) drainStream(hooks *runner.StreamPoller) func(runner.InvokeFunc)
 			return fn(ctx, payload)
 		}
 	}
+}
+
+// ownTokens gives the stack the keys AWS keeps in KMS: a signing key for
+// sign-in tokens, whose issuer the local authorizer trusts as API Gateway's
+// does, and a key that seals app secrets.
+func (st *Stack) ownTokens(opts Options) error {
+	signing, err := localauth.LoadOrCreateKey(opts.IssuerKeyPath)
+	if err != nil {
+		return err
+	}
+	keys := token.KeySet{Current: token.NewRSAKey(signing)}
+	st.Deps.Tokens = keys
+	st.Auth.Trust(st.Deps.Config.IssuerURL, keys.Keys)
+	sealKey, err := loadOrCreateSecretKey(opts.SecretsKeyPath)
+	if err != nil {
+		return err
+	}
+	st.Deps.Secrets, err = secret.NewAESGCM(sealKey)
+	return err
+}
+
+// loadOrCreateSecretKey reads a 32-byte key from path, or makes one and
+// saves it there (mode 0600); "" makes one that is never saved.
+func loadOrCreateSecretKey(path string) ([]byte, error) {
+	if path != "" {
+		if b, err := os.ReadFile(path); err == nil && len(b) == secret.KeySize {
+			return b, nil
+		}
+	}
+	key := make([]byte, secret.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return key, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	return key, os.WriteFile(path, key, 0o600)
 }
 
 // streamPoller reads the table's stream for the template's stream consumer,
@@ -327,6 +391,7 @@ func Functions(d *api.Deps) Handlers {
 			"CouponsFunction":  api.Coupons(d),
 			"GroupBuyFunction": api.GroupBuy(d),
 			"AdminFunction":    api.Admin(d),
+			"AuthFunction":     api.Auth(d),
 		},
 		Stream: map[string]runner.StreamHandler{
 			"HooksFunction": api.Hooks(d),

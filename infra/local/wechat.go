@@ -6,11 +6,14 @@ import (
 	"github.com/laoyou/laoyou/infra/wechatstub"
 )
 
-// startWeChat starts the stand-in for WeChat's server API on a free
-// loopback port. Its developer endpoints (/_stub/app, /_stub/login-code,
+// startWeChat starts the stand-in for WeChat's server API on addr ("": a
+// free loopback port). Its developer endpoints (/_stub/app, /_stub/login-code,
 // ...; see package wechatstub) mint what a phone would get from WeChat.
-func startWeChat(log *slog.Logger) (*wechatstub.Server, error) {
-	srv, err := wechatstub.Start(wechatstub.New())
+func startWeChat(log *slog.Logger, addr string) (*wechatstub.Server, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	srv, err := wechatstub.Listen(wechatstub.New(), addr)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,9 @@ package openapi
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/infra/wechatstub"
 	"github.com/laoyou/laoyou/shared/api"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/coupon"
@@ -25,8 +29,10 @@ import (
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/logging"
+	"github.com/laoyou/laoyou/shared/secret"
 	"github.com/laoyou/laoyou/shared/share"
 	"github.com/laoyou/laoyou/shared/tenant"
+	"github.com/laoyou/laoyou/shared/token"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }
@@ -72,6 +78,8 @@ type stack struct {
 
 	mu   sync.Mutex
 	seen map[string]map[int]int // route → status → answers validated
+
+	wechat *wechatstub.Server // the WeChat stand-in the auth function calls
 }
 
 // on is the contract for a subtest, so its failures end the subtest.
@@ -91,15 +99,26 @@ func newContract(t *testing.T) *contract {
 		MiniProgramPage: "/pages/landing/index",
 		PhonePepper:     "test-pepper",
 	}
+	stub, err := wechatstub.Start(wechatstub.New())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stub.Close() })
+	cfg.WeChatAPIBase = stub.URL
+	cfg.IssuerURL, cfg.TokenAudience = "https://api.example-clinic.cn/prod", "laoyou-contract"
 	deps := api.DepsWith(db.NewClient(t), cfg, logging.Discard())
+	signing, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	deps.Tokens = token.KeySet{Current: token.NewRSAKey(signing)}
+	deps.Secrets, err = secret.NewAESGCM(make([]byte, secret.KeySize))
+	require.NoError(t, err)
 	c := &contract{t: t, stack: &stack{
 		spec: loadSpec(t), deps: deps,
 		clock:  &clock{now: time.Now().UTC().Truncate(time.Second)},
 		routes: map[string]*httpapi.API{},
 		seen:   map[string]map[int]int{},
+		wechat: stub,
 	}}
 	deps.Now = c.clock.Now // before the functions are built: some keep it
-	for _, fn := range []*httpapi.API{api.Referral(deps), api.Coupons(deps), api.GroupBuy(deps), api.Admin(deps)} {
+	for _, fn := range []*httpapi.API{api.Referral(deps), api.Coupons(deps), api.GroupBuy(deps), api.Admin(deps), api.Auth(deps)} {
 		for _, r := range fn.Routes() {
 			c.routes[r.Key] = fn
 		}
@@ -177,6 +196,15 @@ func (c *contract) do(r request) answer {
 	schema, listed, err := c.spec.ResponseSchema(op, resp.StatusCode)
 	require.NoError(t, err)
 	require.True(t, listed, "%s answered %d, which openapi.yaml does not list: %s", r.route, resp.StatusCode, resp.Body)
+	if resp.IsBase64Encoded {
+		require.Nil(t, schema, "%s answered bytes where openapi.yaml lists JSON", r.route)
+		require.Contains(t, c.spec.ContentTypes(op, resp.StatusCode), resp.Headers["content-type"], r.route)
+		raw, err := base64.StdEncoding.DecodeString(resp.Body)
+		require.NoError(t, err, r.route)
+		require.NotEmpty(t, raw, r.route)
+		c.saw(r.route, resp.StatusCode)
+		return out
+	}
 	var body any
 	require.NoError(t, json.Unmarshal([]byte(resp.Body), &body), "%s: %s", r.route, resp.Body)
 	require.NoError(t, c.spec.Validate(schema, body), "%s answered %d: %s", r.route, resp.StatusCode, resp.Body)
@@ -191,13 +219,18 @@ func (c *contract) do(r request) answer {
 		require.NoError(t, c.spec.Validate(reqSchema, sent), "%s accepted a body its request schema refuses: %s", r.route, r.body)
 	}
 
-	c.mu.Lock()
-	if c.seen[r.route] == nil {
-		c.seen[r.route] = map[int]int{}
-	}
-	c.seen[r.route][resp.StatusCode]++
-	c.mu.Unlock()
+	c.saw(r.route, resp.StatusCode)
 	return out
+}
+
+// saw counts an answer validated.
+func (c *contract) saw(route string, status int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen[route] == nil {
+		c.seen[route] = map[int]int{}
+	}
+	c.seen[route][status]++
 }
 
 // expect sends r and requires the status and, for an error, the code.
@@ -235,6 +268,7 @@ func TestHandlersAnswerAsTheSpecSays(t *testing.T) {
 	c.flow("hooks", (*contract).hookFlow)
 	c.flow("stats", (*contract).statsFlow)
 	c.flow("idempotency", (*contract).idempotencyFlow)
+	c.flow("accounts", (*contract).accountFlow)
 	t.Run("unknown route", func(t *testing.T) {
 		fn := c.routes["GET /v1/r/{code}"]
 		resp, err := fn.Handle(ctx, events.APIGatewayV2HTTPRequest{RouteKey: "$default", RawPath: "/v1/nope"})
@@ -610,4 +644,50 @@ func (c *contract) idempotencyFlow() {
 	require.NoError(t, err)
 	c.expect(409, "REQUEST_IN_PROGRESS", request{route: "POST /v1/referral/bind", as: eve, body: body,
 		headers: map[string]string{"Idempotency-Key": busy}})
+}
+
+func (c *contract) accountFlow() {
+	const appID, appSecret = "wx00000000000000aa", "contract-secret"
+	c.wechat.AddApp(appID, appSecret)
+	c.expect(404, "WECHAT_NOT_CONFIGURED", request{route: "GET /v1/admin/wechat", as: admin(clinicA)})
+	signIn := func(status int, errCode, tenant, code string) answer {
+		return c.expect(status, errCode, request{route: "POST /v1/auth/wechat", body: jsonBody(map[string]string{"tenant": tenant, "code": code})})
+	}
+	signIn(404, "WECHAT_NOT_CONFIGURED", clinicA, c.wechat.LoginCode(appID, "o-1", ""))
+	c.expect(400, "BAD_REQUEST", request{route: "PUT /v1/admin/wechat", as: admin(clinicA), body: `{"appId":"wx1"}`})
+	c.expect(403, "FORBIDDEN", request{route: "PUT /v1/admin/wechat", as: staff(clinicA), body: `{"appId":"` + appID + `","appSecret":"x"}`})
+	c.expect(200, "", request{route: "PUT /v1/admin/wechat", as: admin(clinicA), body: `{"appId":"` + appID + `","appSecret":"` + appSecret + `"}`})
+	c.expect(200, "", request{route: "GET /v1/admin/wechat", as: admin(clinicA)})
+
+	in := signIn(200, "", clinicA, c.wechat.LoginCode(appID, "o-1", ""))
+	user := in.Body["userId"].(string)
+	used := c.wechat.LoginCode(appID, "o-2", "")
+	signIn(200, "", clinicA, used)
+	signIn(422, "WECHAT_CODE_INVALID", clinicA, used)
+	c.wechat.Block(appID, "o-3")
+	signIn(403, "WECHAT_USER_BLOCKED", clinicA, c.wechat.LoginCode(appID, "o-3", ""))
+	c.wechat.Fail(wechatstub.Code2Session, wechatstub.Busy, 2)
+	signIn(503, "WECHAT_UNAVAILABLE", clinicA, c.wechat.LoginCode(appID, "o-4", ""))
+	c.expect(400, "BAD_REQUEST", request{route: "POST /v1/auth/wechat", body: `{"tenant":"` + clinicA + `"}`})
+
+	c.expect(200, "", request{route: "GET /.well-known/openid-configuration"})
+	c.expect(200, "", request{route: "GET /.well-known/jwks.json"})
+
+	c.expect(200, "", request{route: "PUT /v1/admin/roles/{userId}", params: map[string]string{"userId": user}, as: admin(clinicA), body: `{"role":"staff"}`})
+	c.expect(400, "BAD_REQUEST", request{route: "PUT /v1/admin/roles/{userId}", params: map[string]string{"userId": user}, as: admin(clinicA), body: `{"role":"boss"}`})
+
+	me := patient(clinicA, user)
+	c.expect(200, "", request{route: "POST /v1/me/phone", as: me, body: jsonBody(map[string]string{"code": c.wechat.PhoneCode(appID, "13812345678")})})
+	c.expect(422, "WECHAT_CODE_INVALID", request{route: "POST /v1/me/phone", as: me, body: `{"code":"never-issued"}`})
+	// Mini-program codes: the caller's referral code, a room.
+	c.expect(404, "CODE_NOT_FOUND", request{route: "GET /v1/referral/code/image", as: me})
+	c.expect(200, "", request{route: "POST /v1/referral/code", as: me})
+	c.expect(200, "", request{route: "GET /v1/referral/code/image", as: me})
+	c.expect(404, "WECHAT_NOT_CONFIGURED", request{route: "GET /v1/referral/code/image", as: patient(clinicB, "zoe")})
+	c.expect(404, "GROUP_NOT_FOUND", request{route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": "NOPE"}})
+	room := c.expect(201, "", request{route: "POST /v1/groups", as: patient(clinicA, "image-leader"), body: `{"dealId":"duo"}`})
+	c.expect(200, "", request{route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": room.Body["groupId"].(string)}})
+	c.wechat.Fail(wechatstub.PhoneNumber, wechatstub.Busy, 2)
+	c.expect(503, "WECHAT_UNAVAILABLE", request{route: "POST /v1/me/phone", as: me, body: jsonBody(map[string]string{"code": c.wechat.PhoneCode(appID, "13812345679")})})
+	c.expect(404, "WECHAT_NOT_CONFIGURED", request{route: "POST /v1/me/phone", as: patient(clinicB, "zoe"), body: `{"code":"x"}`})
 }

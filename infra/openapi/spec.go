@@ -201,6 +201,9 @@ func (s *Spec) Parameters(op Operation) ([]map[string]any, error) {
 func jsonSchemaOf(obj map[string]any) (any, error) {
 	content, _ := obj["content"].(map[string]any)
 	media, ok := content["application/json"].(map[string]any)
+	if !ok && len(content) > 0 && binaryOnly(content) {
+		return nil, nil // an image: bytes, no JSON schema
+	}
 	if !ok {
 		return nil, errors.New("openapi: no application/json content")
 	}
@@ -209,6 +212,31 @@ func jsonSchemaOf(obj map[string]any) (any, error) {
 		return nil, errors.New("openapi: application/json content without a schema")
 	}
 	return schema, nil
+}
+
+// binaryOnly reports whether every media type of content is an image.
+func binaryOnly(content map[string]any) bool {
+	for mt := range content {
+		if !strings.HasPrefix(mt, "image/") {
+			return false
+		}
+	}
+	return true
+}
+
+// ContentTypes lists the media types op's answer with status may have.
+func (s *Spec) ContentTypes(op Operation, status int) []string {
+	responses, _ := op.Doc["responses"].(map[string]any)
+	resp, err := s.deref(responses[strconv.Itoa(status)])
+	if err != nil {
+		return nil
+	}
+	content, _ := resp["content"].(map[string]any)
+	var out []string
+	for mt := range content {
+		out = append(out, mt)
+	}
+	return out
 }
 
 // deref follows a {"$ref": ...} object (responses, parameters, request

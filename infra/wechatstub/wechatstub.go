@@ -641,8 +641,12 @@ type Server struct {
 }
 
 // Start serves s on a free 127.0.0.1 port until Close.
-func Start(s *Stub) (*Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func Start(s *Stub) (*Server, error) { return Listen(s, "127.0.0.1:0") }
+
+// Listen serves s on addr (e.g. the local runner's 127.0.0.1:3001) until
+// Close.
+func Listen(s *Stub, addr string) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}

@@ -34,12 +34,17 @@ func CodeImages(d *Deps) *wxacode.Service {
 }
 
 // depsApps is d.WeChatApps as it is at each call (it may be set after the
-// services are built); without it no tenant has a mini-program.
+// services are built), else the tenants' mini-programs as admins saved them
+// where the function can open their secrets; without either no tenant has a
+// mini-program.
 type depsApps struct{ d *Deps }
 
 func (a depsApps) App(ctx context.Context, tenant string) (wechat.App, error) {
 	if a.d.WeChatApps != nil {
 		return a.d.WeChatApps.App(ctx, tenant)
+	}
+	if a.d.Secrets != nil {
+		return a.d.Apps().App(ctx, tenant)
 	}
 	return wechat.App{}, apierr.E(apierr.Op("api.App"), apierr.WeChatNotConfigured, "this clinic has no WeChat mini-program set")
 }

@@ -19,6 +19,15 @@ type Config struct {
 	LogLevel        string // LOG_LEVEL: DEBUG, INFO, WARN or ERROR
 	Stage           string // STAGE: deployment stage
 	WeChatAPIBase   string // WECHAT_API_BASE: a stand-in of WeChat's server API; empty: WeChat's own
+	// Sign-in tokens Laoyou issues itself (see shared/token).
+	IssuerURL     string // ISSUER_URL: the tokens' iss, this API's base URL; its discovery document is served under it
+	TokenAudience string // TOKEN_AUDIENCE: the tokens' aud, one of the JWT authorizer's audiences
+	// TOKEN_KEY_ID is the KMS key that signs tokens; PREVIOUS_TOKEN_KEY_IDS
+	// (comma-separated) are keys rotated out whose tokens may still be live.
+	TokenKeyID          string
+	PreviousTokenKeyIDs []string
+	SecretsKeyID        string // SECRETS_KEY_ID: the KMS key that seals tenants' WeChat app secrets
+
 	// WEBHOOK_ALLOW_LOOPBACK=true lets webhook rules use http:// URLs on
 	// loopback (127.0.0.1, ::1, localhost). Only the local runner sets it; in
 	// AWS every webhook URL must be https.
@@ -67,6 +76,12 @@ func read() Config {
 		Stage:           env("STAGE", "local"),
 		WeChatAPIBase:   strings.TrimSpace(os.Getenv("WECHAT_API_BASE")),
 
+		IssuerURL:           strings.TrimSuffix(env("ISSUER_URL", "http://127.0.0.1:3000"), "/"),
+		TokenAudience:       env("TOKEN_AUDIENCE", "laoyou-local"),
+		TokenKeyID:          env("TOKEN_KEY_ID", ""),
+		PreviousTokenKeyIDs: list(env("PREVIOUS_TOKEN_KEY_IDS", "")),
+		SecretsKeyID:        env("SECRETS_KEY_ID", ""),
+
 		AllowLoopbackWebhooks: env("WEBHOOK_ALLOW_LOOPBACK", "") == "true",
 	}
 }
@@ -76,4 +91,15 @@ func env(name, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// list splits a comma-separated value, dropping empty entries.
+func list(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -57,14 +57,16 @@ func newCodeItem(k key, c referral.Code) codeItem {
 	}
 }
 
-// CodeOf reads the owner's copy of their code.
-func (s ReferralStore) CodeOf(ctx context.Context, tenant, userID string) (*referral.Code, error) {
+// CodeOf reads the owner's copy of their code and their profile's phone
+// hash in one BatchGetItem.
+func (s ReferralStore) CodeOf(ctx context.Context, tenant, userID string) (*referral.Code, string, error) {
 	var it codeItem
-	found, err := s.getItem(ctx, key{PK: userPK(tenant, userID), SK: skCode}, &it)
+	var profile profileItem
+	found, err := s.getWith(ctx, key{PK: userPK(tenant, userID), SK: skCode}, &it, profileKey(tenant, userID), &profile)
 	if !found || err != nil {
-		return nil, err
+		return nil, profile.PhoneHash, err
 	}
-	return it.code(), nil
+	return it.code(), profile.PhoneHash, nil
 }
 
 // SaveCode writes the code and the owner's copy in one transaction, each

@@ -42,6 +42,13 @@ func (r *Request) Query(name string) string { return r.Event.QueryStringParamete
 type Response struct {
 	Status int
 	Body   any
+	// Headers are added to the answer's, e.g. a cache-control that lets a
+	// public document be cached (the default is no-store).
+	Headers map[string]string
+	// Bytes, when set, is the body instead of Body's JSON: an image, sent
+	// base64-encoded as API Gateway wants binary bodies, of ContentType.
+	Bytes       []byte
+	ContentType string
 }
 
 // OK is a 200 response.
@@ -199,6 +206,9 @@ func (a *API) call(ctx context.Context, route Route, req *Request) (events.APIGa
 	if err != nil {
 		return errorResponse(req.RequestID, err), err
 	}
+	if out.Bytes != nil {
+		return binaryResponse(out), nil
+	}
 	body, err := json.Marshal(out.Body)
 	if err != nil {
 		err = apierr.E(apierr.Op("httpapi.encode"), apierr.Internal, err)
@@ -208,7 +218,11 @@ func (a *API) call(ctx context.Context, route Route, req *Request) (events.APIGa
 	if status == 0 {
 		status = http.StatusOK
 	}
-	return jsonResponse(status, string(body)), nil
+	resp := jsonResponse(status, string(body))
+	for k, v := range out.Headers {
+		resp.Headers[strings.ToLower(k)] = v
+	}
+	return resp, nil
 }
 
 func (a *API) logRequest(ctx context.Context, reqID, route string, status int, err error, took time.Duration) {
@@ -310,6 +324,22 @@ func errorResponse(reqID string, err error) events.APIGatewayV2HTTPResponse {
 // unauthorized is exactly what API Gateway's JWT authorizer answers.
 func unauthorized() events.APIGatewayV2HTTPResponse {
 	return jsonResponse(http.StatusUnauthorized, `{"message":"Unauthorized"}`)
+}
+
+// binaryResponse is a handler's bytes as API Gateway sends binary bodies.
+func binaryResponse(out Response) events.APIGatewayV2HTTPResponse {
+	status := out.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	headers := map[string]string{"content-type": out.ContentType, "cache-control": "no-store"}
+	for k, v := range out.Headers {
+		headers[strings.ToLower(k)] = v
+	}
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: status, Headers: headers, IsBase64Encoded: true,
+		Body: base64.StdEncoding.EncodeToString(out.Bytes),
+	}
 }
 
 func jsonResponse(status int, body string) events.APIGatewayV2HTTPResponse {

@@ -84,16 +84,18 @@ var ErrCodeTaken = errors.New("referral: code taken")
 // Store keeps referral state. Every write is a single conditional call.
 type Store interface {
 	VisitStore
-	// CodeOf returns the user's code, or nil.
-	CodeOf(ctx context.Context, tenant, userID string) (*Code, error)
+	// CodeOf returns the user's code, or nil, and the hash of the phone
+	// bound to their profile ("" if none), in one read.
+	CodeOf(ctx context.Context, tenant, userID string) (*Code, string, error)
 	// SaveCode stores c unless the user already has a code (then it returns
 	// that one) or the code is taken (ErrCodeTaken).
 	SaveCode(ctx context.Context, c Code) (existing *Code, err error)
 	// FindCode returns the code, or nil.
 	FindCode(ctx context.Context, code string) (*Code, error)
-	// FindCodeWithSettings is FindCode, with the tenant's settings (nil if
-	// none are saved) read in the same call.
-	FindCodeWithSettings(ctx context.Context, code, tenant string) (*Code, *tenant.Settings, error)
+	// FindCodeFor is FindCode, with the hash of the phone bound to the
+	// user's profile ("" if none) and, withSettings, the tenant's settings
+	// (nil if none are saved), read in the same call.
+	FindCodeFor(ctx context.Context, code, tenant, userID string, withSettings bool) (*Code, string, *tenant.Settings, error)
 	// RecordClick records a landing-page visit as an event item.
 	RecordClick(ctx context.Context, e event.Event) error
 	// Bind stores b with its event, in one transaction, only if the referee
@@ -128,9 +130,13 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 	if caller.IsStaff() {
 		return Share{}, apierr.E(op, apierr.ReferrerNotEligible, "clinic staff accounts do not refer patients")
 	}
-	c, err := s.Store.CodeOf(ctx, caller.Tenant, caller.UserID)
+	c, boundPhone, err := s.Store.CodeOf(ctx, caller.Tenant, caller.UserID)
 	if err != nil {
 		return Share{}, apierr.E(op, err)
+	}
+	phoneHash := privacy.PhoneHash(s.Pepper, caller.PhoneNumber)
+	if phoneHash == "" {
+		phoneHash = boundPhone // the number the user bound through WeChat
 	}
 	for attempt := 0; c == nil; attempt++ {
 		fresh := Code{
@@ -138,7 +144,7 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 			Tenant:      caller.Tenant,
 			UserID:      caller.UserID,
 			DisplayName: privacy.MaskName(caller.Name),
-			PhoneHash:   privacy.PhoneHash(s.Pepper, caller.PhoneNumber),
+			PhoneHash:   phoneHash,
 			Role:        caller.Role,
 			CreatedAt:   s.Now().UTC(),
 		}
@@ -208,10 +214,14 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 		return BindResult{}, apierr.E(op, apierr.CodeNotFound, "no such referral code")
 	}
 	var c *Code
+	var boundPhone string // the caller's number bound through WeChat, hashed
 	settings, err := s.withSettings(ctx, caller.Tenant,
-		func() (err error) { c, err = s.Store.FindCode(ctx, code); return err },
+		func() (err error) {
+			c, boundPhone, _, err = s.Store.FindCodeFor(ctx, code, caller.Tenant, caller.UserID, false)
+			return err
+		},
 		func() (st *tenant.Settings, err error) {
-			c, st, err = s.Store.FindCodeWithSettings(ctx, code, caller.Tenant)
+			c, boundPhone, st, err = s.Store.FindCodeFor(ctx, code, caller.Tenant, caller.UserID, true)
 			return st, err
 		})
 	if err != nil {
@@ -221,7 +231,7 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 		// Another clinic's code does not exist for this caller.
 		return BindResult{}, apierr.E(op, apierr.CodeNotFound, "no such referral code")
 	}
-	if err := s.eligible(caller, c); err != nil {
+	if err := s.eligible(caller, c, boundPhone); err != nil {
 		return BindResult{}, apierr.E(op, err)
 	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
@@ -273,14 +283,18 @@ func (s *Service) withSettings(ctx context.Context, t string, read func() error,
 	return v, nil
 }
 
-// eligible applies the rules that need no stored state beyond the code.
-func (s *Service) eligible(caller auth.Caller, c *Code) error {
+// eligible applies the rules that need no stored state beyond the code and
+// the caller's bound phone. A phone counts from the token's phone_number
+// claim or from the number bound through WeChat, on either side.
+func (s *Service) eligible(caller auth.Caller, c *Code, boundPhone string) error {
+	claimed := privacy.PhoneHash(s.Pepper, caller.PhoneNumber)
+	samePhone := c.PhoneHash != "" && (c.PhoneHash == claimed || c.PhoneHash == boundPhone)
 	switch {
 	case caller.IsStaff():
 		return apierr.E(apierr.NotANewPatient, "clinic staff accounts cannot be referred")
 	case c.UserID == caller.UserID:
 		return apierr.E(apierr.SelfReferral, "you cannot use your own referral code")
-	case c.PhoneHash != "" && c.PhoneHash == privacy.PhoneHash(s.Pepper, caller.PhoneNumber):
+	case samePhone:
 		return apierr.E(apierr.SelfReferral, "this code belongs to an account with your phone number")
 	case c.Role == auth.Staff || c.Role == auth.Admin:
 		return apierr.E(apierr.ReferrerNotEligible, "clinic staff accounts do not refer patients")

@@ -25,6 +25,9 @@ type Scenario struct {
 	// Fix says what would bring the route within its goal, where it is
 	// known to miss it.
 	Fix string
+	// NoTable says the route answers from configuration and keys alone,
+	// never calling DynamoDB (the issuer's discovery document and JWKS).
+	NoTable bool
 }
 
 // World is what the scenarios share: one clinic with a coupon template, a
@@ -82,6 +85,11 @@ func newWorld(ctx context.Context, s *apistack.Stack) (*World, error) {
 			return nil
 		},
 		func() error { _, err := s.Claim(ctx, w.Holder, w.Template); return err },
+		func() error {
+			s.WeChat.AddApp(benchAppID, benchAppSecret)
+			_, err := s.Must(ctx, putWeChatRequest(), http.StatusOK)
+			return err
+		},
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -114,6 +122,16 @@ func visitRequest(w *World, visitID, user string) apistack.Request {
 	return apistack.Request{
 		Route: "POST /v1/staff/visits", As: apistack.Staff(w.Tenant, "front-desk"),
 		Body: jsonOf(map[string]any{"visitId": visitID, "userId": user, "kind": "treatment", "amountFen": 128000}),
+	}
+}
+
+// The clinic's mini-program, as the WeChat stand-in knows it.
+const benchAppID, benchAppSecret = "wxbe4c0000000000aa", "bench-secret"
+
+func putWeChatRequest() apistack.Request {
+	return apistack.Request{
+		Route: "PUT /v1/admin/wechat", As: apistack.Admin(tenant, "bench-admin"),
+		Body: jsonOf(map[string]any{"appId": benchAppID, "appSecret": benchAppSecret}),
 	}
 }
 
@@ -328,5 +346,78 @@ var Scenarios = []Scenario{
 		Request: func(_ context.Context, w *World, _ int) (apistack.Request, error) {
 			return apistack.Request{Route: "GET /v1/admin/hooks/dead-letters", As: apistack.Admin(w.Tenant, "bench-admin")}, nil
 		},
+	},
+	// Accounts.
+	{
+		Route: "POST /v1/auth/wechat", Name: "sign-in", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			code := w.Setup.WeChat.LoginCode(benchAppID, fmt.Sprintf("openid-%d", n), "")
+			return apistack.Request{Route: "POST /v1/auth/wechat", Body: jsonOf(map[string]any{"tenant": w.Tenant, "code": code})}, nil
+		},
+		Note: "Besides one WeChat call: the role (GetItem) and the openid (UpdateItem); cold, the clinic's mini-program too (GetItem, then cached).",
+		Fix:  "Cold: keep the clinic's mini-program beside the role, or ship it in configuration.",
+	},
+	{
+		Route: "GET /.well-known/openid-configuration", Name: "openid-configuration", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return apistack.Request{Route: "GET /.well-known/openid-configuration"}, nil
+		},
+		Note:    "From configuration: no call.",
+		NoTable: true,
+	},
+	{
+		Route: "GET /.well-known/jwks.json", Name: "jwks", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return apistack.Request{Route: "GET /.well-known/jwks.json"}, nil
+		},
+		Note:    "The keys' public halves (from KMS once per key in AWS): no DynamoDB call.",
+		NoTable: true,
+	},
+	{
+		Route: "POST /v1/me/phone", Name: "bind-phone", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			code := w.Setup.WeChat.PhoneCode(benchAppID, fmt.Sprintf("1380000%04d", n))
+			return apistack.Request{Route: "POST /v1/me/phone", As: user("bind-phone", n), Body: jsonOf(map[string]any{"code": code})}, nil
+		},
+		Note: "Besides one WeChat call: the caller's referral code (GetItem), then the profile and the code's copies in one transaction; cold, the clinic's mini-program too.",
+		Fix:  "Cold: keep the clinic's mini-program beside the caller's code, or ship it in configuration.",
+	},
+	{
+		Route: "GET /v1/admin/wechat", Name: "get-wechat", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return apistack.Request{Route: "GET /v1/admin/wechat", As: apistack.Admin(w.Tenant, "bench-admin")}, nil
+		},
+	},
+	{
+		Route: "PUT /v1/admin/wechat", Name: "put-wechat", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return putWeChatRequest(), nil
+		},
+	},
+	{
+		Route: "PUT /v1/admin/roles/{userId}", Name: "grant-role", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return apistack.Request{
+				Route: "PUT /v1/admin/roles/{userId}", Params: map[string]string{"userId": fmt.Sprintf("desk-%d", n)},
+				As: apistack.Admin(w.Tenant, "bench-admin"), Body: `{"role":"staff"}`,
+			}, nil
+		},
+	},
+	{
+		Route: "GET /v1/referral/code/image", Name: "code-image", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return apistack.Request{Route: "GET /v1/referral/code/image", As: w.Referrer}, nil
+		},
+		Note: "The caller's code (BatchGetItem), then the stored image (GetItem); cold, the clinic's mini-program too. WeChat draws the image once, on the first request.",
+		Fix:  "Keep the image key beside the code, or serve images from a CDN in front of the route (Cache-Control allows it).",
+	},
+	{
+		Route: "GET /v1/groups/{groupId}/image", Name: "group-image", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			id, err := w.Setup.OpenRoom(ctx, user("group-image", n), w.Deal)
+			return apistack.Request{Route: "GET /v1/groups/{groupId}/image", Params: map[string]string{"groupId": id}}, err
+		},
+		Note: "The room (GetItem), then the stored image or WeChat's draw (a claim, the image); cold, the clinic's mini-program too.",
+		Fix:  "Serve images from a CDN in front of the route (Cache-Control: public, immutable).",
 	},
 }
