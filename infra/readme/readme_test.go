@@ -37,11 +37,11 @@ func TestReadmeWalkThroughsPassTheContract(t *testing.T) {
 	require.Contains(t, script, "curl", "README.md has no ```sh walk-through")
 
 	prism := installPrism(t)
-	stack := startStack(t)
+	stack, wx := startStack(t)
 	proxy := startPrism(t, prism, filepath.Join(root, "openapi.yaml"), stack)
 
 	out, violations := runScript(t, script, map[string]string{
-		"API": proxy, "STACK": stack, "LISTENER": strconv.Itoa(freePort(t)),
+		"API": proxy, "STACK": stack, "WX": wx, "LISTENER": strconv.Itoa(freePort(t)),
 	})
 	require.Empty(t, violations, "OpenAPI violations reported by Prism:\n%s\n--- output:\n%s", violations, out)
 }
@@ -149,7 +149,7 @@ func installPrism(t *testing.T) string {
 }
 
 // startStack serves the local stack, with its demo data, on a free port.
-func startStack(t *testing.T) string {
+func startStack(t *testing.T) (api, wechat string) {
 	t.Helper()
 	db := ddbtest.New(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -176,7 +176,7 @@ func startStack(t *testing.T) string {
 		require.NoError(t, <-done)
 		st.Close()
 	})
-	return base
+	return base, st.WeChat.URL
 }
 
 // startPrism runs `prism proxy spec upstream --errors` on a free port and
