@@ -2,8 +2,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/laoyou/laoyou/shared/api"
@@ -12,11 +10,7 @@ import (
 
 func main() {
 	d := api.FromEnv()
-	keys, err := kms.NewClient(d.Config.Region)
-	if err != nil {
-		d.Log.Error("init failed", "error", err.Error())
-		os.Exit(1)
-	}
+	keys := kms.MustClient(d.Config.Region, d.Log)
 	// The admin function seals app secrets; its role may only encrypt.
 	d.Secrets = kms.NewSealer(keys, d.Config.SecretsKeyID)
 	lambda.Start(api.Admin(d).Handle)

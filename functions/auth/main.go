@@ -4,8 +4,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/laoyou/laoyou/shared/api"
@@ -14,11 +12,7 @@ import (
 
 func main() {
 	d := api.FromEnv()
-	keys, err := kms.NewClient(d.Config.Region)
-	if err != nil {
-		d.Log.Error("init failed", "error", err.Error())
-		os.Exit(1)
-	}
+	keys := kms.MustClient(d.Config.Region, d.Log)
 	d.Tokens = kms.SigningKeys(keys, d.Config.TokenKeyID, d.Config.PreviousTokenKeyIDs)
 	d.Secrets = kms.NewSealer(keys, d.Config.SecretsKeyID)
 	lambda.Start(api.Auth(d).Handle)

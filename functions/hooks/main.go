@@ -3,8 +3,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/laoyou/laoyou/shared/api"
@@ -13,11 +11,7 @@ import (
 
 func main() {
 	d := api.FromEnv()
-	keys, err := kms.NewClient(d.Config.Region)
-	if err != nil {
-		d.Log.Error("init failed", "error", err.Error())
-		os.Exit(1)
-	}
+	keys := kms.MustClient(d.Config.Region, d.Log)
 	// Subscribe messages open the tenant's app secret; the role may only decrypt.
 	d.Secrets = kms.NewSealer(keys, d.Config.SecretsKeyID)
 	lambda.Start(api.Hooks(d))

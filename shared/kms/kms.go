@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -45,6 +46,18 @@ func NewClient(region string) (*awskms.Client, error) {
 		Region:      region,
 		Credentials: credentials.NewStaticCredentialsProvider(id, key, os.Getenv("AWS_SESSION_TOKEN")),
 	}), nil
+}
+
+// MustClient is NewClient for a function's init: a function that cannot
+// reach KMS cannot start, so it logs why and exits, and Lambda reports the
+// failed init.
+func MustClient(region string, log *slog.Logger) *awskms.Client {
+	c, err := NewClient(region)
+	if err != nil {
+		log.Error("init failed", "error", err.Error())
+		os.Exit(1)
+	}
+	return c
 }
 
 // SigningKeys is the token key set of a current KMS key and the previous
