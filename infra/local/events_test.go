@@ -66,6 +66,7 @@ func TestSampleEvents(t *testing.T) {
 		{file: "groupbuy/join-group.json", status: 200, check: contains(`"status":"SUCCEEDED"`), param: "groupId"},
 		{file: "referral/create-code.json", status: 200, check: contains(`"code":"`+sampleCode+`"`, `"scene":"r=`+sampleCode+`"`)},
 		{file: "referral/resolve-code.json", status: 200, check: contains(`"code":"`+sampleCode+`"`, `"displayName":"王*"`)},
+		{file: "referral/open-code.json", status: 204},
 		{file: "referral/bind.json", status: 200, check: contains(`"referrer":{"displayName":"王*"}`, `"boundAt":`)},
 		{file: "referral/me.json", status: 200, check: contains(`"bound":1`, `"stage":"BOUND"`)},
 		{file: "referral/unknown-route.json", status: 404, check: contains(`"code":"NOT_FOUND"`)},
@@ -124,6 +125,9 @@ func TestSampleEvents(t *testing.T) {
 				require.NoError(t, herr)
 				require.Equal(t, s.status, resp.StatusCode, resp.Body)
 				out, err = json.RawMessage(resp.Body), nil
+				if resp.Body == "" {
+					out = nil // 204: no body
+				}
 				var fields map[string]any
 				_ = json.Unmarshal([]byte(resp.Body), &fields)
 				for _, name := range []string{"couponCode", "groupId"} {

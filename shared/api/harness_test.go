@@ -78,9 +78,10 @@ type call struct {
 }
 
 type reply struct {
-	Status int
-	Body   string
-	Calls  *dynamo.Calls
+	Status  int
+	Body    string
+	Headers map[string]string
+	Calls   *dynamo.Calls
 }
 
 func (r reply) JSON(t *testing.T) map[string]any {
@@ -132,7 +133,7 @@ func (s *stack) do(c call) reply {
 	require.True(s.t, ok, "no function %q", c.fn)
 	resp, err := api.Handle(ctx, ev)
 	require.NoError(s.t, err)
-	return reply{Status: resp.StatusCode, Body: resp.Body, Calls: calls}
+	return reply{Status: resp.StatusCode, Body: resp.Body, Headers: resp.Headers, Calls: calls}
 }
 
 // concurrently runs n calls at once and returns their replies in order.

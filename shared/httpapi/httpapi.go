@@ -42,6 +42,9 @@ func (r *Request) Query(name string) string { return r.Event.QueryStringParamete
 type Response struct {
 	Status int
 	Body   any
+	// Headers are added to the answer's (e.g. cache-control of a public
+	// read); the content type is always set here.
+	Headers map[string]string
 }
 
 // OK is a 200 response.
@@ -49,6 +52,9 @@ func OK(body any) Response { return Response{Status: http.StatusOK, Body: body} 
 
 // Created is a 201 response.
 func Created(body any) Response { return Response{Status: http.StatusCreated, Body: body} }
+
+// NoContent is a 204 response, with no body.
+func NoContent() Response { return Response{Status: http.StatusNoContent} }
 
 // HandlerFunc handles one route.
 type HandlerFunc func(ctx context.Context, r *Request) (Response, error)
@@ -175,6 +181,9 @@ func (a *API) serveOnce(ctx context.Context, route Route, req *Request, key stri
 	}
 	if replay != nil {
 		resp := jsonResponse(replay.ResponseStatus, replay.ResponseBody)
+		if replay.ResponseStatus == http.StatusNoContent {
+			delete(resp.Headers, "content-type")
+		}
 		resp.Headers["idempotent-replayed"] = "true"
 		return resp, nil
 	}
@@ -199,16 +208,23 @@ func (a *API) call(ctx context.Context, route Route, req *Request) (events.APIGa
 	if err != nil {
 		return errorResponse(req.RequestID, err), err
 	}
+	status := out.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status == http.StatusNoContent {
+		return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"cache-control": "no-store"}}, nil
+	}
 	body, err := json.Marshal(out.Body)
 	if err != nil {
 		err = apierr.E(apierr.Op("httpapi.encode"), apierr.Internal, err)
 		return errorResponse(req.RequestID, err), err
 	}
-	status := out.Status
-	if status == 0 {
-		status = http.StatusOK
+	resp := jsonResponse(status, string(body))
+	for k, v := range out.Headers {
+		resp.Headers[strings.ToLower(k)] = v
 	}
-	return jsonResponse(status, string(body)), nil
+	return resp, nil
 }
 
 func (a *API) logRequest(ctx context.Context, reqID, route string, status int, err error, took time.Duration) {

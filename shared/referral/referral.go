@@ -94,8 +94,10 @@ type Store interface {
 	// FindCodeWithSettings is FindCode, with the tenant's settings (nil if
 	// none are saved) read in the same call.
 	FindCodeWithSettings(ctx context.Context, code, tenant string) (*Code, *tenant.Settings, error)
-	// RecordClick records a landing-page visit as an event item.
-	RecordClick(ctx context.Context, e event.Event) error
+	// RecordOpen records that a share link of code was opened, with one
+	// write and no read. Only opens of a code that exists are counted (by
+	// the stream, which knows the code's tenant); others count nowhere.
+	RecordOpen(ctx context.Context, code string, at time.Time) error
 	// Bind stores b with its event, in one transaction, only if the referee
 	// is unbound and not a patient and the referrer is not bound to the
 	// referee. Otherwise it reports the conflict and writes nothing.
@@ -111,9 +113,6 @@ type Service struct {
 	Links    share.Links
 	Pepper   []byte
 	Now      func() time.Time
-	// OnClickError is told of clicks that could not be recorded; the landing
-	// page is still served.
-	OnClickError func(ctx context.Context, err error)
 }
 
 // Share is a code with its share links.
@@ -157,12 +156,14 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 	return Share{Code: c.Code, Link: s.Links.Referral(c.Code)}, nil
 }
 
-// Landing is what a shared code opens.
+// Landing is what a shared code opens: whose code, at which clinic, and
+// what a newcomer is offered.
 type Landing struct {
-	Code          string        `json:"code"`
-	Tenant        string        `json:"tenant"`
-	Referrer      Person        `json:"referrer"`
-	NewcomerOffer *tenant.Offer `json:"newcomerOffer"`
+	Code          string         `json:"code"`
+	Tenant        string         `json:"tenant"`
+	Clinic        *tenant.Clinic `json:"clinic"`
+	Referrer      Person         `json:"referrer"`
+	NewcomerOffer *tenant.Offer  `json:"newcomerOffer"`
 }
 
 // Person is another patient as shown: a masked name only.
@@ -170,16 +171,14 @@ type Person struct {
 	DisplayName string `json:"displayName"`
 }
 
-// Resolve opens a shared code for anyone and counts the click.
+// Resolve shows a shared code to anyone. It only reads: the code, and the
+// tenant's settings from the cache (read as well when the cache is cold,
+// since the code alone names its tenant). Opens are counted by Open.
 func (s *Service) Resolve(ctx context.Context, raw string) (Landing, error) {
 	const op = apierr.Op("referral.Resolve")
 	c, err := s.find(ctx, op, raw)
 	if err != nil {
 		return Landing{}, err
-	}
-	click := event.New(event.ReferralClicked, c.Tenant, s.Now(), map[string]any{"code": c.Code, "referrerId": c.UserID})
-	if err := s.Store.RecordClick(ctx, click); err != nil && s.OnClickError != nil {
-		s.OnClickError(ctx, err)
 	}
 	settings, err := s.Settings.Get(ctx, c.Tenant)
 	if err != nil {
@@ -188,9 +187,24 @@ func (s *Service) Resolve(ctx context.Context, raw string) (Landing, error) {
 	return Landing{
 		Code:          c.Code,
 		Tenant:        c.Tenant,
+		Clinic:        settings.Clinic,
 		Referrer:      Person{DisplayName: c.DisplayName},
 		NewcomerOffer: settings.NewcomerOffer,
 	}, nil
+}
+
+// Open counts that a share link of code was opened (the funnel's clicks).
+// It never says whether the code exists: a malformed code is not written
+// at all, an unknown one is written and counted nowhere.
+func (s *Service) Open(ctx context.Context, raw string) error {
+	code, ok := share.Normalize(raw, share.ReferralCodeLen)
+	if !ok {
+		return nil
+	}
+	if err := s.Store.RecordOpen(ctx, code, s.Now().UTC()); err != nil {
+		return apierr.E(apierr.Op("referral.Open"), err)
+	}
+	return nil
 }
 
 // BindResult is the answer to a successful bind.
