@@ -49,11 +49,16 @@ type Row struct {
 func (r Row) Measured() bool { return r.Scenario != nil }
 
 // MeetsGoal reports whether a count is within the route's budget: one
-// write and at most one read for a write route, at most one call for a
-// read route (none when served from a cache).
+// write and at most one read for a write route (no read where the scenario
+// says WriteOnly), at most one call for a read route (none when served
+// from a cache).
 func (r Row) MeetsGoal(c Count) bool {
 	if r.Route.Writes() {
-		return c.Writes == 1 && c.Reads <= 1
+		maxReads := 1
+		if r.Scenario != nil && r.Scenario.WriteOnly {
+			maxReads = 0
+		}
+		return c.Writes == 1 && c.Reads <= maxReads
 	}
 	return c.Calls() <= 1
 }
