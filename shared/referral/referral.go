@@ -207,9 +207,12 @@ func (s *Service) Open(ctx context.Context, raw string) error {
 	return nil
 }
 
-// BindResult is the answer to a successful bind.
+// BindResult is the answer to a successful bind. Referee is the caller as
+// the clinic's front desk and the referrer see them (masked), for the page
+// the newcomer shows at the clinic.
 type BindResult struct {
 	Referrer Person    `json:"referrer"`
+	Referee  Person    `json:"referee"`
 	BoundAt  time.Time `json:"boundAt"`
 }
 
@@ -265,7 +268,7 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 		}
 		b = *existing
 	}
-	return BindResult{Referrer: Person{DisplayName: b.ReferrerName}, BoundAt: b.BoundAt}, nil
+	return BindResult{Referrer: Person{DisplayName: b.ReferrerName}, Referee: Person{DisplayName: b.RefereeName}, BoundAt: b.BoundAt}, nil
 }
 
 // withSettings does a route's one read and returns the tenant's settings
