@@ -185,12 +185,13 @@ func startSite(t *testing.T) *site {
 // patient does, as the command-line browser cannot: it leaves the token
 // where the mini-program's web-view would, opens the share link ?r= in a
 // frame, taps 接受邀请 once it is shown, and keeps a copy of the frame's
-// page in its own, which --dump-dom prints.
+// page in its own (hidden; the screenshot shows the frame), which
+// --dump-dom prints.
 func acceptFrame(w http.ResponseWriter, r *http.Request) {
 	token, _ := json.Marshal(r.URL.Query().Get("token"))
 	src, _ := json.Marshal("/s?r=" + r.URL.Query().Get("r"))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, `<!doctype html><html><body><div id="copy"></div><iframe id="frame" width="390" height="844"></iframe><script>
+	fmt.Fprintf(w, `<!doctype html><html><body style="margin:0"><div id="copy" hidden></div><iframe id="frame" width="390" height="844" style="border:0;display:block"></iframe><script>
 localStorage.setItem("laoyou.token", %s);
 const frame = document.getElementById("frame");
 let tapped = false;
