@@ -729,7 +729,7 @@ func TestJoinBindsReferral(t *testing.T) {
 }
 
 // Each user-facing write is one write call and at most one read; each read
-// route one read (DESIGN.md, data rules).
+// route one read (docs/DESIGN.md, data rules).
 func TestGroupBuyCallBudget(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)

@@ -319,7 +319,7 @@ func TestReferralIdempotency(t *testing.T) {
 }
 
 // Each user-facing write makes one write call and at most one read; each
-// read route one call (DESIGN.md, data rules).
+// read route one call (docs/DESIGN.md, data rules).
 func TestReferralCallBudget(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)

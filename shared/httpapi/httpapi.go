@@ -21,7 +21,7 @@ import (
 	"github.com/laoyou/laoyou/shared/idempotency"
 )
 
-// MaxBody is the largest request body a handler accepts (API.md: 64 KiB).
+// MaxBody is the largest request body a handler accepts (docs/API.md: 64 KiB).
 const MaxBody = 64 << 10
 
 // Request is what a handler sees of one API call.

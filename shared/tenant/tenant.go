@@ -216,7 +216,7 @@ type Source interface {
 }
 
 // Cache keeps settings for TTL. A stale read for a few seconds is fine for
-// configuration (DESIGN.md, data rules).
+// configuration (docs/DESIGN.md, data rules).
 type Cache struct {
 	Source Source
 	TTL    time.Duration

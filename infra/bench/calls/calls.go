@@ -3,7 +3,7 @@
 // shared/dynamo (dynamo.Calls) while the functions' handlers serve real
 // requests against DynamoDB Local.
 //
-// The goals (DESIGN.md, Data rules and Performance): a write route makes
+// The goals (docs/DESIGN.md, Data rules and Performance): a write route makes
 // one write call and at most one read; a read route makes one call. Each
 // route is measured three ways: cold (the first request of a new execution
 // environment, nothing cached), warm (the next request, configuration
