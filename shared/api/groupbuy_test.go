@@ -759,6 +759,7 @@ func TestGroupBuyCallBudget(t *testing.T) {
 			return call{fn: "groupbuy", route: "POST /v1/groups/{groupId}/join", as: patient("clinic-a", "j3"), params: roomOf()}
 		}, 1, 0},
 		{"status", func() call {
+			s.deps.Settings.Get(context.Background(), "clinic-a") // the clinic's profile is cached config
 			return call{fn: "groupbuy", route: "GET /v1/groups/{groupId}", params: roomOf()}
 		}, 1, 0},
 		{"deal", func() call {
