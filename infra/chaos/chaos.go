@@ -2,7 +2,7 @@
 // benchmarks that prove Laoyou keeps its invariants anyway. DynamoDB Local
 // never throttles, never cancels a transaction for a conflict and never
 // loses a reply, so Faults injects those failures into the SDK client;
-// Check then reads a table and reports every broken invariant of DESIGN.md.
+// Check then reads a table and reports every broken invariant of docs/DESIGN.md.
 //
 // Nothing here is ever linked into a Lambda function.
 package chaos

@@ -41,6 +41,10 @@ const (
 	demoAppSecret = "demo-app-secret-not-secret"
 )
 
+// DemoClinic is the demo clinic's public profile, as its landing pages
+// show it.
+var DemoClinic = tenant.Clinic{Name: "悦颜医疗美容门诊部", Address: "上海市静安区南京西路1266号恒隆广场5楼", Phone: "021-6288 0000"}
+
 // demoConfig is the clinic's configuration, written through the admin
 // API as an operator would, so it passes the same validation.
 var demoConfig = []struct{ route, id, body string }{
@@ -84,6 +88,7 @@ func SeedDemoWeChat(ctx context.Context, d *api.Deps, stub interface{ AddApp(app
 // SeedDemo loads the demo clinic.
 func SeedDemo(ctx context.Context, d *api.Deps) (*Demo, error) {
 	err := dynamo.SettingsStore{Store: d.Store}.SaveSettings(ctx, DemoTenant, tenant.Settings{
+		Clinic:        &DemoClinic,
 		NewcomerOffer: &tenant.Offer{Title: "新客到院礼：免费皮肤检测一次", TemplateID: "newcomer-gift"},
 	})
 	if err != nil {

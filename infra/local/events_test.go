@@ -82,6 +82,7 @@ func TestSampleEvents(t *testing.T) {
 		{file: "groupbuy/join-group.json", status: 200, check: contains(`"status":"SUCCEEDED"`), param: "groupId"},
 		{file: "referral/create-code.json", status: 200, check: contains(`"code":"`+sampleCode+`"`, `"scene":"r=`+sampleCode+`"`)},
 		{file: "referral/resolve-code.json", status: 200, check: contains(`"code":"`+sampleCode+`"`, `"displayName":"王*"`)},
+		{file: "referral/open-code.json", status: 204},
 		{file: "referral/bind.json", status: 200, check: contains(`"referrer":{"displayName":"王*"}`, `"boundAt":`)},
 		{file: "referral/code-image.json", status: 200, check: contains(`"contentType":"image/png"`)},
 		{file: "referral/me.json", status: 200, check: contains(`"bound":1`, `"stage":"BOUND"`)},
@@ -155,6 +156,8 @@ func TestSampleEvents(t *testing.T) {
 					raw, derr := base64.StdEncoding.DecodeString(resp.Body)
 					require.NoError(t, derr)
 					out = map[string]any{"contentType": resp.Headers["content-type"], "bytes": len(raw)}
+				} else if resp.Body == "" {
+					out = nil // 204: no body
 				}
 				var fields map[string]any
 				_ = json.Unmarshal([]byte(resp.Body), &fields)

@@ -88,7 +88,7 @@ func (r *running) send(method, path, token, body string, headers ...string) resp
 	return out
 }
 
-// token asks the runner for a token, as API.md says a developer does.
+// token asks the runner for a token, as docs/API.md says a developer does.
 func (r *running) token(sub, tenant, role string) string {
 	r.t.Helper()
 	b, _ := json.Marshal(map[string]string{"sub": sub, "tenant": tenant, "role": role, "name": "Lucy " + sub})

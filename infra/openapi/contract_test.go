@@ -17,7 +17,7 @@ import (
 	"github.com/laoyou/laoyou/shared/httpapi"
 )
 
-// pendingRoutes are routes described in the spec (from API.md) before
+// pendingRoutes are routes described in the spec (from docs/API.md) before
 // template.yaml deploys them, while their handlers are being written. Each
 // moves to the template with its handler, and then leaves this list (the
 // test says so). Empty: every route of the spec is deployed.

@@ -205,10 +205,14 @@ func (c *contract) do(r request) answer {
 		c.saw(r.route, resp.StatusCode)
 		return out
 	}
-	var body any
-	require.NoError(t, json.Unmarshal([]byte(resp.Body), &body), "%s: %s", r.route, resp.Body)
-	require.NoError(t, c.spec.Validate(schema, body), "%s answered %d: %s", r.route, resp.StatusCode, resp.Body)
-	out.Body, _ = body.(map[string]any)
+	if resp.StatusCode == http.StatusNoContent {
+		require.Empty(t, resp.Body, "%s answered 204 with a body", r.route)
+	} else {
+		var body any
+		require.NoError(t, json.Unmarshal([]byte(resp.Body), &body), "%s: %s", r.route, resp.Body)
+		require.NoError(t, c.spec.Validate(schema, body), "%s answered %d: %s", r.route, resp.StatusCode, resp.Body)
+		out.Body, _ = body.(map[string]any)
+	}
 
 	if resp.StatusCode < 300 && r.body != "" {
 		reqSchema, err := c.spec.RequestSchema(op)
@@ -254,6 +258,7 @@ func TestHandlersAnswerAsTheSpecSays(t *testing.T) {
 	c := newContract(t)
 	ctx := context.Background()
 	err := dynamo.SettingsStore{Store: c.deps.Store}.SaveSettings(ctx, clinicA, tenant.Settings{
+		Clinic:        &tenant.Clinic{Name: "悦颜医疗美容门诊部", Address: "上海市静安区南京西路1266号", Phone: "021-6288 0000"},
 		NewcomerOffer: &tenant.Offer{Title: "新客到院礼：免费皮肤检测一次", TemplateID: "newcomer-gift"},
 	})
 	require.NoError(t, err)
@@ -317,9 +322,13 @@ func (c *contract) referralFlow() {
 
 	landing := c.expect(200, "", request{route: "GET /v1/r/{code}", params: map[string]string{"code": strings.ToLower(aliceCode)}})
 	require.NotNil(t, landing.Body["newcomerOffer"])
+	require.Equal(t, "悦颜医疗美容门诊部", landing.Body["clinic"].(map[string]any)["name"])
+	c.expect(204, "", request{route: "POST /v1/r/{code}/open", params: map[string]string{"code": aliceCode}})
+	c.expect(204, "", request{route: "POST /v1/r/{code}/open", params: map[string]string{"code": "ZZZZZZZZZ"}})
 	other := code(patient(clinicB, "zoe"))
 	landing = c.expect(200, "", request{route: "GET /v1/r/{code}", params: map[string]string{"code": other}})
 	require.Nil(t, landing.Body["newcomerOffer"], "a clinic without settings offers nothing")
+	require.Nil(t, landing.Body["clinic"], "and has no profile")
 	c.expect(404, "CODE_NOT_FOUND", request{route: "GET /v1/r/{code}", params: map[string]string{"code": "NOPE"}})
 
 	bind := func(status int, errCode string, as who, code string) answer {
@@ -397,6 +406,7 @@ func (c *contract) settingsFlow() {
 		return c.expect(status, errCode, request{route: "PUT /v1/admin/settings", as: as, body: jsonBody(body)})
 	}
 	settings := map[string]any{
+		"clinic":            map[string]any{"name": "悦颜医疗美容门诊部", "address": "上海市静安区南京西路1266号", "phone": "021-6288 0000"},
 		"newcomerOffer":     map[string]any{"title": "新客到院礼：免费皮肤检测一次", "templateId": "newcomer-gift"},
 		"bindingWindowDays": 30, "holdDays": 7, "monthlyCap": 10,
 		"milestones": []any{map[string]any{"count": 3, "templateId": "thermage"}},
@@ -406,6 +416,7 @@ func (c *contract) settingsFlow() {
 	put(404, "TEMPLATE_NOT_FOUND", admin(clinicA), map[string]any{"milestones": []any{map[string]any{"count": 3, "templateId": "no-such"}}})
 	put(400, "BAD_REQUEST", admin(clinicA), map[string]any{"holdDays": 91})
 	put(400, "BAD_REQUEST", admin(clinicA), map[string]any{"holdDay": 3})
+	put(400, "BAD_REQUEST", admin(clinicA), map[string]any{"clinic": map[string]any{"address": "no name"}})
 	put(403, "FORBIDDEN", staff(clinicA), settings)
 	get = c.expect(200, "", request{route: "GET /v1/admin/settings", as: admin(clinicA)})
 	require.Len(t, get.Body["milestones"], 1)

@@ -11,6 +11,7 @@ package openapi
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -155,7 +156,8 @@ func (s *Spec) Statuses(op Operation) []int {
 }
 
 // ResponseSchema is the JSON schema of op's response with status; ok is
-// false when the operation does not list the status.
+// false when the operation does not list the status. A 204 has no body and
+// no schema (nil).
 func (s *Spec) ResponseSchema(op Operation, status int) (schema any, ok bool, err error) {
 	responses, _ := op.Doc["responses"].(map[string]any)
 	r, ok := responses[strconv.Itoa(status)]
@@ -165,6 +167,12 @@ func (s *Spec) ResponseSchema(op Operation, status int) (schema any, ok bool, er
 	resp, err := s.deref(r)
 	if err != nil {
 		return nil, true, err
+	}
+	if status == http.StatusNoContent {
+		if _, has := resp["content"]; has {
+			return nil, true, errors.New("openapi: a 204 answer has no content")
+		}
+		return nil, true, nil // no body, no schema
 	}
 	schema, err = jsonSchemaOf(resp)
 	return schema, true, err

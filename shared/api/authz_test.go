@@ -105,6 +105,10 @@ var authzCases = map[string]authzCase{
 		// Public: a code is a share link anyone may open; it names its clinic.
 		return call{route: "GET /v1/r/{code}", params: map[string]string{"code": f.code()}}
 	}},
+	"POST /v1/r/{code}/open": {ok: 204, other: 204, request: func(f *authzFixture) call {
+		// Public: the page a share link opens reports it, signed in or not.
+		return call{route: "POST /v1/r/{code}/open", params: map[string]string{"code": f.code()}}
+	}},
 	"POST /v1/referral/bind": {ok: 200, other: 404, staffAnswer: 422, request: func(f *authzFixture) call {
 		return call{route: "POST /v1/referral/bind", body: fmt.Sprintf(`{"code":%q}`, f.code())}
 	}},

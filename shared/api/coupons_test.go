@@ -555,7 +555,7 @@ func TestMyCoupons(t *testing.T) {
 }
 
 // Each user-facing write makes one write call and at most one read; a warm
-// claim is one call in all; each read route one call (DESIGN.md).
+// claim is one call in all; each read route one call (docs/DESIGN.md).
 func TestCouponCallBudget(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)

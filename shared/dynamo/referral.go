@@ -107,17 +107,6 @@ func (s ReferralStore) FindCode(ctx context.Context, code string) (*referral.Cod
 	return it.code(), nil
 }
 
-// RecordClick writes the click as its own event item: a fresh key per click,
-// so a viral code makes no hot key; the stream feeds the stats.
-func (s ReferralStore) RecordClick(ctx context.Context, e event.Event) error {
-	put, err := s.eventPut(e)
-	if err != nil {
-		return err
-	}
-	err = s.putAlone(ctx, put)
-	return err
-}
-
 type bindingItem struct {
 	key
 	Kind         string    `dynamodbav:"kind"`

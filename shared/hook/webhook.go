@@ -23,7 +23,7 @@ import (
 	"github.com/laoyou/laoyou/shared/event"
 )
 
-// Webhook request headers (API.md).
+// Webhook request headers (docs/API.md).
 const (
 	HeaderEventID   = "X-Laoyou-Event-Id"
 	HeaderSignature = "X-Laoyou-Signature"

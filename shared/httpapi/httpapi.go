@@ -21,7 +21,7 @@ import (
 	"github.com/laoyou/laoyou/shared/idempotency"
 )
 
-// MaxBody is the largest request body a handler accepts (API.md: 64 KiB).
+// MaxBody is the largest request body a handler accepts (docs/API.md: 64 KiB).
 const MaxBody = 64 << 10
 
 // Request is what a handler sees of one API call.
@@ -56,6 +56,9 @@ func OK(body any) Response { return Response{Status: http.StatusOK, Body: body} 
 
 // Created is a 201 response.
 func Created(body any) Response { return Response{Status: http.StatusCreated, Body: body} }
+
+// NoContent is a 204 response, with no body.
+func NoContent() Response { return Response{Status: http.StatusNoContent} }
 
 // HandlerFunc handles one route.
 type HandlerFunc func(ctx context.Context, r *Request) (Response, error)
@@ -182,6 +185,9 @@ func (a *API) serveOnce(ctx context.Context, route Route, req *Request, key stri
 	}
 	if replay != nil {
 		resp := jsonResponse(replay.ResponseStatus, replay.ResponseBody)
+		if replay.ResponseStatus == http.StatusNoContent {
+			delete(resp.Headers, "content-type")
+		}
 		resp.Headers["idempotent-replayed"] = "true"
 		return resp, nil
 	}
@@ -209,14 +215,17 @@ func (a *API) call(ctx context.Context, route Route, req *Request) (events.APIGa
 	if out.Bytes != nil {
 		return binaryResponse(out), nil
 	}
+	status := out.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status == http.StatusNoContent {
+		return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"cache-control": "no-store"}}, nil
+	}
 	body, err := json.Marshal(out.Body)
 	if err != nil {
 		err = apierr.E(apierr.Op("httpapi.encode"), apierr.Internal, err)
 		return errorResponse(req.RequestID, err), err
-	}
-	status := out.Status
-	if status == 0 {
-		status = http.StatusOK
 	}
 	resp := jsonResponse(status, string(body))
 	for k, v := range out.Headers {

@@ -47,7 +47,7 @@ type Store interface {
 // Guard applies the rules on top of a Store.
 type Guard struct {
 	Store Store
-	// Keep is how long a completed response is replayed (API.md: at least 24h).
+	// Keep is how long a completed response is replayed (docs/API.md: at least 24h).
 	Keep time.Duration
 	// InFlight bounds a claim when the context has no deadline.
 	InFlight time.Duration

@@ -96,8 +96,10 @@ type Store interface {
 	// user's profile ("" if none) and, withSettings, the tenant's settings
 	// (nil if none are saved), read in the same call.
 	FindCodeFor(ctx context.Context, code, tenant, userID string, withSettings bool) (*Code, string, *tenant.Settings, error)
-	// RecordClick records a landing-page visit as an event item.
-	RecordClick(ctx context.Context, e event.Event) error
+	// RecordOpen records that a share link of code was opened, with one
+	// write and no read. Only opens of a code that exists are counted (by
+	// the stream, which knows the code's tenant); others count nowhere.
+	RecordOpen(ctx context.Context, code string, at time.Time) error
 	// Bind stores b with its event, in one transaction, only if the referee
 	// is unbound and not a patient and the referrer is not bound to the
 	// referee. Otherwise it reports the conflict and writes nothing.
@@ -113,9 +115,6 @@ type Service struct {
 	Links    share.Links
 	Pepper   []byte
 	Now      func() time.Time
-	// OnClickError is told of clicks that could not be recorded; the landing
-	// page is still served.
-	OnClickError func(ctx context.Context, err error)
 }
 
 // Share is a code with its share links.
@@ -163,12 +162,14 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 	return Share{Code: c.Code, Link: s.Links.Referral(c.Code)}, nil
 }
 
-// Landing is what a shared code opens.
+// Landing is what a shared code opens: whose code, at which clinic, and
+// what a newcomer is offered.
 type Landing struct {
-	Code          string        `json:"code"`
-	Tenant        string        `json:"tenant"`
-	Referrer      Person        `json:"referrer"`
-	NewcomerOffer *tenant.Offer `json:"newcomerOffer"`
+	Code          string         `json:"code"`
+	Tenant        string         `json:"tenant"`
+	Clinic        *tenant.Clinic `json:"clinic"`
+	Referrer      Person         `json:"referrer"`
+	NewcomerOffer *tenant.Offer  `json:"newcomerOffer"`
 }
 
 // Person is another patient as shown: a masked name only.
@@ -176,16 +177,14 @@ type Person struct {
 	DisplayName string `json:"displayName"`
 }
 
-// Resolve opens a shared code for anyone and counts the click.
+// Resolve shows a shared code to anyone. It only reads: the code, and the
+// tenant's settings from the cache (read as well when the cache is cold,
+// since the code alone names its tenant). Opens are counted by Open.
 func (s *Service) Resolve(ctx context.Context, raw string) (Landing, error) {
 	const op = apierr.Op("referral.Resolve")
 	c, err := s.find(ctx, op, raw)
 	if err != nil {
 		return Landing{}, err
-	}
-	click := event.New(event.ReferralClicked, c.Tenant, s.Now(), map[string]any{"code": c.Code, "referrerId": c.UserID})
-	if err := s.Store.RecordClick(ctx, click); err != nil && s.OnClickError != nil {
-		s.OnClickError(ctx, err)
 	}
 	settings, err := s.Settings.Get(ctx, c.Tenant)
 	if err != nil {
@@ -194,14 +193,32 @@ func (s *Service) Resolve(ctx context.Context, raw string) (Landing, error) {
 	return Landing{
 		Code:          c.Code,
 		Tenant:        c.Tenant,
+		Clinic:        settings.Clinic,
 		Referrer:      Person{DisplayName: c.DisplayName},
 		NewcomerOffer: settings.NewcomerOffer,
 	}, nil
 }
 
-// BindResult is the answer to a successful bind.
+// Open counts that a share link of code was opened (the funnel's clicks).
+// It never says whether the code exists: a malformed code is not written
+// at all, an unknown one is written and counted nowhere.
+func (s *Service) Open(ctx context.Context, raw string) error {
+	code, ok := share.Normalize(raw, share.ReferralCodeLen)
+	if !ok {
+		return nil
+	}
+	if err := s.Store.RecordOpen(ctx, code, s.Now().UTC()); err != nil {
+		return apierr.E(apierr.Op("referral.Open"), err)
+	}
+	return nil
+}
+
+// BindResult is the answer to a successful bind. Referee is the caller as
+// the clinic's front desk and the referrer see them (masked), for the page
+// the newcomer shows at the clinic.
 type BindResult struct {
 	Referrer Person    `json:"referrer"`
+	Referee  Person    `json:"referee"`
 	BoundAt  time.Time `json:"boundAt"`
 }
 
@@ -261,7 +278,7 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 		}
 		b = *existing
 	}
-	return BindResult{Referrer: Person{DisplayName: b.ReferrerName}, BoundAt: b.BoundAt}, nil
+	return BindResult{Referrer: Person{DisplayName: b.ReferrerName}, Referee: Person{DisplayName: b.RefereeName}, BoundAt: b.BoundAt}, nil
 }
 
 // withSettings does a route's one read and returns the tenant's settings

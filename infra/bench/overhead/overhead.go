@@ -13,7 +13,7 @@
 // and end in the filling join, which writes more; the sides would not do
 // equal work.
 //
-// The goal (DESIGN.md, Performance): the handler's median at most 1.3 times
+// The goal (docs/DESIGN.md, Performance): the handler's median at most 1.3 times
 // the bare calls'.
 package overhead
 

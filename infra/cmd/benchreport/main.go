@@ -1,4 +1,4 @@
-// Command benchreport takes the performance figures of DESIGN.md and writes
+// Command benchreport takes the performance figures of docs/DESIGN.md and writes
 // them to BENCHMARKS.md at the repository root, one section per
 // measurement, each opened by the date, machine, Go version and commit.
 // `make bench` runs it; a section it does not run is left as it was.
@@ -69,7 +69,7 @@ type setup struct {
 }
 
 // sections are in the order they are run and first written: the order of
-// DESIGN.md's Performance goals and of issue 7.
+// docs/DESIGN.md's Performance goals and of issue 7.
 var sections = []section{
 	{name: "calls", heading: "DynamoDB calls per operation", measure: measureCalls},
 	{name: "overhead", heading: "Handler overhead of a join", measure: measureOverhead},
