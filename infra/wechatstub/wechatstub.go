@@ -32,6 +32,9 @@
 //	                                               fail: busy, ratelimit, slow, 5xx
 //	/_stub/revoke     {appId}                      the app's current token stops working
 //
+// and GET /_stub/messages?openId= lists the subscribe messages delivered
+// (to that user), as the phone would show them.
+//
 // Tests use the same through methods (LoginCode, Accept, Fail, Revoke, ...)
 // and read per-API call counts with Calls.
 package wechatstub
@@ -246,6 +249,8 @@ func (s *Stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.api(w, r, PhoneNumber, s.withToken(s.phoneNumber))
 	case r.URL.Path == "/cgi-bin/message/subscribe/send" && r.Method == http.MethodPost:
 		s.api(w, r, Subscribe, s.withToken(s.subscribe))
+	case r.URL.Path == "/_stub/messages" && r.Method == http.MethodGet:
+		s.inbox(w, r)
 	case strings.HasPrefix(r.URL.Path, "/_stub/") && r.Method == http.MethodPost:
 		s.developer(w, r)
 	default:
@@ -523,6 +528,26 @@ func (s *Stub) subscribe(r *http.Request, appID string) answer {
 	s.accepted[grant]--
 	s.sent = append(s.sent, Sent{AppID: appID, ToOpenID: in.ToUser, TemplateID: in.TemplateID, Page: in.Page, State: in.State, Data: data})
 	return answer{json: map[string]any{"errcode": 0, "errmsg": "ok"}}
+}
+
+// inbox answers the subscribe messages delivered to ?openId= (all when
+// none is named), as the phone would show them, oldest first.
+func (s *Stub) inbox(w http.ResponseWriter, r *http.Request) {
+	openID := r.URL.Query().Get("openId")
+	type message struct {
+		ToOpenID   string            `json:"toOpenId"`
+		TemplateID string            `json:"templateId"`
+		Page       string            `json:"page"`
+		Data       map[string]string `json:"data"`
+	}
+	out := []message{}
+	for _, m := range s.SentMessages() {
+		if openID == "" || m.ToOpenID == openID {
+			out = append(out, message{ToOpenID: m.ToOpenID, TemplateID: m.TemplateID, Page: m.Page, Data: m.Data})
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"messages": out})
 }
 
 // developer serves the /_stub/ endpoints.

@@ -87,3 +87,33 @@ func TestDeveloperEndpoints(t *testing.T) {
 	require.Equal(t, 1, s.Calls(StableToken))
 	require.Equal(t, 1, s.accepted["wx1|o1|tpl"], "the only app is meant")
 }
+
+// The inbox shows what a user was sent, and only theirs.
+func TestInboxListsDeliveredMessages(t *testing.T) {
+	s := New()
+	s.AddApp("wx1", "secret")
+	s.Accept("wx1", "o1", "tpl")
+	s.Accept("wx1", "o2", "tpl")
+	tok := post(t, s, "/cgi-bin/stable_token", map[string]any{"grant_type": "client_credential", "appid": "wx1", "secret": "secret"})["access_token"].(string)
+	for _, to := range []string{"o1", "o2", "o1"} { // o1's second has no acceptance left: 43101
+		post(t, s, "/cgi-bin/message/subscribe/send?access_token="+tok, map[string]any{
+			"touser": to, "template_id": "tpl", "data": map[string]any{"thing1": map[string]string{"value": "拼团成功"}},
+		})
+	}
+	inbox := func(query string) []any {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/_stub/messages"+query, nil))
+		require.Equal(t, http.StatusOK, w.Code)
+		var out struct{ Messages []any }
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &out))
+		return out.Messages
+	}
+	tests := []struct {
+		query string
+		want  int
+	}{{"?openId=o1", 1}, {"?openId=o2", 1}, {"?openId=o3", 0}, {"", 2}}
+	for _, tc := range tests {
+		require.Len(t, inbox(tc.query), tc.want, tc.query)
+	}
+	require.Equal(t, map[string]any{"thing1": "拼团成功"}, inbox("?openId=o1")[0].(map[string]any)["data"])
+}
