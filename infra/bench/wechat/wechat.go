@@ -231,5 +231,5 @@ func (f Figures) Summary() string {
 	if p := f.problems(); len(p) > 0 {
 		return s + "; " + strings.Join(p, "; ")
 	}
-	return s + "; goals met"
+	return s
 }
