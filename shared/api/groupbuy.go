@@ -25,7 +25,7 @@ func GroupBuy(d *Deps) *httpapi.API {
 		httpapi.Route{Key: "GET /v1/deals/{dealId}", Access: auth.Public, Handle: getDeal(svc)},
 		httpapi.Route{Key: "POST /v1/groups", Access: auth.AnyUser, Handle: openGroup(svc)},
 		httpapi.Route{Key: "GET /v1/groups/{groupId}", Access: auth.Public, Handle: groupStatus(svc)},
-		httpapi.Route{Key: "POST /v1/groups/{groupId}/join", Access: auth.AnyUser, Handle: joinGroup(svc)},
+		httpapi.Route{Key: "POST /v1/groups/{groupId}/join", Access: auth.AnyUser, Handle: joinGroup(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /v1/groups/{groupId}/image", Access: auth.Public, Handle: groupImage(d)},
 	)
 }
@@ -184,7 +184,8 @@ func groupStatus(svc *groupbuy.Service) httpapi.HandlerFunc {
 
 func joinGroup(svc *groupbuy.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		j, err := svc.Join(ctx, r.Caller, r.PathParam("groupId"))
-		return httpapi.OK(j), err
+		respond := func(j groupbuy.Joined) httpapi.Response { return httpapi.OK(j) }
+		j, err := svc.Join(httpapi.Answering(ctx, respond), r.Caller, r.PathParam("groupId"))
+		return respond(j), err
 	}
 }

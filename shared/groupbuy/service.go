@@ -208,7 +208,11 @@ func (s *Service) Join(ctx context.Context, caller auth.Caller, groupID string) 
 	for attempt := 0; attempt < shards+r.Size+4; attempt++ {
 		if r.AddedIn(caller.UserID, me.Req) {
 			// This request's own earlier join, whose reply was lost.
-			return Joined{GroupID: r.GroupID, Status: r.Status, Joined: r.Joined, Size: r.Size}, nil
+			done := Joined{GroupID: r.GroupID, Status: r.Status, Joined: r.Joined, Size: r.Size}
+			if err := idempotency.Again(ctx, s.Store, done); err != nil {
+				return Joined{}, apierr.E(op, err)
+			}
+			return done, nil
 		}
 		if err := r.Admits(caller.UserID, now); err != nil {
 			return Joined{}, err
@@ -226,16 +230,19 @@ func (s *Service) Join(ctx context.Context, caller auth.Caller, groupID string) 
 			full.Joined++
 			events = append(events, settledEvent(&full, Succeeded, now))
 		}
+		joined := Joined{GroupID: r.GroupID, Status: Open, Joined: r.Joined + 1, Size: r.Size}
+		if fills {
+			joined.Status = Succeeded
+		}
+		if err := idempotency.Prepare(ctx, joined); err != nil {
+			return Joined{}, apierr.E(op, err)
+		}
 		c, err := s.Store.JoinRoom(ctx, JoinRoom{Seen: *r, Member: me, Fills: fills, Now: now, Events: events})
 		switch {
 		case err != nil:
 			return Joined{}, apierr.E(op, err)
 		case c == nil:
-			status := Open
-			if fills {
-				status = Succeeded
-			}
-			return Joined{GroupID: r.GroupID, Status: status, Joined: r.Joined + 1, Size: r.Size}, nil
+			return joined, nil
 		case c.AlreadyMember:
 			return Joined{}, apierr.E(op, apierr.AlreadyMember, "you are already in this group")
 		}
