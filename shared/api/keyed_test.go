@@ -43,6 +43,19 @@ func keyedRoutes() []keyedRoute {
 				effects: func() int { return len(s.events(event.GroupJoined)) },
 			}
 		}},
+		{"open", func(s *stack) keyedCalls {
+			s.deal("clinic-a", "duo", nil)
+			s.deal("clinic-a", "trio", map[string]any{"groupSize": 3})
+			open := func(deal string, i int) call {
+				return call{fn: "groupbuy", route: "POST /v1/groups", as: patient("clinic-a", fmt.Sprintf("u%d", i)),
+					body: fmt.Sprintf(`{"dealId":%q}`, deal)}
+			}
+			return keyedCalls{
+				mk:      func(i int) call { return open("duo", i) },
+				other:   func(i int) call { return open("trio", i) },
+				effects: func() int { return len(s.events(event.GroupOpened)) },
+			}
+		}},
 	}
 }
 

@@ -145,19 +145,27 @@ func (s *Service) Open(ctx context.Context, caller auth.Caller, dealID string) (
 		}
 		leader.Shard = shard
 		r := newRoom(&d, share.NewCode(share.GroupIDLen), leader, now)
+		opened := s.opened(&r)
+		if err := idempotency.Prepare(ctx, opened); err != nil {
+			return Opened{}, apierr.E(op, err)
+		}
 		c, err := s.Store.OpenRoom(ctx, OpenRoom{Room: r, Limit: d.PerUserLimit, Now: now, Event: openedEvent(&r, now)})
 		switch {
 		case err != nil:
 			return Opened{}, apierr.E(op, err)
 		case c == nil:
-			return s.opened(&r), nil
+			return opened, nil
 		case c.Holding != nil:
 			held, err := s.openedIn(ctx, c.Holding.OpenRoom, caller.UserID, leader.Req)
 			if err != nil {
 				return Opened{}, apierr.E(op, err)
 			}
 			if held != nil {
-				return s.opened(held), nil
+				done := s.opened(held)
+				if err := idempotency.Again(ctx, s.Store, done); err != nil {
+					return Opened{}, apierr.E(op, err)
+				}
+				return done, nil
 			}
 			if c.Holding.OpenRoom != "" && now.Before(c.Holding.OpenUntil) {
 				return Opened{}, apierr.E(op, apierr.LimitReached, "you already have an open group for this deal")
