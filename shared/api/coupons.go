@@ -22,7 +22,7 @@ func Coupons(d *Deps) *httpapi.API {
 	svc := CouponService(d)
 	return httpapi.New(d.Log, d.Guard,
 		httpapi.Route{Key: "GET /v1/coupon-templates", Access: auth.Public, Handle: listCouponTemplates(svc)},
-		httpapi.Route{Key: "POST /v1/coupons/claim", Access: auth.AnyUser, Handle: claimCoupon(svc)},
+		httpapi.Route{Key: "POST /v1/coupons/claim", Access: auth.AnyUser, Handle: claimCoupon(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /v1/coupons/me", Access: auth.AnyUser, Handle: myCoupons(svc)},
 		httpapi.Route{Key: "POST /v1/staff/coupons/{couponCode}/redeem", Access: auth.StaffOnly, Handle: redeemCoupon(svc)},
 	)
@@ -172,8 +172,9 @@ func claimCoupon(svc *coupon.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		c, err := svc.Claim(ctx, r.Caller, in.TemplateID)
-		return httpapi.Created(c), err
+		respond := func(c coupon.Claimed) httpapi.Response { return httpapi.Created(c) }
+		c, err := svc.Claim(httpapi.Answering(ctx, respond), r.Caller, in.TemplateID)
+		return respond(c), err
 	}
 }
 

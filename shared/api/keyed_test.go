@@ -56,6 +56,19 @@ func keyedRoutes() []keyedRoute {
 				effects: func() int { return len(s.events(event.GroupOpened)) },
 			}
 		}},
+		{"claim", func(s *stack) keyedCalls {
+			s.putTemplate("clinic-a", "gift", nil)
+			s.putTemplate("clinic-a", "other-gift", nil)
+			claim := func(tpl string, i int) call {
+				return call{fn: "coupons", route: "POST /v1/coupons/claim", as: patient("clinic-a", fmt.Sprintf("u%d", i)),
+					body: fmt.Sprintf(`{"templateId":%q}`, tpl)}
+			}
+			return keyedCalls{
+				mk:      func(i int) call { return claim("gift", i) },
+				other:   func(i int) call { return claim("other-gift", i) },
+				effects: func() int { return len(s.events(event.CouponIssued)) },
+			}
+		}},
 	}
 }
 

@@ -51,6 +51,7 @@ var ErrTemplateChanged = errors.New("coupon: template changed concurrently")
 // Store keeps templates, stock and coupons. Every write is one conditional
 // call.
 type Store interface {
+	idempotency.Recorder
 	TemplateSource
 	// ClaimableTemplates lists the tenant's templates marked claimable.
 	ClaimableTemplates(ctx context.Context, tenant string) ([]Template, error)
@@ -208,7 +209,12 @@ func (s *Service) Claim(ctx context.Context, caller auth.Caller, templateID stri
 	if err != nil {
 		return Claimed{}, apierr.E(op, err)
 	}
-	return Claimed{CouponCode: c.Code, TemplateID: c.TemplateID, Status: c.Status, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo}, nil
+	return claimed(*c), nil
+}
+
+// claimed is the answer to a claim that issued c.
+func claimed(c Coupon) Claimed {
+	return Claimed{CouponCode: c.Code, TemplateID: c.TemplateID, Status: c.Status, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo}
 }
 
 // Reward is a coupon that an event earned someone: a hook rule's or a
@@ -288,6 +294,12 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 				data["status"], data["visitId"] = string(Pending), hold.VisitID
 			}
 		}
+		if r == nil {
+			// A claim: its answer is decided, and stored with the write.
+			if err := idempotency.Prepare(ctx, claimed(c)); err != nil {
+				return nil, err
+			}
+		}
 		conflict, err := s.Store.Issue(ctx, Issue{
 			Coupon: c, Shard: shard, PerUserLimit: limit, Effect: effect,
 			Event: event.New(event.CouponIssued, t.Tenant, now, data),
@@ -302,6 +314,9 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 			done, err := s.Store.Coupon(ctx, conflict.DoneCoupon)
 			if err != nil || done == nil {
 				return nil, cmp.Or(err, errors.New("coupon: the claim's coupon is gone"))
+			}
+			if err := idempotency.Again(ctx, s.Store, claimed(*done)); err != nil {
+				return nil, err
 			}
 			return done, nil
 		case conflict.Done, conflict.Withdrawn:
