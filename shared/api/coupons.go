@@ -24,7 +24,7 @@ func Coupons(d *Deps) *httpapi.API {
 		httpapi.Route{Key: "GET /v1/coupon-templates", Access: auth.Public, Handle: listCouponTemplates(svc)},
 		httpapi.Route{Key: "POST /v1/coupons/claim", Access: auth.AnyUser, Handle: claimCoupon(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /v1/coupons/me", Access: auth.AnyUser, Handle: myCoupons(svc)},
-		httpapi.Route{Key: "POST /v1/staff/coupons/{couponCode}/redeem", Access: auth.StaffOnly, Handle: redeemCoupon(svc)},
+		httpapi.Route{Key: "POST /v1/staff/coupons/{couponCode}/redeem", Access: auth.StaffOnly, Handle: redeemCoupon(svc), KeyInWrite: true},
 	)
 }
 
@@ -187,7 +187,8 @@ func myCoupons(svc *coupon.Service) httpapi.HandlerFunc {
 
 func redeemCoupon(svc *coupon.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		red, err := svc.Redeem(ctx, r.Caller, r.PathParam("couponCode"))
-		return httpapi.OK(red), err
+		respond := func(red coupon.Redemption) httpapi.Response { return httpapi.OK(red) }
+		red, err := svc.Redeem(httpapi.Answering(ctx, respond), r.Caller, r.PathParam("couponCode"))
+		return respond(red), err
 	}
 }

@@ -69,6 +69,31 @@ func keyedRoutes() []keyedRoute {
 				effects: func() int { return len(s.events(event.CouponIssued)) },
 			}
 		}},
+		{"redeem", func(s *stack) keyedCalls {
+			s.putTemplate("clinic-a", "gift", nil)
+			codes := map[int]string{}
+			codeOf := func(i int) string {
+				if codes[i] == "" {
+					r := s.claim(patient("clinic-a", fmt.Sprintf("u%d", i)), "gift")
+					require.Equal(s.t, 201, r.Status, r.Body)
+					codes[i] = r.JSON(s.t)["couponCode"].(string)
+				}
+				return codes[i]
+			}
+			for i := range 8 {
+				codeOf(i) // claimed before any request is measured
+				codeOf(100 + i)
+			}
+			redeem := func(code string) call {
+				return call{fn: "coupons", route: "POST /v1/staff/coupons/{couponCode}/redeem", as: staff("clinic-a", "desk"),
+					params: map[string]string{"couponCode": code}}
+			}
+			return keyedCalls{
+				mk:      func(i int) call { return redeem(codeOf(i)) },
+				other:   func(i int) call { return redeem(codeOf(100 + i)) },
+				effects: func() int { return len(s.events(event.CouponRedeemed)) },
+			}
+		}},
 	}
 }
 

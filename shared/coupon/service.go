@@ -458,7 +458,11 @@ func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (R
 	req := idempotency.ScopeOf(ctx)
 	if c.redeemedIn(req) {
 		// This request's own earlier commit, whose reply was lost.
-		return Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: c.RedeemedAt}, nil
+		done := Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: c.RedeemedAt}
+		if err := idempotency.Again(ctx, s.Store, done); err != nil {
+			return Redemption{}, apierr.E(op, err)
+		}
+		return done, nil
 	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
 	if err := c.redeemableAt(caller.Tenant, now); err != nil {
@@ -472,6 +476,10 @@ func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (R
 	}
 	c.describe(data)
 	e := event.New(event.CouponRedeemed, c.Tenant, now, data)
+	redeemed := Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: now}
+	if err := idempotency.Prepare(ctx, redeemed); err != nil {
+		return Redemption{}, apierr.E(op, err)
+	}
 	conflict, err := s.Store.Redeem(ctx, code, caller.Tenant, caller.UserID, req, now, e)
 	if err != nil {
 		return Redemption{}, apierr.E(op, err)
@@ -489,7 +497,7 @@ func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (R
 		}
 		return Redemption{}, apierr.E(op, apierr.Unavailable, "the coupon changed meanwhile, try again")
 	}
-	return Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: now}, nil
+	return redeemed, nil
 }
 
 // describe adds to an event's data what subscribe messages quote of the
