@@ -30,8 +30,9 @@ build-%Function:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_LAMBDA) \
 		-o $(ARTIFACTS_DIR)/bootstrap ./functions/$(shell echo '$*' | tr '[:upper:]' '[:lower:]')
 
-## test: lint, then every Go test against one shared DynamoDB Local.
-test: lint $(BIN)/ddblocal
+## test: lint, then every Go test against one shared DynamoDB Local (and
+## Chromium for the landing page's browser test, installed when missing).
+test: lint browser-deps $(BIN)/ddblocal
 	$(BIN)/ddblocal exec -- $(GO) test -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
 
 ## unit: the Go tests only (each package starts DynamoDB Local as needed).
@@ -52,9 +53,11 @@ cfn-lint:
 	cfn-lint template.yaml
 
 ## run: the whole API on http://127.0.0.1:3000 with demo data. Set
-## DYNAMODB_ENDPOINT to use a running DynamoDB instead of starting one.
+## DYNAMODB_ENDPOINT to use a running DynamoDB instead of starting one;
+## RUNFLAGS=-addr=127.0.0.1:3001 serves (and links) another port.
+RUNFLAGS ?=
 run:
-	$(GO) run ./infra/cmd/local
+	$(GO) run ./infra/cmd/local $(RUNFLAGS)
 
 ## bench: the performance figures (go test -bench), then BENCHMARKS.md.
 bench: $(BIN)/ddblocal
@@ -62,9 +65,14 @@ bench: $(BIN)/ddblocal
 	$(BIN)/ddblocal exec -- $(GO) run ./infra/cmd/benchreport -v
 
 ## browser-deps: Chromium and a CJK font for the landing page's browser
-## test (Debian, as root); without them that test skips.
+## test, from Debian's packages when Chromium is missing (as root; others
+## are told how). Without Chromium that test skips, or fails when CI is set.
+CHROMIUM ?= /usr/bin/chromium
 browser-deps:
-	apt-get install -y chromium fonts-wqy-zenhei
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-zenhei; \
+	else echo "browser-deps: no $(CHROMIUM); as root on Debian: apt-get install -y chromium fonts-wqy-zenhei"; fi
 
 ## fuzz: every fuzz target for FUZZTIME each, on one DynamoDB Local; a
 ## failing input lands in the package's testdata/fuzz/ and, committed, is a

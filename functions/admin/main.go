@@ -1,10 +1,17 @@
-// Command admin is the Lambda function for clinic operations: deals, coupon templates, hook rules, settings and stats.
+// Command admin is the Lambda function for clinic operations: deals, coupon templates, hook rules, settings, stats, the clinic's mini-program and staff roles.
 package main
 
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/kms"
 )
 
-func main() { lambda.Start(api.Admin(api.FromEnv()).Handle) }
+func main() {
+	d := api.FromEnv()
+	keys := kms.MustClient(d.Config.Region, d.Log)
+	// The admin function seals app secrets; its role may only encrypt.
+	d.Secrets = kms.NewSealer(keys, d.Config.SecretsKeyID)
+	lambda.Start(api.Admin(d).Handle)
+}

@@ -1,10 +1,17 @@
-// Command groupbuy is the Lambda function for group-buy deals and rooms.
+// Command groupbuy is the Lambda function for group-buy deals and rooms, and rooms' mini-program codes.
 package main
 
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/kms"
 )
 
-func main() { lambda.Start(api.GroupBuy(api.FromEnv()).Handle) }
+func main() {
+	d := api.FromEnv()
+	keys := kms.MustClient(d.Config.Region, d.Log)
+	// Mini-program codes open the clinic's app secret; the role may only decrypt.
+	d.Secrets = kms.NewSealer(keys, d.Config.SecretsKeyID)
+	lambda.Start(api.GroupBuy(d).Handle)
+}

@@ -6,6 +6,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/kms"
 )
 
-func main() { lambda.Start(api.Hooks(api.FromEnv())) }
+func main() {
+	d := api.FromEnv()
+	keys := kms.MustClient(d.Config.Region, d.Log)
+	// Subscribe messages open the tenant's app secret; the role may only decrypt.
+	d.Secrets = kms.NewSealer(keys, d.Config.SecretsKeyID)
+	lambda.Start(api.Hooks(d))
+}

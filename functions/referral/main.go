@@ -1,10 +1,17 @@
-// Command referral is the Lambda function for referral codes, share links and binding.
+// Command referral is the Lambda function for referral codes, share links, binding and the referral code's mini-program code.
 package main
 
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/kms"
 )
 
-func main() { lambda.Start(api.Referral(api.FromEnv()).Handle) }
+func main() {
+	d := api.FromEnv()
+	keys := kms.MustClient(d.Config.Region, d.Log)
+	// Mini-program codes open the clinic's app secret; the role may only decrypt.
+	d.Secrets = kms.NewSealer(keys, d.Config.SecretsKeyID)
+	lambda.Start(api.Referral(d).Handle)
+}

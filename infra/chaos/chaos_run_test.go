@@ -72,7 +72,7 @@ func chaosRunFromEnv(t *testing.T) chaosRun {
 // Two hooks functions read the stream, so every event is delivered at
 // least twice, and the closer runs on a clock that moves on, sometimes
 // twice at once. Between rounds and at the end the table is held to every
-// invariant of DESIGN.md, and to what the clients were told.
+// invariant of docs/DESIGN.md, and to what the clients were told.
 func TestChaos(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {

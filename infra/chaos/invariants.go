@@ -9,7 +9,7 @@ import (
 	"github.com/laoyou/laoyou/shared/hook"
 )
 
-// The invariants Check holds a table to: DESIGN.md's data rules, and what
+// The invariants Check holds a table to: docs/DESIGN.md's data rules, and what
 // follows from them for the counts kept beside the data.
 const (
 	RoomOverSize      = "room-over-size"      // a room has more members than its size, or joined disagrees with its roster

@@ -69,7 +69,7 @@ func Install(ctx context.Context, cacheDir string) (string, error) {
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return "", fmt.Errorf("ddblocal: install: %w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(cacheDir, "dynamodb-local.lock"))
+	unlock, err := LockFile(ctx, filepath.Join(cacheDir, "dynamodb-local.lock"))
 	if err != nil {
 		return "", fmt.Errorf("ddblocal: install: %w", err)
 	}
@@ -89,9 +89,9 @@ func installed(dir string) bool {
 	return err == nil
 }
 
-// lockFile takes an exclusive flock on path, polling so that ctx can cancel
+// LockFile takes an exclusive flock on path, polling so that ctx can cancel
 // the wait (a blocking flock cannot be interrupted).
-func lockFile(ctx context.Context, path string) (unlock func(), err error) {
+func LockFile(ctx context.Context, path string) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err

@@ -129,13 +129,13 @@ func TestInstallConcurrent(t *testing.T) {
 
 func TestLockFileHonoursContext(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.lock")
-	unlock, err := lockFile(context.Background(), path)
+	unlock, err := LockFile(context.Background(), path)
 	require.NoError(t, err)
 	defer unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err = lockFile(ctx, path)
+	_, err = LockFile(ctx, path)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
 

@@ -23,6 +23,9 @@ type Demo struct {
 	ShareURL     string `json:"shareUrl"`
 	Deal         string `json:"deal"`
 	Template     string `json:"couponTemplate"`
+	// AppID is the clinic's mini-program, registered with the WeChat
+	// stand-in; empty when the stack talks to another WeChat.
+	AppID string `json:"appId,omitempty"`
 }
 
 // The demo clinic. Its referrer's code is random like every code; SeedDemo
@@ -33,7 +36,14 @@ const (
 	DemoDeal         = "thermage-duo"
 	DemoTemplate     = "welcome-100"
 	demoReferrerName = "王芳"
+	// The demo clinic's mini-program, as the WeChat stand-in knows it.
+	DemoAppID     = "wxde30c11a1c000001"
+	demoAppSecret = "demo-app-secret-not-secret"
 )
+
+// DemoClinic is the demo clinic's public profile, as its landing pages
+// show it.
+var DemoClinic = tenant.Clinic{Name: "悦颜医疗美容门诊部", Address: "上海市静安区南京西路1266号恒隆广场5楼", Phone: "021-6288 0000"}
 
 // demoConfig is the clinic's configuration, written through the admin
 // API as an operator would, so it passes the same validation.
@@ -51,9 +61,34 @@ var demoConfig = []struct{ route, id, body string }{
 			`"groupSize":2,"ttlSeconds":86400,"stock":200,"perUserLimit":1,"newcomersOnly":false,"voucherTemplateId":"thermage-voucher"}`},
 }
 
+// SeedDemoWeChat registers the demo clinic's mini-program with the WeChat
+// stand-in and saves it as the clinic's admin would.
+func SeedDemoWeChat(ctx context.Context, d *api.Deps, stub interface{ AddApp(appID, secret string) }) error {
+	stub.AddApp(DemoAppID, demoAppSecret)
+	ev := events.APIGatewayV2HTTPRequest{
+		RouteKey: "PUT /v1/admin/wechat",
+		Body:     `{"appId":"` + DemoAppID + `","appSecret":"` + demoAppSecret + `","envVersion":"develop"}`,
+	}
+	ev.RequestContext.RequestID = "demo-wechat"
+	ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+		JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
+			Claims: map[string]string{"sub": "demo-admin", "tenant": DemoTenant, "role": string(auth.Admin)},
+		},
+	}
+	resp, err := api.Admin(d).Handle(ctx, ev)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("PUT /v1/admin/wechat: %d %s", resp.StatusCode, resp.Body)
+	}
+	return nil
+}
+
 // SeedDemo loads the demo clinic.
 func SeedDemo(ctx context.Context, d *api.Deps) (*Demo, error) {
 	err := dynamo.SettingsStore{Store: d.Store}.SaveSettings(ctx, DemoTenant, tenant.Settings{
+		Clinic:        &DemoClinic,
 		NewcomerOffer: &tenant.Offer{Title: "新客到院礼：免费皮肤检测一次", TemplateID: "newcomer-gift"},
 	})
 	if err != nil {

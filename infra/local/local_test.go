@@ -31,6 +31,13 @@ type running struct {
 
 func startStack(t *testing.T) *running {
 	t.Helper()
+	return startStackWith(t, func(*Options, net.Listener) {})
+}
+
+// startStackWith is startStack with options changed by configure, which
+// sees the listener the stack will serve on.
+func startStackWith(t *testing.T, configure func(*Options, net.Listener)) *running {
+	t.Helper()
 	db := ddbtest.New(t)
 	cfg := config.Config{
 		Table: db.Table, Endpoint: db.Endpoint, Region: "us-east-1",
@@ -38,9 +45,11 @@ func startStack(t *testing.T) *running {
 		PhonePepper: "test-pepper", AllowLoopbackWebhooks: true,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := Start(ctx, Options{Config: cfg, Demo: true, Log: logging.Discard(), StreamInterval: 100 * time.Millisecond})
-	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	opts := Options{Config: cfg, Demo: true, Log: logging.Discard(), StreamInterval: 100 * time.Millisecond}
+	configure(&opts, ln)
+	st, err := Start(ctx, opts)
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- st.Serve(ctx, ln) }()
@@ -79,7 +88,7 @@ func (r *running) send(method, path, token, body string, headers ...string) resp
 	return out
 }
 
-// token asks the runner for a token, as API.md says a developer does.
+// token asks the runner for a token, as docs/API.md says a developer does.
 func (r *running) token(sub, tenant, role string) string {
 	r.t.Helper()
 	b, _ := json.Marshal(map[string]string{"sub": sub, "tenant": tenant, "role": role, "name": "Lucy " + sub})

@@ -13,6 +13,7 @@
 package localauth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -30,6 +31,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/laoyou/laoyou/shared/token"
 )
 
 // Defaults for the issuer and audience. The issuer sits under the local
@@ -78,6 +81,24 @@ type Authority struct {
 
 	key *rsa.PrivateKey
 	kid string
+
+	// trusted are other issuers whose tokens are accepted too, each
+	// verified against its own JWKS: Laoyou's own sign-in tokens.
+	trusted map[string]KeySource
+}
+
+// KeySource lists an issuer's public keys, as its JWKS does.
+type KeySource func(ctx context.Context) (token.JWKS, error)
+
+// Trust accepts the tokens of issuer too, verified as API Gateway's JWT
+// authorizer verifies them when issuer is its configured one: RS256, a kid
+// of the issuer's JWKS, iss, Audience, exp. Keys are read from keys at each
+// verification, so a rotation is seen at once.
+func (a *Authority) Trust(issuer string, keys KeySource) {
+	if a.trusted == nil {
+		a.trusted = map[string]KeySource{}
+	}
+	a.trusted[issuer] = keys
 }
 
 // New returns an Authority with an RS256 key. With keyPath == "" the key is
@@ -97,6 +118,11 @@ func New(keyPath string) (*Authority, error) {
 		kid:      thumbprint(&key.PublicKey),
 	}, nil
 }
+
+// LoadOrCreateKey loads the RSA key in the PEM at path, or generates and
+// saves one there (mode 0600) when missing; "" makes a key that is never
+// saved.
+func LoadOrCreateKey(path string) (*rsa.PrivateKey, error) { return loadOrCreateKey(path) }
 
 func loadOrCreateKey(path string) (*rsa.PrivateKey, error) {
 	if path == "" {
@@ -203,7 +229,12 @@ func (a *Authority) Verify(authorizationHeader string) (map[string]string, error
 	)
 	claims := jwt.MapClaims{}
 	_, err = parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
-		if kid, _ := t.Header["kid"].(string); kid != a.kid {
+		kid, _ := t.Header["kid"].(string)
+		iss, _ := claims["iss"].(string)
+		if keys, ok := a.trusted[iss]; ok && iss != a.Issuer {
+			return trustedKey(keys, kid)
+		}
+		if kid != a.kid {
 			return nil, fmt.Errorf("unknown kid %q", kid)
 		}
 		return &a.key.PublicKey, nil
@@ -215,6 +246,26 @@ func (a *Authority) Verify(authorizationHeader string) (map[string]string, error
 		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	return flatten(claims), nil
+}
+
+// trustedKey finds kid in a trusted issuer's JWKS.
+func trustedKey(keys KeySource, kid string) (any, error) {
+	set, err := keys(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("issuer keys: %v", err)
+	}
+	for _, k := range set.Keys {
+		if k.Kid != kid || k.Kty != "RSA" {
+			continue
+		}
+		n, errN := base64.RawURLEncoding.DecodeString(k.N)
+		e, errE := base64.RawURLEncoding.DecodeString(k.E)
+		if errN != nil || errE != nil || len(e) == 0 || len(e) > 4 {
+			return nil, fmt.Errorf("malformed key %q", kid)
+		}
+		return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}, nil
+	}
+	return nil, fmt.Errorf("unknown kid %q", kid)
 }
 
 func bearer(h string) (string, error) {
@@ -238,7 +289,7 @@ func bearer(h string) (string, error) {
 
 func (a *Authority) checkClaims(c jwt.MapClaims) error {
 	now := a.now()
-	if iss, _ := c["iss"].(string); iss != a.Issuer {
+	if iss, _ := c["iss"].(string); iss != a.Issuer && a.trusted[iss] == nil {
 		return fmt.Errorf("issuer %q not accepted", iss)
 	}
 	aud, err := c.GetAudience()

@@ -2,6 +2,9 @@ package openapi
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/infra/wechatstub"
 	"github.com/laoyou/laoyou/shared/api"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/coupon"
@@ -25,8 +29,10 @@ import (
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/logging"
+	"github.com/laoyou/laoyou/shared/secret"
 	"github.com/laoyou/laoyou/shared/share"
 	"github.com/laoyou/laoyou/shared/tenant"
+	"github.com/laoyou/laoyou/shared/token"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }
@@ -72,6 +78,8 @@ type stack struct {
 
 	mu   sync.Mutex
 	seen map[string]map[int]int // route → status → answers validated
+
+	wechat *wechatstub.Server // the WeChat stand-in the auth function calls
 }
 
 // on is the contract for a subtest, so its failures end the subtest.
@@ -91,15 +99,26 @@ func newContract(t *testing.T) *contract {
 		MiniProgramPage: "/pages/landing/index",
 		PhonePepper:     "test-pepper",
 	}
+	stub, err := wechatstub.Start(wechatstub.New())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stub.Close() })
+	cfg.WeChatAPIBase = stub.URL
+	cfg.IssuerURL, cfg.TokenAudience = "https://api.example-clinic.cn/prod", "laoyou-contract"
 	deps := api.DepsWith(db.NewClient(t), cfg, logging.Discard())
+	signing, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	deps.Tokens = token.KeySet{Current: token.NewRSAKey(signing)}
+	deps.Secrets, err = secret.NewAESGCM(make([]byte, secret.KeySize))
+	require.NoError(t, err)
 	c := &contract{t: t, stack: &stack{
 		spec: loadSpec(t), deps: deps,
 		clock:  &clock{now: time.Now().UTC().Truncate(time.Second)},
 		routes: map[string]*httpapi.API{},
 		seen:   map[string]map[int]int{},
+		wechat: stub,
 	}}
 	deps.Now = c.clock.Now // before the functions are built: some keep it
-	for _, fn := range []*httpapi.API{api.Referral(deps), api.Coupons(deps), api.GroupBuy(deps), api.Admin(deps)} {
+	for _, fn := range []*httpapi.API{api.Referral(deps), api.Coupons(deps), api.GroupBuy(deps), api.Admin(deps), api.Auth(deps)} {
 		for _, r := range fn.Routes() {
 			c.routes[r.Key] = fn
 		}
@@ -177,10 +196,23 @@ func (c *contract) do(r request) answer {
 	schema, listed, err := c.spec.ResponseSchema(op, resp.StatusCode)
 	require.NoError(t, err)
 	require.True(t, listed, "%s answered %d, which openapi.yaml does not list: %s", r.route, resp.StatusCode, resp.Body)
-	var body any
-	require.NoError(t, json.Unmarshal([]byte(resp.Body), &body), "%s: %s", r.route, resp.Body)
-	require.NoError(t, c.spec.Validate(schema, body), "%s answered %d: %s", r.route, resp.StatusCode, resp.Body)
-	out.Body, _ = body.(map[string]any)
+	if resp.IsBase64Encoded {
+		require.Nil(t, schema, "%s answered bytes where openapi.yaml lists JSON", r.route)
+		require.Contains(t, c.spec.ContentTypes(op, resp.StatusCode), resp.Headers["content-type"], r.route)
+		raw, err := base64.StdEncoding.DecodeString(resp.Body)
+		require.NoError(t, err, r.route)
+		require.NotEmpty(t, raw, r.route)
+		c.saw(r.route, resp.StatusCode)
+		return out
+	}
+	if resp.StatusCode == http.StatusNoContent {
+		require.Empty(t, resp.Body, "%s answered 204 with a body", r.route)
+	} else {
+		var body any
+		require.NoError(t, json.Unmarshal([]byte(resp.Body), &body), "%s: %s", r.route, resp.Body)
+		require.NoError(t, c.spec.Validate(schema, body), "%s answered %d: %s", r.route, resp.StatusCode, resp.Body)
+		out.Body, _ = body.(map[string]any)
+	}
 
 	if resp.StatusCode < 300 && r.body != "" {
 		reqSchema, err := c.spec.RequestSchema(op)
@@ -191,13 +223,18 @@ func (c *contract) do(r request) answer {
 		require.NoError(t, c.spec.Validate(reqSchema, sent), "%s accepted a body its request schema refuses: %s", r.route, r.body)
 	}
 
-	c.mu.Lock()
-	if c.seen[r.route] == nil {
-		c.seen[r.route] = map[int]int{}
-	}
-	c.seen[r.route][resp.StatusCode]++
-	c.mu.Unlock()
+	c.saw(r.route, resp.StatusCode)
 	return out
+}
+
+// saw counts an answer validated.
+func (c *contract) saw(route string, status int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen[route] == nil {
+		c.seen[route] = map[int]int{}
+	}
+	c.seen[route][status]++
 }
 
 // expect sends r and requires the status and, for an error, the code.
@@ -221,6 +258,7 @@ func TestHandlersAnswerAsTheSpecSays(t *testing.T) {
 	c := newContract(t)
 	ctx := context.Background()
 	err := dynamo.SettingsStore{Store: c.deps.Store}.SaveSettings(ctx, clinicA, tenant.Settings{
+		Clinic:        &tenant.Clinic{Name: "悦颜医疗美容门诊部", Address: "上海市静安区南京西路1266号", Phone: "021-6288 0000"},
 		NewcomerOffer: &tenant.Offer{Title: "新客到院礼：免费皮肤检测一次", TemplateID: "newcomer-gift"},
 	})
 	require.NoError(t, err)
@@ -235,6 +273,7 @@ func TestHandlersAnswerAsTheSpecSays(t *testing.T) {
 	c.flow("hooks", (*contract).hookFlow)
 	c.flow("stats", (*contract).statsFlow)
 	c.flow("idempotency", (*contract).idempotencyFlow)
+	c.flow("accounts", (*contract).accountFlow)
 	t.Run("unknown route", func(t *testing.T) {
 		fn := c.routes["GET /v1/r/{code}"]
 		resp, err := fn.Handle(ctx, events.APIGatewayV2HTTPRequest{RouteKey: "$default", RawPath: "/v1/nope"})
@@ -283,9 +322,13 @@ func (c *contract) referralFlow() {
 
 	landing := c.expect(200, "", request{route: "GET /v1/r/{code}", params: map[string]string{"code": strings.ToLower(aliceCode)}})
 	require.NotNil(t, landing.Body["newcomerOffer"])
+	require.Equal(t, "悦颜医疗美容门诊部", landing.Body["clinic"].(map[string]any)["name"])
+	c.expect(204, "", request{route: "POST /v1/r/{code}/open", params: map[string]string{"code": aliceCode}})
+	c.expect(204, "", request{route: "POST /v1/r/{code}/open", params: map[string]string{"code": "ZZZZZZZZZ"}})
 	other := code(patient(clinicB, "zoe"))
 	landing = c.expect(200, "", request{route: "GET /v1/r/{code}", params: map[string]string{"code": other}})
 	require.Nil(t, landing.Body["newcomerOffer"], "a clinic without settings offers nothing")
+	require.Nil(t, landing.Body["clinic"], "and has no profile")
 	c.expect(404, "CODE_NOT_FOUND", request{route: "GET /v1/r/{code}", params: map[string]string{"code": "NOPE"}})
 
 	bind := func(status int, errCode string, as who, code string) answer {
@@ -363,6 +406,7 @@ func (c *contract) settingsFlow() {
 		return c.expect(status, errCode, request{route: "PUT /v1/admin/settings", as: as, body: jsonBody(body)})
 	}
 	settings := map[string]any{
+		"clinic":            map[string]any{"name": "悦颜医疗美容门诊部", "address": "上海市静安区南京西路1266号", "phone": "021-6288 0000"},
 		"newcomerOffer":     map[string]any{"title": "新客到院礼：免费皮肤检测一次", "templateId": "newcomer-gift"},
 		"bindingWindowDays": 30, "holdDays": 7, "monthlyCap": 10,
 		"milestones": []any{map[string]any{"count": 3, "templateId": "thermage"}},
@@ -372,6 +416,7 @@ func (c *contract) settingsFlow() {
 	put(404, "TEMPLATE_NOT_FOUND", admin(clinicA), map[string]any{"milestones": []any{map[string]any{"count": 3, "templateId": "no-such"}}})
 	put(400, "BAD_REQUEST", admin(clinicA), map[string]any{"holdDays": 91})
 	put(400, "BAD_REQUEST", admin(clinicA), map[string]any{"holdDay": 3})
+	put(400, "BAD_REQUEST", admin(clinicA), map[string]any{"clinic": map[string]any{"address": "no name"}})
 	put(403, "FORBIDDEN", staff(clinicA), settings)
 	get = c.expect(200, "", request{route: "GET /v1/admin/settings", as: admin(clinicA)})
 	require.Len(t, get.Body["milestones"], 1)
@@ -610,4 +655,50 @@ func (c *contract) idempotencyFlow() {
 	require.NoError(t, err)
 	c.expect(409, "REQUEST_IN_PROGRESS", request{route: "POST /v1/referral/bind", as: eve, body: body,
 		headers: map[string]string{"Idempotency-Key": busy}})
+}
+
+func (c *contract) accountFlow() {
+	const appID, appSecret = "wx00000000000000aa", "contract-secret"
+	c.wechat.AddApp(appID, appSecret)
+	c.expect(404, "WECHAT_NOT_CONFIGURED", request{route: "GET /v1/admin/wechat", as: admin(clinicA)})
+	signIn := func(status int, errCode, tenant, code string) answer {
+		return c.expect(status, errCode, request{route: "POST /v1/auth/wechat", body: jsonBody(map[string]string{"tenant": tenant, "code": code})})
+	}
+	signIn(404, "WECHAT_NOT_CONFIGURED", clinicA, c.wechat.LoginCode(appID, "o-1", ""))
+	c.expect(400, "BAD_REQUEST", request{route: "PUT /v1/admin/wechat", as: admin(clinicA), body: `{"appId":"wx1"}`})
+	c.expect(403, "FORBIDDEN", request{route: "PUT /v1/admin/wechat", as: staff(clinicA), body: `{"appId":"` + appID + `","appSecret":"x"}`})
+	c.expect(200, "", request{route: "PUT /v1/admin/wechat", as: admin(clinicA), body: `{"appId":"` + appID + `","appSecret":"` + appSecret + `"}`})
+	c.expect(200, "", request{route: "GET /v1/admin/wechat", as: admin(clinicA)})
+
+	in := signIn(200, "", clinicA, c.wechat.LoginCode(appID, "o-1", ""))
+	user := in.Body["userId"].(string)
+	used := c.wechat.LoginCode(appID, "o-2", "")
+	signIn(200, "", clinicA, used)
+	signIn(422, "WECHAT_CODE_INVALID", clinicA, used)
+	c.wechat.Block(appID, "o-3")
+	signIn(403, "WECHAT_USER_BLOCKED", clinicA, c.wechat.LoginCode(appID, "o-3", ""))
+	c.wechat.Fail(wechatstub.Code2Session, wechatstub.Busy, 2)
+	signIn(503, "WECHAT_UNAVAILABLE", clinicA, c.wechat.LoginCode(appID, "o-4", ""))
+	c.expect(400, "BAD_REQUEST", request{route: "POST /v1/auth/wechat", body: `{"tenant":"` + clinicA + `"}`})
+
+	c.expect(200, "", request{route: "GET /.well-known/openid-configuration"})
+	c.expect(200, "", request{route: "GET /.well-known/jwks.json"})
+
+	c.expect(200, "", request{route: "PUT /v1/admin/roles/{userId}", params: map[string]string{"userId": user}, as: admin(clinicA), body: `{"role":"staff"}`})
+	c.expect(400, "BAD_REQUEST", request{route: "PUT /v1/admin/roles/{userId}", params: map[string]string{"userId": user}, as: admin(clinicA), body: `{"role":"boss"}`})
+
+	me := patient(clinicA, user)
+	c.expect(200, "", request{route: "POST /v1/me/phone", as: me, body: jsonBody(map[string]string{"code": c.wechat.PhoneCode(appID, "13812345678")})})
+	c.expect(422, "WECHAT_CODE_INVALID", request{route: "POST /v1/me/phone", as: me, body: `{"code":"never-issued"}`})
+	// Mini-program codes: the caller's referral code, a room.
+	c.expect(404, "CODE_NOT_FOUND", request{route: "GET /v1/referral/code/image", as: me})
+	c.expect(200, "", request{route: "POST /v1/referral/code", as: me})
+	c.expect(200, "", request{route: "GET /v1/referral/code/image", as: me})
+	c.expect(404, "WECHAT_NOT_CONFIGURED", request{route: "GET /v1/referral/code/image", as: patient(clinicB, "zoe")})
+	c.expect(404, "GROUP_NOT_FOUND", request{route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": "NOPE"}})
+	room := c.expect(201, "", request{route: "POST /v1/groups", as: patient(clinicA, "image-leader"), body: `{"dealId":"duo"}`})
+	c.expect(200, "", request{route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": room.Body["groupId"].(string)}})
+	c.wechat.Fail(wechatstub.PhoneNumber, wechatstub.Busy, 2)
+	c.expect(503, "WECHAT_UNAVAILABLE", request{route: "POST /v1/me/phone", as: me, body: jsonBody(map[string]string{"code": c.wechat.PhoneCode(appID, "13812345679")})})
+	c.expect(404, "WECHAT_NOT_CONFIGURED", request{route: "POST /v1/me/phone", as: patient(clinicB, "zoe"), body: `{"code":"x"}`})
 }

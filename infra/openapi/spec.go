@@ -11,6 +11,7 @@ package openapi
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -155,7 +156,8 @@ func (s *Spec) Statuses(op Operation) []int {
 }
 
 // ResponseSchema is the JSON schema of op's response with status; ok is
-// false when the operation does not list the status.
+// false when the operation does not list the status. A 204 has no body and
+// no schema (nil).
 func (s *Spec) ResponseSchema(op Operation, status int) (schema any, ok bool, err error) {
 	responses, _ := op.Doc["responses"].(map[string]any)
 	r, ok := responses[strconv.Itoa(status)]
@@ -165,6 +167,12 @@ func (s *Spec) ResponseSchema(op Operation, status int) (schema any, ok bool, er
 	resp, err := s.deref(r)
 	if err != nil {
 		return nil, true, err
+	}
+	if status == http.StatusNoContent {
+		if _, has := resp["content"]; has {
+			return nil, true, errors.New("openapi: a 204 answer has no content")
+		}
+		return nil, true, nil // no body, no schema
 	}
 	schema, err = jsonSchemaOf(resp)
 	return schema, true, err
@@ -201,6 +209,9 @@ func (s *Spec) Parameters(op Operation) ([]map[string]any, error) {
 func jsonSchemaOf(obj map[string]any) (any, error) {
 	content, _ := obj["content"].(map[string]any)
 	media, ok := content["application/json"].(map[string]any)
+	if !ok && len(content) > 0 && binaryOnly(content) {
+		return nil, nil // an image: bytes, no JSON schema
+	}
 	if !ok {
 		return nil, errors.New("openapi: no application/json content")
 	}
@@ -209,6 +220,31 @@ func jsonSchemaOf(obj map[string]any) (any, error) {
 		return nil, errors.New("openapi: application/json content without a schema")
 	}
 	return schema, nil
+}
+
+// binaryOnly reports whether every media type of content is an image.
+func binaryOnly(content map[string]any) bool {
+	for mt := range content {
+		if !strings.HasPrefix(mt, "image/") {
+			return false
+		}
+	}
+	return true
+}
+
+// ContentTypes lists the media types op's answer with status may have.
+func (s *Spec) ContentTypes(op Operation, status int) []string {
+	responses, _ := op.Doc["responses"].(map[string]any)
+	resp, err := s.deref(responses[strconv.Itoa(status)])
+	if err != nil {
+		return nil
+	}
+	content, _ := resp["content"].(map[string]any)
+	var out []string
+	for mt := range content {
+		out = append(out, mt)
+	}
+	return out
 }
 
 // deref follows a {"$ref": ...} object (responses, parameters, request

@@ -21,11 +21,11 @@ const (
 	localInvoke = "/_local/invoke/"
 )
 
-// validRoles are the roles of API.md; a token for anything else would only
+// validRoles are the roles of docs/API.md; a token for anything else would only
 // hide mistakes in the tests that mint it.
 var validRoles = map[string]bool{"patient": true, "staff": true, "admin": true}
 
-// apiError is the error shape of API.md, used for the runner's own routes.
+// apiError is the error shape of docs/API.md, used for the runner's own routes.
 type apiError struct {
 	Error struct {
 		Code    string `json:"code"`

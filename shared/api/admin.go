@@ -10,5 +10,6 @@ func Admin(d *Deps) *httpapi.API {
 	routes = append(routes, adminDealRoutes(d)...)
 	routes = append(routes, adminStatsRoutes(d)...)
 	routes = append(routes, adminSettingsRoutes(d)...)
+	routes = append(routes, adminAccountRoutes(d)...)
 	return httpapi.New(d.Log, d.Guard, routes...)
 }

@@ -105,6 +105,10 @@ var authzCases = map[string]authzCase{
 		// Public: a code is a share link anyone may open; it names its clinic.
 		return call{route: "GET /v1/r/{code}", params: map[string]string{"code": f.code()}}
 	}},
+	"POST /v1/r/{code}/open": {ok: 204, other: 204, request: func(f *authzFixture) call {
+		// Public: the page a share link opens reports it, signed in or not.
+		return call{route: "POST /v1/r/{code}/open", params: map[string]string{"code": f.code()}}
+	}},
 	"POST /v1/referral/bind": {ok: 200, other: 404, staffAnswer: 422, request: func(f *authzFixture) call {
 		return call{route: "POST /v1/referral/bind", body: fmt.Sprintf(`{"code":%q}`, f.code())}
 	}},
@@ -212,6 +216,55 @@ var authzCases = map[string]authzCase{
 	}},
 	"PUT /v1/admin/settings": {ok: 200, other: 200, request: func(f *authzFixture) call {
 		return call{route: "PUT /v1/admin/settings", body: `{"holdDays":7,"bindingWindowDays":30}`}
+	}},
+	// The caller's own code: clinic accounts have none (CODE_NOT_FOUND); B's
+	// patient has one in B, which has no mini-program.
+	"GET /v1/referral/code/image": {ok: 200, other: 404, staffAnswer: 404, request: func(f *authzFixture) call {
+		f.s.withApp(tenantA)
+		if f.caller != nil && f.caller["role"] == "patient" {
+			r := f.s.do(call{fn: "referral", route: "POST /v1/referral/code", as: f.caller})
+			require.Equal(f.t, http.StatusOK, r.Status, r.Body)
+		}
+		return call{route: "GET /v1/referral/code/image"}
+	}},
+	// Public: a room's code is what its share shows.
+	"GET /v1/groups/{groupId}/image": {ok: 200, other: 200, request: func(f *authzFixture) call {
+		f.s.withApp(tenantA)
+		return call{route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": f.room()}}
+	}},
+	// Public: the clinic is in the body, and any token is ignored.
+	"POST /v1/auth/wechat": {ok: 200, other: 200, request: func(f *authzFixture) call {
+		f.s.withApp(tenantA)
+		return call{route: "POST /v1/auth/wechat",
+			body: fmt.Sprintf(`{"tenant":%q,"code":%q}`, tenantA, f.s.wechat.LoginCode(testAppID, f.unique("openid"), ""))}
+	}},
+	"GET /.well-known/openid-configuration": {ok: 200, other: 200, request: func(f *authzFixture) call {
+		return call{route: "GET /.well-known/openid-configuration"}
+	}},
+	"GET /.well-known/jwks.json": {ok: 200, other: 200, request: func(f *authzFixture) call {
+		return call{route: "GET /.well-known/jwks.json"}
+	}},
+	// B's patient is B's: B has no mini-program, A's is not used for them.
+	"POST /v1/me/phone": {ok: 200, other: 404, request: func(f *authzFixture) call {
+		f.s.withApp(tenantA)
+		return call{route: "POST /v1/me/phone", body: fmt.Sprintf(`{"code":%q}`, f.s.wechat.PhoneCode(testAppID, "13800000000"))}
+	}},
+	"GET /v1/admin/wechat": {ok: 200, other: 404, request: func(f *authzFixture) call {
+		f.s.withApp(tenantA)
+		return call{route: "GET /v1/admin/wechat"}
+	}},
+	"PUT /v1/admin/wechat": {ok: 200, other: 200, request: func(f *authzFixture) call {
+		f.s.withApp(tenantA)
+		return call{route: "PUT /v1/admin/wechat", body: `{"appId":"wxbbbbbbbbbbbbbbbb","appSecret":"other"}`}
+	}, leaks: func(t *testing.T, f *authzFixture, req call, body string) {
+		r := f.s.do(call{fn: "admin", route: "GET /v1/admin/wechat", as: admin(tenantA)})
+		require.Contains(t, r.Body, testAppID, "A's mini-program was changed by B")
+	}},
+	// Ids of users are per tenant: B's admin grants B's user, never A's.
+	"PUT /v1/admin/roles/{userId}": {ok: 200, other: 200, request: func(f *authzFixture) call {
+		return call{route: "PUT /v1/admin/roles/{userId}", params: map[string]string{"userId": f.unique("user")}, body: `{"role":"staff"}`}
+	}, leaks: func(t *testing.T, f *authzFixture, req call, body string) {
+		require.Empty(t, f.s.rawItem("T#"+tenantA+"#U#"+req.params["userId"], "ROLE"), "B granted a role in A")
 	}},
 }
 

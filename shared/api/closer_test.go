@@ -80,6 +80,7 @@ func TestSettleAtExpiry(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	clock := s.withClock()
+	s.putTemplate("clinic-a", "tpl-v", map[string]any{"kind": "VOUCHER", "claimable": false})
 	s.deal("clinic-a", "trio", map[string]any{"groupSize": 3, "minSize": 2, "ttlSeconds": 60, "voucherTemplateId": "tpl-v", "leaderPriceFen": 999900})
 	enough := s.opened(patient("clinic-a", "leader"), "trio")
 	require.Equal(t, 200, s.join(patient("clinic-a", "friend"), enough).Status)

@@ -1,9 +1,13 @@
 package api
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/laoyou/laoyou/infra/ddbtest"
 )
 
 // A bind or a visit that finds no tenant settings cached reads them with
@@ -31,4 +35,53 @@ func TestColdReferralWritesReadOnce(t *testing.T) {
 		require.Equal(t, 1, r.Calls.Writes(), "%s: %v", tt.name, r.Calls.Ops())
 	}
 	require.Equal(t, []string{"QUALIFIED"}, s.stages(alice), "the settings read with the binding applied")
+}
+
+// The public pages a share link opens read one item warm (the tenant's
+// settings, for the clinic's profile, come from the cache) and write
+// nothing; cold they read the settings too, since the code or room alone
+// names its tenant. Counting an open is one write and no read.
+func TestShareLinkPagesCalls(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, ddbtest.WithoutStream())
+	s.settings("clinic-a", `{"clinic":{"name":"悦颜医疗美容门诊部","phone":"021-62880000"}}`)
+	code := s.codeOf(patient("clinic-a", "alice"))
+	s.deal("clinic-a", "duo", map[string]any{"stock": 10, "groupSize": 2})
+	room := s.opened(patient("clinic-a", "bob"), "duo")
+
+	landing := call{fn: "referral", route: "GET /v1/r/{code}", params: map[string]string{"code": code}}
+	roomView := call{fn: "groupbuy", route: "GET /v1/groups/{groupId}", params: map[string]string{"groupId": room}}
+	open := call{fn: "referral", route: "POST /v1/r/{code}/open", params: map[string]string{"code": code}}
+	tests := []struct {
+		name          string
+		cold          bool
+		c             call
+		status        int
+		reads, writes int
+	}{
+		{"landing, warm", false, landing, 200, 1, 0},
+		{"landing, cold", true, landing, 200, 2, 0},
+		{"room, warm", false, roomView, 200, 1, 0},
+		{"room, cold", true, roomView, 200, 2, 0},
+		{"open, warm", false, open, 204, 0, 1},
+		{"open, cold", true, open, 204, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s.deps.Settings.TTL = time.Hour
+			if tt.cold {
+				s.deps.Settings.TTL = 0 // nothing cached is fresh
+			} else {
+				_, err := s.deps.Settings.Get(context.Background(), "clinic-a")
+				require.NoError(t, err)
+			}
+			r := s.do(tt.c)
+			require.Equal(t, tt.status, r.Status, r.Body)
+			require.Equal(t, tt.reads, r.Calls.Reads(), "%v", r.Calls.Ops())
+			require.Equal(t, tt.writes, r.Calls.Writes(), "%v", r.Calls.Ops())
+			if tt.status == 200 {
+				require.Equal(t, map[string]any{"name": "悦颜医疗美容门诊部", "phone": "021-62880000"}, r.JSON(t)["clinic"])
+			}
+		})
+	}
 }

@@ -346,6 +346,52 @@ func TestCouponSpikeOnShardedStock(t *testing.T) {
 	require.Equal(t, 0.0, s.templateListed("clinic-a", "launch")["remaining"])
 }
 
+// A template that exists but cannot be claimed answers 422 NOT_CLAIMABLE
+// with a message saying why (never 404: it is there); one whose window has
+// not begun may be claimed ahead, its coupon valid from the window's start.
+func TestClaimOfTemplatesNotClaimableNow(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	s.putTemplate("clinic-a", "hook-only", map[string]any{"claimable": false})
+	s.putTemplate("clinic-a", "fixed-window", map[string]any{"validDays": nil, "validTo": now.Add(time.Hour).Format(time.RFC3339)})
+	s.putTemplate("clinic-a", "hook-only-window", map[string]any{"claimable": false, "validDays": nil, "validTo": now.Add(time.Hour).Format(time.RFC3339)})
+	s.putTemplate("clinic-a", "next-month", map[string]any{"validDays": nil,
+		"validFrom": now.Add(30 * 24 * time.Hour).Format(time.RFC3339), "validTo": now.Add(60 * 24 * time.Hour).Format(time.RFC3339)})
+	tests := []struct {
+		name     string
+		template string
+		later    time.Duration // the claim comes this long after now
+		status   int
+		errc     string
+		message  string
+	}{
+		{"hook-only", "hook-only", 0, 422, "NOT_CLAIMABLE", "given by the clinic"},
+		{"ended", "fixed-window", 2 * time.Hour, 422, "NOT_CLAIMABLE", "ended"},
+		{"ended the moment it ends", "fixed-window", time.Hour, 422, "NOT_CLAIMABLE", "ended"},
+		{"hook-only and ended", "hook-only-window", 2 * time.Hour, 422, "NOT_CLAIMABLE", "ended"},
+		{"not yet started: claimed ahead", "next-month", 0, 201, "", ""},
+		{"within its window", "fixed-window", 0, 201, "", ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s.deps.Now = func() time.Time { return now.Add(tt.later) }
+			defer func() { s.deps.Now = time.Now }()
+			r := s.claim(patient("clinic-a", fmt.Sprintf("p%d", i)), tt.template)
+			require.Equal(t, tt.status, r.Status, r.Body)
+			if tt.errc == "" {
+				if tt.template == "next-month" {
+					require.Equal(t, now.Add(30*24*time.Hour).Format(time.RFC3339), r.JSON(t)["validFrom"], "valid from the window's start")
+				}
+				return
+			}
+			require.Equal(t, tt.errc, r.Code(t))
+			require.Contains(t, r.JSON(t)["error"].(map[string]any)["message"], tt.message)
+			require.Zero(t, r.Calls.Writes(), "nothing written: %v", r.Calls.Ops())
+		})
+	}
+}
+
 func TestClaimErrors(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
@@ -509,7 +555,7 @@ func TestMyCoupons(t *testing.T) {
 }
 
 // Each user-facing write makes one write call and at most one read; a warm
-// claim is one call in all; each read route one call (DESIGN.md).
+// claim is one call in all; each read route one call (docs/DESIGN.md).
 func TestCouponCallBudget(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)

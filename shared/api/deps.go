@@ -13,14 +13,18 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/laoyou/laoyou/shared/account"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/coupon"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/logging"
+	"github.com/laoyou/laoyou/shared/secret"
 	"github.com/laoyou/laoyou/shared/share"
 	"github.com/laoyou/laoyou/shared/tenant"
+	"github.com/laoyou/laoyou/shared/token"
+	"github.com/laoyou/laoyou/shared/wechat"
 )
 
 // settingsTTL is how long tenant settings are cached in a warm function.
@@ -38,15 +42,27 @@ type Deps struct {
 	// Metrics receives the business metrics as CloudWatch EMF lines: stdout
 	// in Lambda, where CloudWatch Logs picks them up; discarded elsewhere.
 	Metrics io.Writer
+	// WeChatApps finds each tenant's mini-program; nil: none has one.
+	WeChatApps wechat.Apps
+
+	// Tokens signs sign-in tokens (a KMS key in AWS, the runner's key file
+	// locally); Secrets seals tenants' WeChat app secrets.
+	// Only the functions that need them set them (functions/*/main.go), so
+	// the others carry no KMS client.
+	Tokens  token.Signer
+	Secrets secret.Sealer
 
 	// The domain services, built on first use and kept as long as the Deps:
 	// their caches (templates, deals, rules) and memories of sold-out shards
 	// live while the function stays warm, and every API built on the same
 	// Deps (the local runner builds all of them on one) shares them, so an
 	// admin's change is seen at once there.
-	coupons lazy[*coupon.Service]
-	groups  lazy[*groupbuy.Service]
-	hooks   lazy[*hookParts]
+	coupons  lazy[*coupon.Service]
+	groups   lazy[*groupbuy.Service]
+	hooks    lazy[*hookParts]
+	accounts lazy[*account.Service]
+	apps     lazy[*account.Apps]
+	weChat   lazy[*wechat.Client]
 }
 
 // lazy is a value built on first use, once.
@@ -61,11 +77,15 @@ func (l *lazy[T]) get(build func() T) T {
 }
 
 // FromEnv builds the dependencies of a Lambda function from its
-// environment. A function that cannot start exits, so Lambda reports the
-// failed init.
+// environment. A function that cannot start (no PHONE_PEPPER, no
+// DynamoDB client) exits, so Lambda reports the failed init.
 func FromEnv() *Deps {
-	cfg := config.FromEnv()
+	cfg, err := config.FromEnv()
 	log := logging.New(os.Stdout, cfg.LogLevel)
+	if err != nil {
+		log.Error("init failed", "error", err.Error())
+		os.Exit(1)
+	}
 	d, err := NewDeps(context.Background(), cfg, log)
 	if err != nil {
 		log.Error("init failed", "error", err.Error())

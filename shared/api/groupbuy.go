@@ -9,6 +9,7 @@ import (
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/httpapi"
+	"github.com/laoyou/laoyou/shared/tenant"
 )
 
 // How long a warm function keeps a deal, and a seat shard it found empty.
@@ -23,9 +24,10 @@ func GroupBuy(d *Deps) *httpapi.API {
 	return httpapi.New(d.Log, d.Guard,
 		httpapi.Route{Key: "GET /v1/deals", Access: auth.Public, Handle: listDeals(svc)},
 		httpapi.Route{Key: "GET /v1/deals/{dealId}", Access: auth.Public, Handle: getDeal(svc)},
-		httpapi.Route{Key: "POST /v1/groups", Access: auth.AnyUser, Handle: openGroup(svc)},
-		httpapi.Route{Key: "GET /v1/groups/{groupId}", Access: auth.Public, Handle: groupStatus(svc)},
-		httpapi.Route{Key: "POST /v1/groups/{groupId}/join", Access: auth.AnyUser, Handle: joinGroup(svc)},
+		httpapi.Route{Key: "POST /v1/groups", Access: auth.AnyUser, Handle: openGroup(svc), KeyInWrite: true},
+		httpapi.Route{Key: "GET /v1/groups/{groupId}", Access: auth.Public, Handle: groupStatus(svc, d.Settings)},
+		httpapi.Route{Key: "POST /v1/groups/{groupId}/join", Access: auth.AnyUser, Handle: joinGroup(svc), KeyInWrite: true},
+		httpapi.Route{Key: "GET /v1/groups/{groupId}/image", Access: auth.Public, Handle: groupImage(d)},
 	)
 }
 
@@ -169,21 +171,39 @@ func openGroup(svc *groupbuy.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		o, err := svc.Open(ctx, r.Caller, in.DealID)
-		return httpapi.Created(o), err
+		respond := func(o groupbuy.Opened) httpapi.Response { return httpapi.Created(o) }
+		o, err := svc.Open(httpapi.Answering(ctx, respond), r.Caller, in.DealID)
+		return respond(o), err
 	}
 }
 
-func groupStatus(svc *groupbuy.Service) httpapi.HandlerFunc {
+// roomView is a room as its share link shows it, with the clinic where it
+// is redeemed.
+type roomView struct {
+	groupbuy.RoomView
+	Clinic *tenant.Clinic `json:"clinic"`
+}
+
+// groupStatus reads the room (one GetItem) and takes the clinic's profile
+// from the settings cache, which reads the settings only when cold.
+func groupStatus(svc *groupbuy.Service, settings *tenant.Cache) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		v, err := svc.Status(ctx, r.PathParam("groupId"))
-		return httpapi.OK(v), err
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		st, err := settings.Get(ctx, v.Tenant)
+		if err != nil {
+			return httpapi.Response{}, apierr.E(apierr.Op("api.groupStatus"), err)
+		}
+		return httpapi.OK(roomView{RoomView: v, Clinic: st.Clinic}), nil
 	}
 }
 
 func joinGroup(svc *groupbuy.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		j, err := svc.Join(ctx, r.Caller, r.PathParam("groupId"))
-		return httpapi.OK(j), err
+		respond := func(j groupbuy.Joined) httpapi.Response { return httpapi.OK(j) }
+		j, err := svc.Join(httpapi.Answering(ctx, respond), r.Caller, r.PathParam("groupId"))
+		return respond(j), err
 	}
 }

@@ -205,6 +205,7 @@ func (s *stack) react(times int, es ...event.Event) {
 func TestDealValidation(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
+	s.putTemplate("clinic-a", "tpl-1", map[string]any{"kind": "VOUCHER", "claimable": false})
 	tests := []struct {
 		name  string
 		kv    map[string]any
@@ -273,11 +274,59 @@ func TestDealValidation(t *testing.T) {
 	})
 }
 
+// A deal's voucher template must be one of the clinic's templates when the
+// deal is saved, not only when a room succeeds: an unknown one is 404
+// TEMPLATE_NOT_FOUND, and nothing is written.
+func TestDealVoucherTemplateMustExist(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.putTemplate("clinic-a", "tpl-ours", map[string]any{"kind": "VOUCHER", "claimable": false})
+	s.putTemplate("clinic-b", "tpl-theirs", map[string]any{"kind": "VOUCHER", "claimable": false})
+	tests := []struct {
+		name     string
+		template string
+		status   int
+		errc     string
+	}{
+		{"unknown template", "tpl-nope", 404, "TEMPLATE_NOT_FOUND"},
+		{"another clinic's template", "tpl-theirs", 404, "TEMPLATE_NOT_FOUND"},
+		{"the clinic's own template", "tpl-ours", 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dealID := "deal-" + tt.template
+			r := s.putDeal("clinic-a", dealID, map[string]any{"voucherTemplateId": tt.template})
+			require.Equal(t, tt.status, r.Status, r.Body)
+			require.LessOrEqual(t, r.Calls.Reads(), 1, "the template is read with the deal: %v", r.Calls.Ops())
+			got := s.do(call{fn: "groupbuy", route: "GET /v1/deals/{dealId}", params: map[string]string{"dealId": dealID}, query: map[string]string{"tenant": "clinic-a"}})
+			if tt.errc == "" {
+				require.Equal(t, 1, r.Calls.Writes(), "%v", r.Calls.Ops())
+				require.Equal(t, 200, got.Status, got.Body)
+				require.Equal(t, tt.template, got.JSON(t)["voucherTemplateId"])
+				return
+			}
+			require.Equal(t, tt.errc, r.Code(t))
+			require.Contains(t, r.JSON(t)["error"].(map[string]any)["message"], "voucherTemplateId")
+			require.Zero(t, r.Calls.Writes(), "nothing written: %v", r.Calls.Ops())
+			require.Equal(t, 404, got.Status, "no deal saved: %s", got.Body)
+		})
+	}
+
+	t.Run("a replace keeps the rule", func(t *testing.T) {
+		r := s.putDeal("clinic-a", "deal-tpl-ours", map[string]any{"voucherTemplateId": "tpl-nope", "title": "changed"})
+		require.Equal(t, 404, r.Status, r.Body)
+		got := s.do(call{fn: "groupbuy", route: "GET /v1/deals/{dealId}", params: map[string]string{"dealId": "deal-tpl-ours"}, query: map[string]string{"tenant": "clinic-a"}})
+		require.Equal(t, 200, got.Status, got.Body)
+		require.Equal(t, "tpl-ours", got.JSON(t)["voucherTemplateId"], "the saved deal is unchanged")
+	})
+}
+
 func TestDealRoutes(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	clock := s.withClock()
 	now := clock.Now()
+	s.putTemplate("clinic-a", "tpl-v", map[string]any{"kind": "VOUCHER", "claimable": false})
 	s.deal("clinic-a", "thermage", map[string]any{"leaderPriceFen": 999900, "minSize": 2, "groupSize": 3, "voucherTemplateId": "tpl-v"})
 	s.deal("clinic-a", "later", map[string]any{"startsAt": now.Add(time.Hour).Format(time.RFC3339)})
 	s.deal("clinic-a", "over", map[string]any{"endsAt": now.Add(-time.Hour).Format(time.RFC3339), "startsAt": now.Add(-2 * time.Hour).Format(time.RFC3339)})
@@ -352,7 +401,11 @@ func TestOpenRoom(t *testing.T) {
 	opened := s.events(event.GroupOpened)
 	require.Len(t, opened, 1)
 	require.Equal(t, "clinic-a", opened[0].Tenant)
-	require.Equal(t, map[string]any{"groupId": id, "dealId": "duo", "leaderId": "alice"}, opened[0].Data)
+	require.Equal(t, map[string]any{
+		"groupId": id, "dealId": "duo", "leaderId": "alice",
+		"dealTitle": opened[0].Data["dealTitle"], "size": 2.0, "joined": 1.0, "status": "OPEN",
+	}, opened[0].Data)
+	require.NotEmpty(t, opened[0].Data["dealTitle"])
 }
 
 func TestOpenAndJoinErrors(t *testing.T) {
@@ -729,7 +782,7 @@ func TestJoinBindsReferral(t *testing.T) {
 }
 
 // Each user-facing write is one write call and at most one read; each read
-// route one read (DESIGN.md, data rules).
+// route one read (docs/DESIGN.md, data rules).
 func TestGroupBuyCallBudget(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
@@ -759,6 +812,7 @@ func TestGroupBuyCallBudget(t *testing.T) {
 			return call{fn: "groupbuy", route: "POST /v1/groups/{groupId}/join", as: patient("clinic-a", "j3"), params: roomOf()}
 		}, 1, 0},
 		{"status", func() call {
+			s.deps.Settings.Get(context.Background(), "clinic-a") // the clinic's profile is cached config
 			return call{fn: "groupbuy", route: "GET /v1/groups/{groupId}", params: roomOf()}
 		}, 1, 0},
 		{"deal", func() call {

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -12,10 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/infra/wechatstub"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/logging"
+	"github.com/laoyou/laoyou/shared/secret"
+	"github.com/laoyou/laoyou/shared/token"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }
@@ -26,6 +31,8 @@ type stack struct {
 	db   *ddbtest.DB
 	deps *Deps
 	apis map[string]lambdaAPI
+	// wechat is the stack's WeChat stand-in.
+	wechat *wechatstub.Server
 }
 
 type lambdaAPI interface {
@@ -39,22 +46,67 @@ type lambdaAPI interface {
 // does not keep its stream records (see WithoutStream).
 func newStack(t *testing.T, opts ...ddbtest.Option) *stack {
 	t.Helper()
+	return newStackWith(t, nil, opts...)
+}
+
+// testIssuer is the issuer of the stack's own sign-in tokens.
+const (
+	testIssuer   = "https://api.example.com/prod"
+	testAudience = "laoyou-test"
+)
+
+// newStackWith is newStack with the configuration changed by setup first.
+// Its auth function signs with a test key, seals with a random key and
+// calls a WeChat stand-in of its own (s.wechat).
+func newStackWith(t *testing.T, setup func(*config.Config), opts ...ddbtest.Option) *stack {
+	t.Helper()
 	db := ddbtest.New(t, opts...)
 	client := db.NewClient(t, dynamo.WithCallCounting)
+	stub, err := wechatstub.Start(wechatstub.New())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stub.Close() })
 	cfg := config.Config{
 		Table:           db.Table,
 		ShareBaseURL:    "https://h5.example.com/s",
 		MiniProgramPage: "/pages/landing/index",
 		PhonePepper:     "test-pepper",
+		WeChatAPIBase:   stub.URL,
+		IssuerURL:       testIssuer,
+		TokenAudience:   testAudience,
+	}
+	if setup != nil {
+		setup(&cfg)
 	}
 	deps := DepsWith(client, cfg, logging.Discard())
-	s := &stack{t: t, db: db, deps: deps, apis: map[string]lambdaAPI{
+	deps.Tokens = token.KeySet{Current: testSigningKey(t)}
+	sealKey := make([]byte, secret.KeySize)
+	_, _ = rand.Read(sealKey)
+	deps.Secrets, err = secret.NewAESGCM(sealKey)
+	require.NoError(t, err)
+	s := &stack{t: t, db: db, deps: deps, wechat: stub, apis: map[string]lambdaAPI{
 		"referral": Referral(deps),
 		"coupons":  Coupons(deps),
 		"groupbuy": GroupBuy(deps),
 		"admin":    Admin(deps),
+		"auth":     Auth(deps),
 	}}
 	return s
+}
+
+var (
+	signingKeyOnce sync.Once
+	signingKey     *token.RSAKey
+)
+
+// testSigningKey is one RSA key for the package's tests: generating one
+// takes a while.
+func testSigningKey(t *testing.T) *token.RSAKey {
+	signingKeyOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		require.NoError(t, err)
+		signingKey = token.NewRSAKey(k)
+	})
+	return signingKey
 }
 
 // who is a token's claims.
@@ -78,9 +130,11 @@ type call struct {
 }
 
 type reply struct {
-	Status int
-	Body   string
-	Calls  *dynamo.Calls
+	Status  int
+	Body    string
+	Calls   *dynamo.Calls
+	Headers map[string]string
+	Base64  bool // Body is base64-encoded bytes
 }
 
 func (r reply) JSON(t *testing.T) map[string]any {
@@ -132,7 +186,7 @@ func (s *stack) do(c call) reply {
 	require.True(s.t, ok, "no function %q", c.fn)
 	resp, err := api.Handle(ctx, ev)
 	require.NoError(s.t, err)
-	return reply{Status: resp.StatusCode, Body: resp.Body, Calls: calls}
+	return reply{Status: resp.StatusCode, Body: resp.Body, Calls: calls, Headers: resp.Headers, Base64: resp.IsBase64Encoded}
 }
 
 // concurrently runs n calls at once and returns their replies in order.

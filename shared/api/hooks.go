@@ -53,6 +53,7 @@ func hooksOf(d *Deps) *hookParts {
 				Coupons:    coupons,
 				Webhooks:   hook.NewDeliverer(func() bool { return d.Config.AllowLoopbackWebhooks }),
 				Milestones: milestoneSource{d},
+				Messages:   subscribeMessages(d, store),
 				Now:        func() time.Time { return d.Now() },
 				Log:        d.Log,
 			},
@@ -79,7 +80,8 @@ func statsOf(d *Deps) *hook.Stats {
 }
 
 // Hooks is the hooks function's handler: events from the table's stream.
-// It reads new event items, and bindings replaced by a binding to another
+// It reads new event items, opened share links (counted as clicks when
+// their code exists), and bindings replaced by a binding to another
 // referrer (whose former referrer's friend entry it drops); every other
 // record is skipped (in AWS the event source's filter already drops them).
 // Per batch it rolls up `remaining` (one write per deal or template, not
@@ -115,16 +117,20 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 		defer cancel()
 	}
 	var evs []streamedEvent
+	var opens []streamedOpen
 	var resp events.DynamoDBEventResponse
 	for _, r := range in.Records {
 		e, ok, err := dynamo.StreamEvent(r)
+		o, isOpen, openErr := dynamo.StreamOpen(r)
 		switch {
-		case err != nil:
+		case err != nil || openErr != nil:
 			// No retry can mend a record that does not decode; it is logged
 			// for an operator, and the stream goes on.
-			h.d.Log.ErrorContext(ctx, "stream record skipped", "sequence", r.Change.SequenceNumber, "error", err.Error())
+			h.d.Log.ErrorContext(ctx, "stream record skipped", "sequence", r.Change.SequenceNumber, "error", errors.Join(err, openErr).Error())
 		case ok:
 			evs = append(evs, streamedEvent{seq: r.Change.SequenceNumber, e: e})
+		case isOpen:
+			opens = append(opens, streamedOpen{seq: r.Change.SequenceNumber, o: o})
 		default:
 			if err := h.dropFormerFriend(ctx, r); err != nil {
 				h.d.Log.WarnContext(ctx, "former friend not dropped", "sequence", r.Change.SequenceNumber, "error", err.Error())
@@ -132,6 +138,14 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 			}
 		}
 	}
+	clicks, err := h.clicks(ctx, opens)
+	if err != nil {
+		h.d.Log.WarnContext(ctx, "opens not resolved", "error", err.Error())
+		for _, so := range opens {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: so.seq})
+		}
+	}
+	evs = append(evs, clicks...)
 	failed := make([]bool, len(evs))
 	all := make([]event.Event, len(evs))
 	for i, se := range evs {
@@ -195,6 +209,35 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 	return resp, nil
 }
 
+type streamedOpen struct {
+	seq string
+	o   dynamo.Open
+}
+
+// clicks are the opened share links of known codes, as referral.clicked
+// events of their tenants (one read for the batch's codes); an unknown
+// code's open is dropped here.
+func (h *hooksHandler) clicks(ctx context.Context, opens []streamedOpen) ([]streamedEvent, error) {
+	if len(opens) == 0 {
+		return nil, nil
+	}
+	seqOf := make(map[string]string, len(opens))
+	list := make([]dynamo.Open, 0, len(opens))
+	for _, so := range opens {
+		seqOf[so.o.ID] = so.seq
+		list = append(list, so.o)
+	}
+	evs, err := dynamo.ReferralStore{Store: h.d.Store}.ClickEvents(ctx, list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]streamedEvent, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, streamedEvent{seq: seqOf[e.ID], e: e})
+	}
+	return out, nil
+}
+
 // dropFormerFriend takes a referee whose expired binding was replaced off
 // the former referrer's friends; records of anything else pass.
 func (h *hooksHandler) dropFormerFriend(ctx context.Context, r events.DynamoDBEventRecord) error {
@@ -233,9 +276,11 @@ func adminHookRoutes(d *Deps) []httpapi.Route {
 
 // hookRequest is the body of PUT /v1/admin/hooks/{ruleId}.
 type hookRequest struct {
-	Event       string            `json:"event"`
-	IssueCoupon *hook.IssueCoupon `json:"issueCoupon"`
-	Webhook     *hook.Webhook     `json:"webhook"`
+	Event            string                 `json:"event"`
+	IssueCoupon      *hook.IssueCoupon      `json:"issueCoupon"`
+	Webhook          *hook.Webhook          `json:"webhook"`
+	SubscribeMessage *hook.SubscribeMessage `json:"subscribeMessage"`
+	To               string                 `json:"to"`
 }
 
 // Valid checks the body's shape; the hook rules check the values.
@@ -243,8 +288,17 @@ func (h *hookRequest) Valid() error {
 	if h.Event == "" {
 		return httpapi.Missing("event")
 	}
-	if (h.IssueCoupon == nil) == (h.Webhook == nil) {
-		return httpapi.Invalid("issueCoupon", `or field "webhook" is required, exactly one of them`)
+	n := 0
+	for _, set := range []bool{h.IssueCoupon != nil, h.Webhook != nil, h.SubscribeMessage != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return httpapi.Invalid("issueCoupon", `, "webhook" or "subscribeMessage" is required, exactly one of them`)
+	}
+	if h.To != "" && h.SubscribeMessage == nil {
+		return httpapi.Invalid("to", `goes with "subscribeMessage"; an issueCoupon rule names its recipient in "issueCoupon.to"`)
 	}
 	return nil
 }
@@ -258,6 +312,7 @@ func putHookRule(d *Deps) httpapi.HandlerFunc {
 		rule := hook.Rule{
 			Tenant: r.Caller.Tenant, ID: r.PathParam("ruleId"), Event: event.Type(in.Event),
 			IssueCoupon: in.IssueCoupon, Webhook: in.Webhook,
+			SubscribeMessage: in.SubscribeMessage, To: hook.Recipient(in.To),
 		}
 		v, err := hooksOf(d).rules.Save(ctx, rule, d.Config.AllowLoopbackWebhooks)
 		return httpapi.OK(v), err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -372,6 +373,7 @@ func TestWebhookSignedAndDeadLettered(t *testing.T) {
 	require.Equal(t, broken.URL, dl["url"])
 	require.Equal(t, float64(hook.DefaultAttempts), dl["attempts"])
 	require.Equal(t, 500.0, dl["status"])
+	require.Equal(t, "http_500", dl["error"], "a fixed reason")
 	require.Equal(t, sent["id"], dl["payload"].(map[string]any)["id"])
 	require.NotContains(t, mustJSON(t, dl), secret, "never the secret")
 	require.Empty(t, s.deadLetters(couponAdmin("clinic-b")), "another clinic's dead letters are not shown")
@@ -440,4 +442,47 @@ func TestHookRewardFailingForGoodIsDeadLettered(t *testing.T) {
 	require.Equal(t, "issueCoupon", dl["action"])
 	require.Equal(t, "alice", dl["recipient"])
 	require.True(t, strings.HasPrefix(dl["error"].(string), "OUT_OF_STOCK"), dl["error"])
+}
+
+// TestWebhookDeadLettersTellNoPortState: a tenant's dead letters say why a
+// webhook failed in a fixed word, never the network's error text, so a
+// closed port and an open one that hangs up look the same.
+func TestWebhookDeadLettersTellNoPortState(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.allowLoopbackWebhooks()
+
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closedURL := "http://" + closed.Addr().String() + "/h"
+	require.NoError(t, closed.Close())
+	open, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer open.Close()
+	go func() {
+		for {
+			c, err := open.Accept()
+			if err != nil {
+				return
+			}
+			c.Close() // an open port that speaks no HTTP
+		}
+	}()
+
+	boss := couponAdmin("clinic-a")
+	for id, url := range map[string]string{"closed": closedURL, "open": "http://" + open.Addr().String() + "/h"} {
+		r := s.putHook(boss, id, fmt.Sprintf(`{"event":"referral.bound","webhook":{"url":%q,"secret":"crm-secret-0123456789"}}`, url))
+		require.Equal(t, 200, r.Status, r.Body)
+	}
+	s.referralBound(patient("clinic-a", "alice"), "bob")
+	drainHooks(t, s)
+
+	dls := s.deadLetters(boss)
+	require.Len(t, dls, 2)
+	for _, x := range dls {
+		dl := x.(map[string]any)
+		require.Equal(t, "unreachable", dl["error"], dl["ruleId"])
+		require.NotContains(t, dl, "status")
+		require.Equal(t, float64(hook.DefaultAttempts), dl["attempts"])
+	}
 }

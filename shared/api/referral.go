@@ -17,8 +17,10 @@ func Referral(d *Deps) *httpapi.API {
 	return httpapi.New(d.Log, d.Guard,
 		httpapi.Route{Key: "POST /v1/referral/code", Access: auth.AnyUser, Handle: createCode(svc)},
 		httpapi.Route{Key: "GET /v1/r/{code}", Access: auth.Public, Handle: resolveCode(svc)},
+		httpapi.Route{Key: "POST /v1/r/{code}/open", Access: auth.Public, Handle: openCode(svc)},
 		httpapi.Route{Key: "POST /v1/referral/bind", Access: auth.AnyUser, Handle: bindCode(svc)},
 		httpapi.Route{Key: "GET /v1/referral/me", Access: auth.AnyUser, Handle: myReferrals(svc)},
+		httpapi.Route{Key: "GET /v1/referral/code/image", Access: auth.AnyUser, Handle: referralCodeImage(d)},
 		httpapi.Route{Key: "POST /v1/staff/visits", Access: auth.StaffOnly, Handle: recordVisit(svc)},
 		httpapi.Route{Key: "POST /v1/staff/visits/{visitId}/refund", Access: auth.StaffOnly, Handle: refundVisit(svc)},
 	)
@@ -32,9 +34,6 @@ func ReferralService(d *Deps) *referral.Service {
 		Links:    d.Links,
 		Pepper:   []byte(d.Config.PhonePepper),
 		Now:      func() time.Time { return d.Now() }, // read at each call, so a clock set later counts
-		OnClickError: func(ctx context.Context, err error) {
-			d.Log.WarnContext(ctx, "click not recorded", "error", err.Error())
-		},
 	}
 }
 
@@ -45,10 +44,23 @@ func createCode(svc *referral.Service) httpapi.HandlerFunc {
 	}
 }
 
+// landingMaxAge is how long browsers and CDNs may keep a landing: a
+// referrer's masked name and the clinic's profile change rarely, and a
+// shared link is opened by many.
+const landingMaxAge = "public, max-age=60"
+
 func resolveCode(svc *referral.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		l, err := svc.Resolve(ctx, r.PathParam("code"))
-		return httpapi.OK(l), err
+		resp := httpapi.OK(l)
+		resp.Headers = map[string]string{"cache-control": landingMaxAge}
+		return resp, err
+	}
+}
+
+func openCode(svc *referral.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		return httpapi.NoContent(), svc.Open(ctx, r.PathParam("code"))
 	}
 }
 

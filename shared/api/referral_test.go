@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
+
+	"github.com/laoyou/laoyou/infra/ddbtest"
 )
 
 func (s *stack) codeOf(as who) string {
@@ -89,6 +92,96 @@ func TestResolveCode(t *testing.T) {
 			require.Equal(t, "clinic-a", body["tenant"])
 			require.Equal(t, map[string]any{"displayName": "张***"}, body["referrer"], "masked")
 			require.Contains(t, body, "newcomerOffer")
+			require.Contains(t, body, "clinic")
+		})
+	}
+}
+
+// A landing names its clinic from the settings, may be cached by browsers
+// and CDNs, and writes nothing.
+func TestLandingNamesTheClinic(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, ddbtest.WithoutStream())
+	code := s.codeOf(patient("clinic-a", "alice"))
+	get := func() reply {
+		return s.do(call{fn: "referral", route: "GET /v1/r/{code}", params: map[string]string{"code": code}})
+	}
+
+	r := get()
+	require.Equal(t, 200, r.Status, r.Body)
+	require.Nil(t, r.JSON(t)["clinic"], "no profile set yet")
+	require.Equal(t, "public, max-age=60", r.Headers["cache-control"])
+
+	s.settings("clinic-a", `{"clinic":{"name":" 悦颜医疗美容门诊部 ","address":"上海市静安区南京西路1266号","phone":"021-6288 0000"}}`)
+	r = get()
+	require.Equal(t, 200, r.Status, r.Body)
+	require.Equal(t, map[string]any{"name": "悦颜医疗美容门诊部", "address": "上海市静安区南京西路1266号", "phone": "021-6288 0000"}, r.JSON(t)["clinic"])
+	require.Equal(t, "public, max-age=60", r.Headers["cache-control"])
+	require.Equal(t, 0, r.Calls.Writes(), "a read route only reads: %v", r.Calls.Ops())
+	require.Equal(t, 1, r.Calls.Reads(), "the code; the settings are cached: %v", r.Calls.Ops())
+
+	miss := s.do(call{fn: "referral", route: "GET /v1/r/{code}", params: map[string]string{"code": "ZZZZZZZZZ"}})
+	require.Equal(t, 404, miss.Status)
+	require.Equal(t, "no-store", miss.Headers["cache-control"], "an error is not cached")
+}
+
+// The clinic's profile as an admin sets it: a name when given, bounded.
+func TestClinicProfileSettings(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, ddbtest.WithoutStream())
+	tests := []struct {
+		name   string
+		clinic string
+		status int
+	}{
+		{"name, address and phone", `{"name":"悦颜","address":"南京西路1266号","phone":"+86 21 6288 0000"}`, 200},
+		{"name alone", `{"name":"悦颜"}`, 200},
+		{"no name", `{"address":"南京西路1266号"}`, 400},
+		{"blank name", `{"name":"  "}`, 400},
+		{"long name", fmt.Sprintf(`{"name":%q}`, strings.Repeat("悦", 61)), 400},
+		{"long address", fmt.Sprintf(`{"name":"悦颜","address":%q}`, strings.Repeat("路", 121)), 400},
+		{"a phone of letters", `{"name":"悦颜","phone":"call us"}`, 400},
+		{"a name of the wrong type", `{"name":3}`, 400},
+		{"unknown field", `{"name":"悦颜","wechat":"x"}`, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.putSettings("clinic-a", `{"clinic":`+tt.clinic+`}`)
+			require.Equal(t, tt.status, r.Status, r.Body)
+			if tt.status == 400 {
+				require.Equal(t, "BAD_REQUEST", r.Code(t))
+				return
+			}
+			got := s.do(call{fn: s.referralAdminFn(), route: "GET /v1/admin/settings", as: couponAdmin("clinic-a")})
+			require.JSONEq(t, tt.clinic, mustJSON(t, got.JSON(t)["clinic"]))
+		})
+	}
+}
+
+// Opening a share link is counted with one write and no read, whether or
+// not the code exists (the answer never tells); malformed codes write
+// nothing.
+func TestOpenCountsWithOneWrite(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, ddbtest.WithoutStream())
+	code := s.codeOf(patient("clinic-a", "alice"))
+	tests := []struct {
+		name   string
+		code   string
+		writes int
+	}{
+		{"known", code, 1},
+		{"lower case", toLower(code), 1},
+		{"unknown", "ZZZZZZZZZ", 1},
+		{"malformed", "not-a-code!", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.do(call{fn: "referral", route: "POST /v1/r/{code}/open", params: map[string]string{"code": tt.code}})
+			require.Equal(t, 204, r.Status, r.Body)
+			require.Empty(t, r.Body)
+			require.Equal(t, 0, r.Calls.Reads(), "%v", r.Calls.Ops())
+			require.Equal(t, tt.writes, r.Calls.Writes(), "%v", r.Calls.Ops())
 		})
 	}
 }
@@ -226,7 +319,7 @@ func TestReferralIdempotency(t *testing.T) {
 }
 
 // Each user-facing write makes one write call and at most one read; each
-// read route one call (DESIGN.md, data rules).
+// read route one call (docs/DESIGN.md, data rules).
 func TestReferralCallBudget(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
@@ -242,7 +335,13 @@ func TestReferralCallBudget(t *testing.T) {
 		{"existing code", func() call { return call{fn: "referral", route: "POST /v1/referral/code", as: alice} }, 1, 0},
 		{"resolve", func() call {
 			return call{fn: "referral", route: "GET /v1/r/{code}", params: map[string]string{"code": code}}
-		}, 1, 1},
+		}, 1, 0},
+		{"open", func() call {
+			return call{fn: "referral", route: "POST /v1/r/{code}/open", params: map[string]string{"code": code}}
+		}, 0, 1},
+		{"open unknown", func() call {
+			return call{fn: "referral", route: "POST /v1/r/{code}/open", params: map[string]string{"code": "ZZZZZZZZZ"}}
+		}, 0, 1},
 		{"resolve unknown", func() call {
 			return call{fn: "referral", route: "GET /v1/r/{code}", params: map[string]string{"code": "ZZZZZZZZZ"}}
 		}, 1, 0},
@@ -263,6 +362,48 @@ func TestReferralCallBudget(t *testing.T) {
 			}
 			require.Equal(t, tt.reads, r.Calls.Reads(), "reads: %v", r.Calls.Ops())
 			require.Equal(t, tt.writes, r.Calls.Writes(), "writes: %v", r.Calls.Ops())
+		})
+	}
+}
+
+// TestSelfReferralByPhoneHoweverWritten: a phone claim is compared in its
+// E.164 form, so a second account with the referrer's number is the same
+// person however the number is written; a claim that is no plausible number
+// is ignored, neither matching nor blocking anyone.
+func TestSelfReferralByPhoneHoweverWritten(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	referrer := patient("clinic-a", "wang")
+	referrer["phone_number"] = "13800138000"
+	code := s.codeOf(referrer)
+	vague := patient("clinic-a", "vague")
+	vague["phone_number"] = "12345"
+	vagueCode := s.codeOf(vague)
+
+	tests := []struct {
+		name   string
+		phone  string
+		code   string
+		status int
+		errc   string
+	}{
+		{"00 for +", "0086 13800138000", code, 422, "SELF_REFERRAL"},
+		{"(0) trunk digit", "+86 (0)13800138000", code, 422, "SELF_REFERRAL"},
+		{"full-width digits", "１３８００１３８０００", code, 422, "SELF_REFERRAL"},
+		{"dashes", "+86 138-0013-8000", code, 422, "SELF_REFERRAL"},
+		{"another number", "+86 139 0013 9000", code, 200, ""},
+		{"letters in the number: ignored", "1380013800O", code, 200, ""},
+		{"the same implausible number: ignored", "12345", vagueCode, 200, ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			friend := patient("clinic-a", fmt.Sprintf("friend-%d", i))
+			friend["phone_number"] = tt.phone
+			r := s.bind(friend, tt.code)
+			require.Equal(t, tt.status, r.Status, r.Body)
+			if tt.errc != "" {
+				require.Equal(t, tt.errc, r.Code(t))
+			}
 		})
 	}
 }

@@ -25,6 +25,7 @@ func adminSettingsRoutes(d *Deps) []httpapi.Route {
 // settingsRequest is the body of PUT /v1/admin/settings; it replaces the
 // settings, and an absent field takes its default.
 type settingsRequest struct {
+	Clinic            *tenant.Clinic     `json:"clinic"`
 	NewcomerOffer     *tenant.Offer      `json:"newcomerOffer"`
 	BindingWindowDays *int               `json:"bindingWindowDays"`
 	HoldDays          *int               `json:"holdDays"`
@@ -36,7 +37,7 @@ type settingsRequest struct {
 
 // Valid fills the defaults in and checks the values.
 func (s *settingsRequest) Valid() error {
-	st := tenant.Settings{NewcomerOffer: s.NewcomerOffer, HoldDays: s.HoldDays, Milestones: s.Milestones}
+	st := tenant.Settings{Clinic: s.Clinic, NewcomerOffer: s.NewcomerOffer, HoldDays: s.HoldDays, Milestones: s.Milestones}
 	st.BindingWindowDays = tenant.DefaultBindingWindowDays
 	if s.BindingWindowDays != nil {
 		st.BindingWindowDays = *s.BindingWindowDays

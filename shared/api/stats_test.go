@@ -31,8 +31,15 @@ func TestStatsAfterAScriptedFlow(t *testing.T) {
 	alice, erin := patient("clinic-a", "alice"), patient("clinic-a", "erin")
 	code := s.codeOf(alice)
 	for range 3 {
-		r := s.do(call{fn: "referral", route: "GET /v1/r/{code}", params: map[string]string{"code": code}})
-		require.Equal(t, 200, r.Status, r.Body)
+		r := s.do(call{fn: "referral", route: "POST /v1/r/{code}/open", params: map[string]string{"code": code}})
+		require.Equal(t, 204, r.Status, r.Body)
+		r = s.do(call{fn: "referral", route: "GET /v1/r/{code}", params: map[string]string{"code": code}})
+		require.Equal(t, 200, r.Status, r.Body) // a read: counts nothing
+	}
+	// Opens of codes that do not exist count nowhere.
+	for _, unknown := range []string{"ZZZZZZZZZ", "not-a-code!"} {
+		r := s.do(call{fn: "referral", route: "POST /v1/r/{code}/open", params: map[string]string{"code": unknown}})
+		require.Equal(t, 204, r.Status, r.Body)
 	}
 	bob, carol, dave := s.referralBound(alice, "bob"), s.referralBound(alice, "carol"), s.referralBound(alice, "dave")
 	frank := s.referralBound(erin, "frank")
@@ -105,7 +112,8 @@ func TestStatsAfterAScriptedFlow(t *testing.T) {
 }
 
 // streamedEventRecords reads the whole stream afresh and returns the
-// records of every new event item, as the hooks function receives them.
+// records of every new event item and opened link, as the hooks function
+// receives them.
 func (s *stack) streamedEventRecords() []events.DynamoDBEventRecord {
 	s.t.Helper()
 	var mu sync.Mutex
@@ -115,6 +123,9 @@ func (s *stack) streamedEventRecords() []events.DynamoDBEventRecord {
 		defer mu.Unlock()
 		for _, r := range ev.Records {
 			if _, ok, err := dynamo.StreamEvent(r); err == nil && ok {
+				out = append(out, r)
+			}
+			if _, ok, err := dynamo.StreamOpen(r); err == nil && ok {
 				out = append(out, r)
 			}
 		}

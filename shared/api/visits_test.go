@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/httpapi"
@@ -398,13 +399,19 @@ func TestReferralFraudRules(t *testing.T) {
 		{"staff as referrer", desk, "code", "", 422, "REFERRER_NOT_ELIGIBLE"},
 		{"admin as referrer", boss, "code", "", 422, "REFERRER_NOT_ELIGIBLE"},
 		{"a second referrer", bob, "bind", s.codeOf(patient("clinic-a", "dave")), 409, "ALREADY_BOUND"},
+		{"staff recording their own visit", desk, "visit", "", 422, "SELF_VISIT"},
+		{"admin recording their own visit", boss, "visit", "", 422, "SELF_VISIT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var r reply
-			if tt.route == "code" {
+			switch tt.route {
+			case "code":
 				r = s.do(call{fn: "referral", route: "POST /v1/referral/code", as: tt.as})
-			} else {
+			case "visit":
+				r = s.do(call{fn: "referral", route: "POST /v1/staff/visits", as: tt.as,
+					body: fmt.Sprintf(`{"visitId":"OWN-%s","userId":%q,"kind":"arrival"}`, tt.as["sub"], tt.as["sub"])})
+			default:
 				r = s.bind(tt.as, tt.code)
 			}
 			require.Equal(t, tt.status, r.Status, r.Body)
@@ -642,5 +649,135 @@ func TestSettings(t *testing.T) {
 		require.Equal(t, 200, plain.Status, plain.Body)
 		require.Equal(t, 0, plain.Calls.Reads(), "no template named, nothing to read")
 		require.Equal(t, 1, plain.Calls.Writes())
+	})
+}
+
+// Staff never earn referral rewards: a visit a member of staff records for
+// themselves is refused, and a side of a referral who is staff or admin as
+// it qualifies (by the reporting token or by a role record) gets no reward,
+// while the patient on the other side still gets theirs.
+func TestStaffNeverEarn(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.rewardRules("clinic-a")
+	s.deps.Settings.Get(context.Background(), "clinic-a") // settings are cached config
+	roles := dynamo.RoleStore{Store: s.deps.Store}
+	ctx := context.Background()
+	referralCoupons := func(u who) int {
+		n := 0
+		for _, c := range s.myCoupons(u) {
+			if c["source"] == "referral" {
+				n++
+			}
+		}
+		return n
+	}
+
+	t.Run("staff record their own visit: 422 SELF_VISIT, nothing written", func(t *testing.T) {
+		for _, as := range []who{staff("clinic-a", "desk-self"), {"sub": "boss-self", "tenant": "clinic-a", "role": "admin"}} {
+			r := s.do(call{fn: "referral", route: "POST /v1/staff/visits", as: as,
+				body: fmt.Sprintf(`{"visitId":"SELF-%s","userId":%q,"kind":"treatment","amountFen":100000}`, as["sub"], as["sub"])})
+			require.Equal(t, 422, r.Status, r.Body)
+			require.Equal(t, "SELF_VISIT", r.Code(t))
+			require.Zero(t, r.Calls.Writes(), "nothing written: %v", r.Calls.Ops())
+			require.Equal(t, 404, s.refund("clinic-a", "SELF-"+as["sub"]).Status, "no visit recorded")
+			role, err := roles.RoleOf(ctx, "clinic-a", as["sub"])
+			require.NoError(t, err)
+			require.Empty(t, role, "no role recorded either")
+		}
+	})
+
+	tests := []struct {
+		name     string
+		grant    map[string]auth.Role // role records before the visit, by user
+		reporter func(referrer who) who
+		// rewarded: which sides hold a referral reward after the stream
+		referrer, referee bool
+		rewardable        bool
+		reads, writes     int
+	}{
+		{name: "patients both: both rewarded", reporter: func(who) who { return staff("clinic-a", "desk-1") },
+			referrer: true, referee: true, rewardable: true, reads: 1, writes: 1},
+		{name: "a former patient, now staff, records the visit of the friend they referred",
+			reporter: func(referrer who) who { return staff("clinic-a", referrer["sub"]) },
+			referrer: false, referee: true, rewardable: true, reads: 1, writes: 1},
+		{name: "an admin records the visit of the friend they referred",
+			reporter: func(referrer who) who { return who{"sub": referrer["sub"], "tenant": "clinic-a", "role": "admin"} },
+			referrer: false, referee: true, rewardable: true, reads: 1, writes: 1},
+		{name: "a referrer granted staff: the write's check finds it, written again",
+			grant: map[string]auth.Role{"referrer": auth.Staff}, reporter: func(who) who { return staff("clinic-a", "desk-1") },
+			referrer: false, referee: true, rewardable: true, reads: 1, writes: 2},
+		{name: "a referrer granted admin", grant: map[string]auth.Role{"referrer": auth.Admin},
+			reporter: func(who) who { return staff("clinic-a", "desk-1") },
+			referrer: false, referee: true, rewardable: true, reads: 1, writes: 2},
+		{name: "a referrer whose grant was taken back earns again", grant: map[string]auth.Role{"referrer": auth.Patient},
+			reporter: func(who) who { return staff("clinic-a", "desk-1") },
+			referrer: true, referee: true, rewardable: true, reads: 1, writes: 1},
+		{name: "a referee granted staff: read with the binding", grant: map[string]auth.Role{"referee": auth.Staff},
+			reporter: func(who) who { return staff("clinic-a", "desk-1") },
+			referrer: true, referee: false, rewardable: true, reads: 1, writes: 1},
+		{name: "both staff: not rewardable at all", grant: map[string]auth.Role{"referee": auth.Admin},
+			reporter: func(referrer who) who { return staff("clinic-a", referrer["sub"]) },
+			referrer: false, referee: false, rewardable: false, reads: 1, writes: 1},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			referrer := patient("clinic-a", fmt.Sprintf("referrer-%d", i))
+			referee := s.referralBound(referrer, fmt.Sprintf("referee-%d", i))
+			for side, role := range tt.grant {
+				user := map[string]who{"referrer": referrer, "referee": referee}[side]
+				require.NoError(t, roles.SetRole(ctx, "clinic-a", user["sub"], role))
+			}
+			visitID := fmt.Sprintf("STAFF-%d", i)
+			r := s.do(call{fn: "referral", route: "POST /v1/staff/visits", as: tt.reporter(referrer),
+				body: fmt.Sprintf(`{"visitId":%q,"userId":%q,"kind":"treatment","amountFen":300000}`, visitID, referee["sub"])})
+			require.Equal(t, 200, r.Status, r.Body)
+			require.JSONEq(t, `{"stage":"QUALIFIED"}`, mustJSON(t, r.JSON(t)["referral"]), "the referral still counts")
+			require.Equal(t, tt.reads, r.Calls.Reads(), "reads: %v", r.Calls.Ops())
+			require.Equal(t, tt.writes, r.Calls.Writes(), "writes: %v", r.Calls.Ops())
+
+			var e event.Event
+			for _, q := range s.events(event.ReferralQualified) {
+				if q.Data["visitId"] == visitID {
+					e = q
+				}
+			}
+			require.Equal(t, tt.rewardable, e.Data["rewardable"])
+			require.Equal(t, !tt.referrer, e.Data["referrerEligible"] == false, "%v", e.Data)
+			require.Equal(t, !tt.referee, e.Data["refereeEligible"] == false, "%v", e.Data)
+
+			drainHooks(t, s)
+			require.Equal(t, map[bool]int{true: 1}[tt.referrer], referralCoupons(referrer), "the referrer's reward")
+			require.Equal(t, map[bool]int{true: 1}[tt.referee], referralCoupons(referee), "the referee's reward")
+			require.Equal(t, "QUALIFIED", s.stages(referrer)[0])
+		})
+	}
+
+	t.Run("a staff token is recorded, never over an admin grant", func(t *testing.T) {
+		require.NoError(t, roles.SetRole(ctx, "clinic-a", "boss", auth.Admin))
+		for i, reporter := range []string{"boss", "desk-new"} {
+			r := s.visit("clinic-a", fmt.Sprintf("SEEN-%d", i), patient("clinic-a", "someone"), "arrival", 0)
+			require.Equal(t, 200, r.Status, r.Body)
+			r = s.do(call{fn: "referral", route: "POST /v1/staff/visits", as: staff("clinic-a", reporter),
+				body: fmt.Sprintf(`{"visitId":"SEEN-BY-%d","userId":"someone","kind":"arrival"}`, i)})
+			require.Equal(t, 200, r.Status, r.Body)
+			require.Equal(t, 1, r.Calls.Writes(), "recorded in the visit's own write: %v", r.Calls.Ops())
+		}
+		boss, err := roles.RoleOf(ctx, "clinic-a", "boss")
+		require.NoError(t, err)
+		require.Equal(t, auth.Admin, boss, "not lowered to staff")
+		desk, err := roles.RoleOf(ctx, "clinic-a", "desk-new")
+		require.NoError(t, err)
+		require.Equal(t, auth.Staff, desk, "what the token showed")
+	})
+
+	t.Run("a former patient who recorded a visit as staff earns nothing later", func(t *testing.T) {
+		// referrer-1 recorded a visit with a staff token above: their role
+		// record says staff now, whoever reports the next friend's visit.
+		friend := s.referralBound(patient("clinic-a", "referrer-1"), "late-friend")
+		require.Equal(t, "QUALIFIED", s.visited("LATE-1", friend))
+		drainHooks(t, s)
+		require.Equal(t, 0, referralCoupons(patient("clinic-a", "referrer-1")))
+		require.Equal(t, 1, referralCoupons(friend))
 	})
 }

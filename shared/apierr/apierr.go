@@ -12,7 +12,7 @@ import (
 // Kind is the API error code a client sees, e.g. "GROUP_FULL".
 type Kind string
 
-// The kinds of the API contract (API.md). Internal is never shown to clients
+// The kinds of the API contract (docs/API.md). Internal is never shown to clients
 // with its cause.
 const (
 	Other                Kind = ""
@@ -33,6 +33,7 @@ const (
 	NotANewPatient      Kind = "NOT_A_NEW_PATIENT"
 	ReferrerNotEligible Kind = "REFERRER_NOT_ELIGIBLE"
 	VisitNotFound       Kind = "VISIT_NOT_FOUND"
+	SelfVisit           Kind = "SELF_VISIT"
 
 	// Coupons.
 	TemplateNotFound Kind = "TEMPLATE_NOT_FOUND"
@@ -52,6 +53,12 @@ const (
 	GroupFull     Kind = "GROUP_FULL"
 	GroupClosed   Kind = "GROUP_CLOSED"
 	AlreadyMember Kind = "ALREADY_MEMBER"
+
+	// WeChat.
+	WeChatCodeInvalid   Kind = "WECHAT_CODE_INVALID"   // a wx.login or phone code that is bad, used or expired
+	WeChatUserBlocked   Kind = "WECHAT_USER_BLOCKED"   // WeChat's 40226: the user is blocked
+	WeChatNotConfigured Kind = "WECHAT_NOT_CONFIGURED" // the tenant has no mini-program set
+	WeChatUnavailable   Kind = "WECHAT_UNAVAILABLE"    // WeChat busy, rate limited or out of reach
 )
 
 // Op names the operation that failed, e.g. "referral.Bind".

@@ -4,6 +4,7 @@
 package auth
 
 import (
+	"context"
 	"strings"
 
 	"github.com/laoyou/laoyou/shared/apierr"
@@ -93,4 +94,19 @@ func (c Caller) Allows(a Access) bool {
 
 // IsStaff reports whether the caller is clinic personnel (staff or admin), who
 // neither refer nor get referred.
-func (c Caller) IsStaff() bool { return c.Role == Staff || c.Role == Admin }
+func (c Caller) IsStaff() bool { return c.Role.IsStaff() }
+
+// IsStaff reports whether r is a role of clinic personnel (staff or admin),
+// who never earn referral rewards.
+func (r Role) IsStaff() bool { return r == Staff || r == Admin }
+
+// Roles keeps one role record per user of a tenant: what an admin granted
+// them, or what a staff or admin token showed where none was granted. A
+// user with no record is a patient.
+type Roles interface {
+	// RoleOf is the user's recorded role, or "" when there is none.
+	RoleOf(ctx context.Context, tenant, userID string) (Role, error)
+	// SetRole records an admin's grant (Patient takes staff or admin back);
+	// it replaces whatever was recorded.
+	SetRole(ctx context.Context, tenant, userID string, role Role) error
+}

@@ -13,7 +13,7 @@ type TemplateSource interface {
 }
 
 // TemplateCache keeps templates for TTL, absent ones too, so a warm claim
-// reads no configuration (DESIGN.md, data rules). A change reaches the
+// reads no configuration (docs/DESIGN.md, data rules). A change reaches the
 // claims of other warm functions within TTL.
 type TemplateCache struct {
 	Source TemplateSource

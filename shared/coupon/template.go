@@ -34,7 +34,7 @@ const (
 // Stock sharding. A claim writes one shard item in a transaction, which
 // costs two write units, and one key takes 1,000 write units a second: one
 // shard sustains 500 claims/s, MaxShards 32,000/s, above the 20,000/s spike
-// a viral campaign brings (DESIGN.md, hot keys). Small stocks stay on few
+// a viral campaign brings (docs/DESIGN.md, hot keys). Small stocks stay on few
 // shards: a shard holding a handful of units empties at once, and near
 // sell-out every claim that meets an empty shard costs another write.
 const (

@@ -170,20 +170,31 @@ type seatShardItem struct {
 	Taken  int    `dynamodbav:"taken"`
 }
 
-// DealWithSeats reads the deal and every possible seat shard in one
+// DealWithSeats reads the deal, every possible seat shard and, when one is
+// named, the voucher template the save would point the deal at, in one
 // TransactGetItems (a consistent snapshot; an admin's replace is rare).
-func (s GroupStore) DealWithSeats(ctx context.Context, tenant, dealID string) (*groupbuy.Deal, []int, error) {
-	it, taken, err := s.dealSnapshot(ctx, tenant, dealID)
-	if it == nil || err != nil {
-		return nil, taken, err // seats may outlive a deal item: they are counted still
+func (s GroupStore) DealWithSeats(ctx context.Context, tenant, dealID, voucherTemplateID string) (groupbuy.DealSnapshot, error) {
+	var extra []key
+	if voucherTemplateID != "" {
+		extra = append(extra, templateKey(tenant, voucherTemplateID))
 	}
-	return it.deal(), taken, nil
+	it, taken, found, err := s.dealSnapshot(ctx, tenant, dealID, extra...)
+	snap := groupbuy.DealSnapshot{Taken: taken} // seats may outlive a deal item: they are counted still
+	if err != nil {
+		return snap, err
+	}
+	snap.VoucherTemplateExists = voucherTemplateID != "" && found[0]
+	if it != nil {
+		snap.Deal = it.deal()
+	}
+	return snap, nil
 }
 
-// dealSnapshot reads the deal item (nil if none) and the seats taken on
-// each of its MaxSeatShards possible shards, at one point in time.
-func (s GroupStore) dealSnapshot(ctx context.Context, tenant, dealID string) (*dealItem, []int, error) {
-	gets := make([]types.TransactGetItem, 0, 1+groupbuy.MaxSeatShards)
+// dealSnapshot reads the deal item (nil if none), the seats taken on each
+// of its MaxSeatShards possible shards and whether each of the extra items
+// exists, at one point in time.
+func (s GroupStore) dealSnapshot(ctx context.Context, tenant, dealID string, extra ...key) (*dealItem, []int, []bool, error) {
+	gets := make([]types.TransactGetItem, 0, 1+groupbuy.MaxSeatShards+len(extra))
 	gets = append(gets, types.TransactGetItem{Get: &types.Get{
 		TableName: aws.String(s.Table), Key: key{PK: tenantPK(tenant), SK: dealSK(dealID)}.av(),
 	}})
@@ -192,30 +203,40 @@ func (s GroupStore) dealSnapshot(ctx context.Context, tenant, dealID string) (*d
 			TableName: aws.String(s.Table), Key: key{PK: seatPK(tenant, dealID, n), SK: skSelf}.av(),
 		}})
 	}
+	for _, k := range extra {
+		gets = append(gets, types.TransactGetItem{Get: &types.Get{
+			TableName: aws.String(s.Table), Key: k.av(),
+			ProjectionExpression: aws.String("#pk"), ExpressionAttributeNames: map[string]string{"#pk": "pk"},
+		}})
+	}
 	out, err := s.DB.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: gets})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var deal *dealItem
 	taken := make([]int, groupbuy.MaxSeatShards)
+	found := make([]bool, len(extra))
 	for i, r := range out.Responses {
 		if len(r.Item) == 0 {
 			continue
 		}
-		if i == 0 {
+		switch {
+		case i == 0:
 			deal = &dealItem{}
 			if err := attributevalue.UnmarshalMap(r.Item, deal); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
-			continue
+		case i <= groupbuy.MaxSeatShards:
+			var sh seatShardItem
+			if err := attributevalue.UnmarshalMap(r.Item, &sh); err != nil {
+				return nil, nil, nil, err
+			}
+			taken[i-1] = sh.Taken
+		default:
+			found[i-1-groupbuy.MaxSeatShards] = true
 		}
-		var sh seatShardItem
-		if err := attributevalue.UnmarshalMap(r.Item, &sh); err != nil {
-			return nil, nil, err
-		}
-		taken[i-1] = sh.Taken
 	}
-	return deal, taken, nil
+	return deal, taken, found, nil
 }
 
 // SaveDeal writes the deal's terms and its shards' caps in one transaction.
@@ -281,7 +302,7 @@ func (s GroupStore) SaveDeal(ctx context.Context, d groupbuy.Deal, prevVersion i
 // most, and the last batch of a spike always leaves the deal exact.
 func (s GroupStore) RefreshSeats(ctx context.Context, tenant, dealID string, since time.Time) error {
 	readAt := s.Now().UnixMilli()
-	it, taken, err := s.dealSnapshot(ctx, tenant, dealID)
+	it, taken, _, err := s.dealSnapshot(ctx, tenant, dealID)
 	if it == nil || err != nil || it.CountedAt >= since.UnixMilli() {
 		return err
 	}

@@ -19,8 +19,9 @@ import (
 )
 
 var (
-	_ hook.Store     = (*HookStore)(nil)
-	_ hook.RuleStore = (*HookStore)(nil)
+	_ hook.Store        = (*HookStore)(nil)
+	_ hook.RuleStore    = (*HookStore)(nil)
+	_ hook.EffectClaims = (*HookStore)(nil)
 )
 
 // HookStore keeps hook rules, the effects they had and dead letters.
@@ -29,7 +30,9 @@ var (
 //
 //	T#<t> / HOOK#<ruleId>                   a rule
 //	FX#<eventId>#<ruleId>#<recipient> / _    an effect that happened or was dead-lettered, put
-//	                                         with attribute_not_exists in the effect's own write
+//	                                         with attribute_not_exists in the effect's own write;
+//	                                         a subscribe message's is claimed before it is sent
+//	                                         (state "claimed", then "sent" or why it was skipped)
 //	T#<t> / DLQ#<at>#<eventId>#<ruleId>      a dead letter
 type HookStore struct{ *Store }
 
@@ -58,7 +61,11 @@ type effectItem struct {
 	Tenant     string `dynamodbav:"tenant"`
 	TTL        int64  `dynamodbav:"ttl"`
 	CouponCode string `dynamodbav:"couponCode,omitempty"` // the coupon the effect issued
+	State      string `dynamodbav:"state,omitempty"`      // a claimed effect's: claimed, sent, or a skip
 }
+
+// effectClaimed is the state of an effect claimed and not yet settled.
+const effectClaimed = "claimed"
 
 // effectPut is the transaction item that records an effect, once: it fails
 // its condition if the effect already happened.
@@ -80,7 +87,15 @@ type ruleItem struct {
 	Event       string           `dynamodbav:"event"`
 	IssueCoupon *issueCouponAttr `dynamodbav:"issueCoupon,omitempty"`
 	Webhook     *webhookAttr     `dynamodbav:"webhook,omitempty"`
+	Subscribe   *subscribeAttr   `dynamodbav:"subscribeMessage,omitempty"`
+	To          string           `dynamodbav:"to,omitempty"`
 	UpdatedAt   time.Time        `dynamodbav:"updatedAt"`
+}
+
+type subscribeAttr struct {
+	TemplateID string            `dynamodbav:"templateId"`
+	Page       string            `dynamodbav:"page,omitempty"`
+	Data       map[string]string `dynamodbav:"data"`
 }
 
 type issueCouponAttr struct {
@@ -106,6 +121,10 @@ func newRuleItem(r hook.Rule) ruleItem {
 	if w := r.Webhook; w != nil {
 		it.Webhook = &webhookAttr{URL: w.URL, Secret: w.Secret}
 	}
+	if sm := r.SubscribeMessage; sm != nil {
+		it.Subscribe = &subscribeAttr{TemplateID: sm.TemplateID, Page: sm.Page, Data: sm.Data}
+		it.To = string(r.To)
+	}
 	return it
 }
 
@@ -116,6 +135,10 @@ func (i ruleItem) rule() hook.Rule {
 	}
 	if w := i.Webhook; w != nil {
 		r.Webhook = &hook.Webhook{URL: w.URL, Secret: w.Secret}
+	}
+	if sm := i.Subscribe; sm != nil {
+		r.SubscribeMessage = &hook.SubscribeMessage{TemplateID: sm.TemplateID, Page: sm.Page, Data: sm.Data}
+		r.To = hook.Recipient(i.To)
 	}
 	return r
 }
@@ -214,11 +237,50 @@ type deadLetterItem struct {
 	TTL        int64     `dynamodbav:"ttl"`
 }
 
+// ClaimEffect records the effect as under way with one conditional
+// PutItem; false if it was recorded before.
+func (s HookStore) ClaimEffect(ctx context.Context, tenant, effect string) (bool, error) {
+	put, err := s.putIf(effectItem{key: effectKey(effect), Kind: kindEffect, Tenant: tenant, TTL: s.ttlAfter(effectKeep), State: effectClaimed}, notExists())
+	if err != nil {
+		return false, err
+	}
+	err = s.putAlone(ctx, put)
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// SettleEffect records how a claimed effect ended.
+func (s HookStore) SettleEffect(ctx context.Context, effect, outcome string) error {
+	cond := expression.Name("state").Equal(expression.Value(effectClaimed))
+	err := s.updateAlone(ctx, s.update(effectKey(effect), expression.Set(expression.Name("state"), expression.Value(outcome)), &cond))
+	if isConditionFailed(err) {
+		return nil // settled already
+	}
+	return err
+}
+
+// ReleaseEffect deletes a claim that is still only a claim.
+func (s HookStore) ReleaseEffect(ctx context.Context, effect string) error {
+	e := mustBuild(expression.NewBuilder().WithCondition(expression.Name("state").Equal(expression.Value(effectClaimed))))
+	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.Table), Key: effectKey(effect).av(),
+		ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+	})
+	if isConditionFailed(err) {
+		return nil
+	}
+	return err
+}
+
 // DeadLetter keeps dl and records the effect in one transaction; if the
 // effect is already recorded (a redelivery, a racing invocation) nothing is
-// written and it is no error.
+// written and it is no error. An effect that is only claimed (a subscribe
+// message whose send failed for good) is recorded over its claim.
 func (s HookStore) DeadLetter(ctx context.Context, dl hook.DeadLetter, effect string) error {
-	fx, err := s.effectPut(dl.Tenant, effect)
+	fx, err := s.putIf(effectItem{key: effectKey(effect), Kind: kindEffect, Tenant: dl.Tenant, TTL: s.ttlAfter(effectKeep)},
+		notExists().Or(expression.Name("state").Equal(expression.Value(effectClaimed))))
 	if err != nil {
 		return err
 	}

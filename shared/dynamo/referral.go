@@ -57,14 +57,16 @@ func newCodeItem(k key, c referral.Code) codeItem {
 	}
 }
 
-// CodeOf reads the owner's copy of their code.
-func (s ReferralStore) CodeOf(ctx context.Context, tenant, userID string) (*referral.Code, error) {
+// CodeOf reads the owner's copy of their code and their profile's phone
+// hash in one BatchGetItem.
+func (s ReferralStore) CodeOf(ctx context.Context, tenant, userID string) (*referral.Code, string, error) {
 	var it codeItem
-	found, err := s.getItem(ctx, key{PK: userPK(tenant, userID), SK: skCode}, &it)
+	var profile profileItem
+	found, err := s.getWith(ctx, key{PK: userPK(tenant, userID), SK: skCode}, &it, profileKey(tenant, userID), &profile)
 	if !found || err != nil {
-		return nil, err
+		return nil, profile.PhoneHash, err
 	}
-	return it.code(), nil
+	return it.code(), profile.PhoneHash, nil
 }
 
 // SaveCode writes the code and the owner's copy in one transaction, each
@@ -103,17 +105,6 @@ func (s ReferralStore) FindCode(ctx context.Context, code string) (*referral.Cod
 		return nil, err
 	}
 	return it.code(), nil
-}
-
-// RecordClick writes the click as its own event item: a fresh key per click,
-// so a viral code makes no hot key; the stream feeds the stats.
-func (s ReferralStore) RecordClick(ctx context.Context, e event.Event) error {
-	put, err := s.eventPut(e)
-	if err != nil {
-		return err
-	}
-	err = s.putAlone(ctx, put)
-	return err
 }
 
 type bindingItem struct {
@@ -253,15 +244,11 @@ func (s ReferralStore) Referrals(ctx context.Context, tenant, userID string) (*r
 	return code, friends, nil
 }
 
-// BindingOf reads the user's binding with a strongly consistent read, so a
-// visit right after a bind sees it.
-func (s ReferralStore) BindingOf(ctx context.Context, tenant, userID string) (*referral.Binding, error) {
-	var it bindingItem
-	found, err := s.getItemConsistent(ctx, bindingKey(tenant, userID), &it)
-	if !found || err != nil {
-		return nil, err
-	}
-	return it.binding(), nil
+// VisitorOf reads the user's binding and role record with one strongly
+// consistent BatchGetItem, so a visit right after a bind sees it.
+func (s ReferralStore) VisitorOf(ctx context.Context, tenant, userID string) (referral.Visitor, error) {
+	v, _, err := s.visitor(ctx, tenant, userID, false)
+	return v, err
 }
 
 // QualifiedFriends counts the referrer's friends whose referral qualified

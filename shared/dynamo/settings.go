@@ -50,9 +50,19 @@ func (s SettingsStore) SaveSettings(ctx context.Context, t string, st tenant.Set
 // withSettings reads the item at k into out and the tenant's settings in
 // one BatchGetItem (strongly consistent): the route's own read and, when a
 // function has none cached, the settings it needs, in one call.
-func (s *Store) withSettings(ctx context.Context, t string, k key, out any) (found bool, st *tenant.Settings, err error) {
+//
+// Extra keys and destinations may follow in pairs (key, out), read in the
+// same call; a missing one leaves its destination as it is.
+func (s *Store) withSettings(ctx context.Context, t string, k key, out any, extra ...any) (found bool, st *tenant.Settings, err error) {
 	sk := key{PK: tenantPK(t), SK: skSettings}
-	items, err := s.batchGet(ctx, []map[string]types.AttributeValue{k.av(), sk.av()})
+	keys := []map[string]types.AttributeValue{k.av(), sk.av()}
+	extraOut := map[key]any{}
+	for i := 0; i+1 < len(extra); i += 2 {
+		ek := extra[i].(key)
+		extraOut[ek] = extra[i+1]
+		keys = append(keys, ek.av())
+	}
+	items, err := s.batchGet(ctx, keys)
 	if err != nil {
 		return false, nil, err
 	}
@@ -73,29 +83,106 @@ func (s *Store) withSettings(ctx context.Context, t string, k key, out any) (fou
 				return false, nil, err
 			}
 			st = &it.Settings
+		default:
+			if dst, ok := extraOut[got]; ok {
+				if err := attributevalue.UnmarshalMap(item, dst); err != nil {
+					return false, nil, err
+				}
+			}
 		}
 	}
 	return found, st, nil
 }
 
-// FindCodeWithSettings reads a referral code and the tenant's settings in
-// one call.
-func (s ReferralStore) FindCodeWithSettings(ctx context.Context, code, t string) (*referral.Code, *tenant.Settings, error) {
+// FindCodeFor reads a referral code, the phone hash on the user's profile
+// and, withSettings, the tenant's settings in one BatchGetItem.
+func (s ReferralStore) FindCodeFor(ctx context.Context, code, t, userID string, withSettings bool) (*referral.Code, string, *tenant.Settings, error) {
 	var it codeItem
-	found, st, err := s.withSettings(ctx, t, key{PK: codePK(code), SK: skSelf}, &it)
-	if !found || err != nil {
-		return nil, st, err
+	var profile profileItem
+	var st *tenant.Settings
+	var found bool
+	var err error
+	if withSettings {
+		found, st, err = s.withSettings(ctx, t, key{PK: codePK(code), SK: skSelf}, &it, profileKey(t, userID), &profile)
+	} else {
+		found, err = s.getWith(ctx, key{PK: codePK(code), SK: skSelf}, &it, profileKey(t, userID), &profile)
 	}
-	return it.code(), st, nil
+	if !found || err != nil {
+		return nil, profile.PhoneHash, st, err
+	}
+	return it.code(), profile.PhoneHash, st, nil
 }
 
-// BindingWithSettings reads the user's binding and the tenant's settings in
-// one strongly consistent call.
-func (s ReferralStore) BindingWithSettings(ctx context.Context, t, userID string) (*referral.Binding, *tenant.Settings, error) {
-	var it bindingItem
-	found, st, err := s.withSettings(ctx, t, bindingKey(t, userID), &it)
-	if !found || err != nil {
-		return nil, st, err
+// getWith reads the item at k into out and, in the same BatchGetItem, the
+// item at also into alsoOut (left as it is when missing).
+func (s *Store) getWith(ctx context.Context, k key, out any, also key, alsoOut any) (found bool, err error) {
+	items, err := s.batchGet(ctx, []map[string]types.AttributeValue{k.av(), also.av()})
+	if err != nil {
+		return false, err
 	}
-	return it.binding(), st, nil
+	for _, item := range items {
+		var got key
+		if err := attributevalue.UnmarshalMap(item, &got); err != nil {
+			return false, err
+		}
+		switch got {
+		case k:
+			if err := attributevalue.UnmarshalMap(item, out); err != nil {
+				return false, err
+			}
+			found = true
+		case also:
+			if err := attributevalue.UnmarshalMap(item, alsoOut); err != nil {
+				return false, err
+			}
+		}
+	}
+	return found, nil
+}
+
+// VisitorWithSettings reads the user's binding and role record and the
+// tenant's settings in one strongly consistent call.
+func (s ReferralStore) VisitorWithSettings(ctx context.Context, t, userID string) (referral.Visitor, *tenant.Settings, error) {
+	return s.visitor(ctx, t, userID, true)
+}
+
+// visitor reads the user's binding and role record and, withSettings, the
+// tenant's settings, in one strongly consistent BatchGetItem.
+func (s ReferralStore) visitor(ctx context.Context, t, userID string, withSettings bool) (referral.Visitor, *tenant.Settings, error) {
+	keys := []map[string]types.AttributeValue{bindingKey(t, userID).av(), roleKey(t, userID).av()}
+	sk := key{PK: tenantPK(t), SK: skSettings}
+	if withSettings {
+		keys = append(keys, sk.av())
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return referral.Visitor{}, nil, err
+	}
+	var v referral.Visitor
+	var st *tenant.Settings
+	for _, item := range items {
+		var got key
+		if err := attributevalue.UnmarshalMap(item, &got); err != nil {
+			return referral.Visitor{}, nil, err
+		}
+		switch got {
+		case bindingKey(t, userID):
+			var it bindingItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return referral.Visitor{}, nil, err
+			}
+			v.Binding = it.binding()
+		case roleKey(t, userID):
+			if v.Role, err = roleFrom(item); err != nil {
+				return referral.Visitor{}, nil, err
+			}
+		case sk:
+			var it settingsItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return referral.Visitor{}, nil, err
+			}
+			st = &it.Settings
+		}
+	}
+	return v, st, nil
 }

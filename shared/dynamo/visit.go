@@ -146,10 +146,13 @@ func visitFrom(av map[string]types.AttributeValue) (*referral.RecordedVisit, err
 }
 
 // RecordVisit writes, in one transaction: the visit, on the condition that
-// its id is new; the user's PATIENT marker; and with q the qualification:
-// binding and friend entry BOUND→QUALIFIED (on the condition that they are
-// still BOUND, to the referrer read), the referrer's count of the month
-// (on the condition that it is under the cap) and referral.qualified.
+// its id is new; the user's PATIENT marker; a staff or admin reporter's
+// role where none is recorded (see RoleStore); and with q the
+// qualification: binding and friend entry BOUND→QUALIFIED (on the
+// condition that they are still BOUND, to the referrer read), the
+// referrer's count of the month (on the condition that it is under the
+// cap), for each side not known to be staff a check that its role record
+// says neither staff nor admin, and referral.qualified.
 func (s ReferralStore) RecordVisit(ctx context.Context, v referral.RecordedVisit, q *referral.Qualification) (*referral.VisitConflict, error) {
 	put, err := s.putIf(newVisitItem(v), notExists())
 	if err != nil {
@@ -160,7 +163,10 @@ func (s ReferralStore) RecordVisit(ctx context.Context, v referral.RecordedVisit
 			Set(expression.Name("tenant"), expression.Value(v.Tenant)).
 			Set(expression.Name("firstVisitAt"), expression.IfNotExists(expression.Name("firstVisitAt"), expression.Value(v.At))), nil)
 	items := []types.TransactWriteItem{put, patient}
-	bindingAt, friendAt, capAt := -1, -1, -1
+	if v.StaffRole.IsStaff() && v.StaffID != v.UserID {
+		items = append(items, s.seenRole(v.Tenant, v.StaffID, v.StaffRole, v.At))
+	}
+	bindingAt, friendAt, capAt, staffReferrerAt, staffRefereeAt := -1, -1, -1, -1, -1
 	if q != nil {
 		b := q.Binding
 		stillBound := expression.Name("stage").Equal(expression.Value(string(referral.Bound))).
@@ -183,6 +189,16 @@ func (s ReferralStore) RecordVisit(ctx context.Context, v referral.RecordedVisit
 					Set(expression.Name("kind"), expression.Value(kindCap)).
 					Set(expression.Name("tenant"), expression.Value(b.Tenant)).
 					Set(expression.Name("ttl"), expression.Value(s.ttlAfter(capKeep))), &under))
+		}
+		// A reporter who is the referrer is known staff: their record is
+		// written above, never checked in the same transaction.
+		if !q.StaffReferrer && b.ReferrerID != v.StaffID {
+			staffReferrerAt = len(items)
+			items = append(items, s.notStaff(b.Tenant, b.ReferrerID))
+		}
+		if !q.StaffReferee && b.RefereeID != v.StaffID {
+			staffRefereeAt = len(items)
+			items = append(items, s.notStaff(b.Tenant, b.RefereeID))
 		}
 		ev, err := s.eventPut(q.Event)
 		if err != nil {
@@ -214,8 +230,10 @@ func (s ReferralStore) RecordVisit(ctx context.Context, v referral.RecordedVisit
 			}
 		}
 		return c, nil
-	case failedAt(capAt):
-		return &referral.VisitConflict{CapReached: true}, nil
+	case failedAt(capAt) || failedAt(staffReferrerAt) || failedAt(staffRefereeAt):
+		return &referral.VisitConflict{
+			CapReached: failedAt(capAt), StaffReferrer: failedAt(staffReferrerAt), StaffReferee: failedAt(staffRefereeAt),
+		}, nil
 	}
 	return nil, errors.New("dynamo: visit cancelled without a failed condition")
 }

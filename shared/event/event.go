@@ -25,7 +25,7 @@ const (
 	CouponRedeemed    Type = "coupon.redeemed"
 )
 
-// Public lists the event types hook rules may subscribe to (API.md).
+// Public lists the event types hook rules may subscribe to (docs/API.md).
 var Public = []Type{
 	ReferralBound, ReferralQualified, ReferralReversed,
 	GroupOpened, GroupJoined, GroupSucceeded, GroupFailed,

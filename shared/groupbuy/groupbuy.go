@@ -12,6 +12,7 @@ import (
 
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/idempotency"
 )
 
 // Status is where a room is in its life.
@@ -145,16 +146,27 @@ type Settlement struct {
 	Event   event.Event
 }
 
+// DealSnapshot is what a deal's save reads before it writes.
+type DealSnapshot struct {
+	Deal  *Deal // nil: a new deal
+	Taken []int // seats handed out, by shard
+	// VoucherTemplateExists: the voucher template the save names is a
+	// template of the tenant.
+	VoucherTemplateExists bool
+}
+
 // Store keeps deals, seat stock and rooms. Every write is one conditional
 // call; a refused write reports why and changes nothing.
 type Store interface {
+	idempotency.Recorder
 	// Deal returns the deal, or nil.
 	Deal(ctx context.Context, tenant, dealID string) (*Deal, error)
 	// Deals returns all of a tenant's deals.
 	Deals(ctx context.Context, tenant string) ([]Deal, error)
-	// DealWithSeats returns the deal (or nil) and the seats taken on each of
-	// MaxSeatShards shards, in one read.
-	DealWithSeats(ctx context.Context, tenant, dealID string) (*Deal, []int, error)
+	// DealWithSeats returns the deal (or nil), the seats taken on each of
+	// MaxSeatShards shards and whether the voucher template named (if any)
+	// exists, in one read.
+	DealWithSeats(ctx context.Context, tenant, dealID, voucherTemplateID string) (DealSnapshot, error)
 	// SaveDeal writes d and the seat caps of its shards, unless another
 	// replace changed the deal since prevVersion (then ok is false).
 	//

@@ -65,7 +65,7 @@ func (s *SeatShards) Forget(deal string) {
 }
 
 // DealCache keeps deals for a few seconds, so a warm open reads no
-// configuration (DESIGN.md: configuration may be cached briefly).
+// configuration (docs/DESIGN.md: configuration may be cached briefly).
 type DealCache struct {
 	TTL time.Duration
 

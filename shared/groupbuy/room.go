@@ -137,24 +137,33 @@ func (r *Room) ViewAt(now time.Time) RoomView {
 	return v
 }
 
-// Event data. Events carry ids, never names; each member's price goes to
-// the hooks that issue their voucher at it.
+// Event data. Events carry ids, never people's names; each member's price
+// goes to the hooks that issue their voucher at it. The deal's title and the
+// room's size, count and status are there for subscribe messages, which
+// quote them without reading anything.
 
 func openedEvent(r *Room, now time.Time) event.Event {
 	return event.New(event.GroupOpened, r.Tenant, now, map[string]any{
 		"groupId": r.GroupID, "dealId": r.DealID, "leaderId": r.LeaderID,
+		"dealTitle": r.DealTitle, "size": r.Size, "joined": 1, "status": string(Open),
 	})
 }
 
+// joinedEvent is group.joined for r as it was before userID joined.
 func joinedEvent(r *Room, userID string, now time.Time) event.Event {
+	status := Open
+	if r.Joined+1 == r.Size {
+		status = Succeeded
+	}
 	return event.New(event.GroupJoined, r.Tenant, now, map[string]any{
 		"groupId": r.GroupID, "dealId": r.DealID, "userId": userID, "leaderId": r.LeaderID,
+		"dealTitle": r.DealTitle, "size": r.Size, "joined": r.Joined + 1, "status": string(status),
 	})
 }
 
 // settledEvent is group.succeeded or group.failed with every member of the
 // room as settled: {groupId, dealId, dealTitle, voucherTemplateId, members:
-// [{userId, priceFen, leader}]}.
+// [{userId, priceFen, leader}], size, joined, status}.
 func settledEvent(r *Room, outcome Status, now time.Time) event.Event {
 	typ := event.GroupSucceeded
 	if outcome == Failed {
@@ -170,5 +179,8 @@ func settledEvent(r *Room, outcome Status, now time.Time) event.Event {
 		"dealTitle":         r.DealTitle,
 		"voucherTemplateId": r.VoucherTemplateID,
 		"members":           members,
+		"size":              r.Size,
+		"joined":            r.Joined,
+		"status":            string(outcome),
 	})
 }

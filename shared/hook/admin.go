@@ -31,11 +31,20 @@ type RuleView struct {
 	Event       string       `json:"event"`
 	IssueCoupon *IssueCoupon `json:"issueCoupon,omitempty"`
 	Webhook     *Webhook     `json:"webhook,omitempty"`
-	UpdatedAt   time.Time    `json:"updatedAt"`
+	// SubscribeMessage and To: a subscribe-message rule.
+	SubscribeMessage *SubscribeMessage `json:"subscribeMessage,omitempty"`
+	To               Recipient         `json:"to,omitempty"`
+	UpdatedAt        time.Time         `json:"updatedAt"`
 }
 
 func (r Rule) view() RuleView {
-	v := RuleView{RuleID: r.ID, Event: string(r.Event), IssueCoupon: r.IssueCoupon, UpdatedAt: r.UpdatedAt}
+	v := RuleView{
+		RuleID: r.ID, Event: string(r.Event), IssueCoupon: r.IssueCoupon,
+		SubscribeMessage: r.SubscribeMessage, UpdatedAt: r.UpdatedAt,
+	}
+	if r.SubscribeMessage != nil {
+		v.To = r.To
+	}
 	if r.Webhook != nil {
 		v.Webhook = &Webhook{URL: r.Webhook.URL, Secret: MaskSecret(r.Webhook.Secret)}
 	}

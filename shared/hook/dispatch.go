@@ -31,14 +31,14 @@ type DeadLetter struct {
 	EventID    string          `json:"eventId"`
 	EventType  event.Type      `json:"eventType"`
 	RuleID     string          `json:"ruleId"`
-	Action     string          `json:"action"` // "webhook" or "issueCoupon"
+	Action     string          `json:"action"` // "webhook", "issueCoupon" or "subscribeMessage"
 	URL        string          `json:"url,omitempty"`
 	TemplateID string          `json:"templateId,omitempty"`
 	Recipient  string          `json:"recipient,omitempty"` // a user id
 	Attempts   int             `json:"attempts"`
 	Status     int             `json:"status,omitempty"` // the webhook's last HTTP status
-	Error      string          `json:"error"`
-	Payload    json.RawMessage `json:"payload"` // the event as the webhook was sent it
+	Error      string          `json:"error"`            // a webhook's: one of the Reason values; a coupon's: its API code and message
+	Payload    json.RawMessage `json:"payload"`          // the event as the webhook was sent it
 	At         time.Time       `json:"at"`
 }
 
@@ -69,8 +69,10 @@ type Dispatcher struct {
 	Webhooks *Deliverer
 	// Milestones gives the referral milestone bonuses; nil gives none.
 	Milestones MilestoneSource
-	Now        func() time.Time
-	Log        *slog.Logger
+	// Messages sends subscribe messages; nil dead-letters their rules.
+	Messages *Messages
+	Now      func() time.Time
+	Log      *slog.Logger
 }
 
 // Dispatch applies every reaction and rule to e. Effects that failed for
@@ -98,6 +100,8 @@ func (d *Dispatcher) Dispatch(ctx context.Context, e event.Event) error {
 			errs = append(errs, d.issueCoupons(ctx, e, r))
 		case r.Webhook != nil:
 			errs = append(errs, d.deliver(ctx, e, r))
+		case r.SubscribeMessage != nil:
+			errs = append(errs, d.sendMessages(ctx, e, r))
 		}
 	}
 	return errors.Join(errs...)
@@ -107,10 +111,11 @@ func (d *Dispatcher) issueCoupons(ctx context.Context, e event.Event, r Rule) er
 	ic := r.IssueCoupon
 	src, hold := coupon.FromHook, (*coupon.Hold)(nil)
 	if e.Type == event.ReferralQualified {
-		// A referral's rewards are held until the refund window passes, and
-		// a referral over its referrer's monthly cap earns none.
+		// A referral's rewards are held until the refund window passes; a
+		// referral over its referrer's monthly cap earns none, and a side
+		// that was clinic staff as it qualified earns none.
 		var rewardable bool
-		if hold, rewardable = referralHold(e); !rewardable {
+		if hold, rewardable = referralHold(e); !rewardable || !eligible(e, ic.To) {
 			return nil
 		}
 		src = coupon.FromReferral
@@ -198,7 +203,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e event.Event, r Rule) error {
 	if res.OK {
 		return d.Store.MarkDone(ctx, e.Tenant, effect)
 	}
-	d.log().WarnContext(ctx, "webhook failed", "eventId", e.ID, "ruleId", r.ID, "attempts", res.Attempts, "status", res.Status)
+	d.log().WarnContext(ctx, "webhook failed", "eventId", e.ID, "ruleId", r.ID, "attempts", res.Attempts, "status", res.Status, "reason", res.Error)
 	return d.deadLetter(ctx, e, DeadLetter{
 		RuleID: r.ID, Action: "webhook", URL: r.Webhook.URL,
 		Attempts: res.Attempts, Status: res.Status, Error: res.Error,

@@ -47,8 +47,8 @@ func (d *Dispatcher) milestones(ctx context.Context, e event.Event) error {
 		return nil
 	}
 	referrer, _ := e.Data["referrerId"].(string)
-	if referrer == "" {
-		return nil
+	if referrer == "" || !eligible(e, Referrer) {
+		return nil // staff earn no milestone bonus either
 	}
 	ms, err := d.Milestones.Milestones(ctx, e.Tenant)
 	if err != nil || len(ms) == 0 {
@@ -70,6 +70,25 @@ func (d *Dispatcher) milestones(ctx context.Context, e event.Event) error {
 		}))
 	}
 	return errors.Join(errs...)
+}
+
+// eligible reports whether the side to of a referral.qualified event may
+// earn referral rewards: false when it was staff or admin as the referral
+// qualified ("referrerEligible" or "refereeEligible" false on the event).
+// Events that do not say are from before the rule, or name a side that was
+// not staff.
+func eligible(e event.Event, to Recipient) bool {
+	var flag string
+	switch to {
+	case Referrer:
+		flag = "referrerEligible"
+	case Referee:
+		flag = "refereeEligible"
+	default:
+		return true
+	}
+	ok, said := e.Data[flag].(bool)
+	return ok || !said
 }
 
 // referralHold reads from a referral.qualified event what holds its

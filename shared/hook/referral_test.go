@@ -137,3 +137,46 @@ func TestStatsView(t *testing.T) {
 	require.NotNil(t, empty.Deals)
 	require.NotNil(t, empty.TopReferrers)
 }
+
+// A side of a referral that was clinic staff as it qualified gets none of
+// its rewards, milestone bonuses included; the other side gets theirs.
+func TestStaffSideEarnsNoReferralReward(t *testing.T) {
+	rules := []Rule{
+		{ID: "to-referrer", Event: event.ReferralQualified, IssueCoupon: &IssueCoupon{TemplateID: "thanks", To: Referrer}},
+		{ID: "to-referee", Event: event.ReferralQualified, IssueCoupon: &IssueCoupon{TemplateID: "welcome", To: Referee}},
+	}
+	tests := []struct {
+		name      string
+		data      map[string]any // added to a rewardable referral.qualified
+		want      []string       // rewarded user ids
+		milestone bool
+	}{
+		{"neither side staff", nil, []string{"alice", "bob"}, true},
+		{"older events say nothing: both earn", map[string]any{}, []string{"alice", "bob"}, true},
+		{"staff referrer", map[string]any{"referrerEligible": false}, []string{"bob"}, false},
+		{"staff referee", map[string]any{"refereeEligible": false}, []string{"alice"}, true},
+		{"both staff", map[string]any{"referrerEligible": false, "refereeEligible": false, "rewardable": false}, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, _, is := newDispatcher(rules...)
+			d.Milestones = fakeMilestones{ms: []tenant.Milestone{{Count: 1, TemplateID: "bonus-1"}}, qualified: 1}
+			e := qualifiedEvent(true)
+			for k, v := range tt.data {
+				e.Data[k] = v
+			}
+			require.NoError(t, d.Dispatch(context.Background(), e))
+			var got []string
+			milestone := false
+			for _, r := range is.issued {
+				if r.TemplateID == "bonus-1" {
+					milestone = true
+					continue
+				}
+				got = append(got, r.UserID)
+			}
+			require.ElementsMatch(t, tt.want, got)
+			require.Equal(t, tt.milestone, milestone, "the referrer's milestone bonus")
+		})
+	}
+}

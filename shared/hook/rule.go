@@ -1,7 +1,8 @@
 // Package hook is how a clinic reacts to what happens in its programme: a
 // rule says, on an event (a friend bound, a group succeeded, a coupon
-// redeemed), issue a coupon to someone the event names, or POST the event,
-// signed, to the clinic's own system. Events come from the table's stream,
+// redeemed), issue a coupon to someone the event names, POST the event,
+// signed, to the clinic's own system, or send those it names a WeChat
+// subscribe message. Events come from the table's stream,
 // which delivers at least once; each effect happens once per (event, rule,
 // recipient) however often it is delivered, and webhooks that keep failing
 // are kept as dead letters, never dropped. Laoyou's own reactions live here
@@ -11,8 +12,6 @@
 package hook
 
 import (
-	"net"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -41,7 +40,10 @@ type Rule struct {
 	Event       event.Type
 	IssueCoupon *IssueCoupon
 	Webhook     *Webhook
-	UpdatedAt   time.Time
+	// SubscribeMessage sends a WeChat subscribe message to To.
+	SubscribeMessage *SubscribeMessage
+	To               Recipient
+	UpdatedAt        time.Time
 }
 
 // IssueCoupon issues a coupon of TemplateID to the event's To.
@@ -79,12 +81,25 @@ func (r Rule) Validate(allowLoopback bool) error {
 		return missing("event")
 	case !slices.Contains(event.Public, r.Event):
 		return invalid("event", "must be one of "+publicEvents())
-	case (r.IssueCoupon == nil) == (r.Webhook == nil):
-		return apierr.Errorf(op("Validate"), apierr.BadRequest, `exactly one of field "issueCoupon" or field "webhook" is required`)
+	case r.actions() != 1:
+		return apierr.Errorf(op("Validate"), apierr.BadRequest, `exactly one of field "issueCoupon", "webhook" or "subscribeMessage" is required`)
 	case r.IssueCoupon != nil:
 		return r.validateIssue()
+	case r.SubscribeMessage != nil:
+		return r.validateSubscribe()
 	}
 	return r.validateWebhook(allowLoopback)
+}
+
+// actions counts the rule's actions; a valid rule has one.
+func (r Rule) actions() int {
+	n := 0
+	for _, set := range []bool{r.IssueCoupon != nil, r.Webhook != nil, r.SubscribeMessage != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
 }
 
 func (r Rule) validateIssue() error {
@@ -127,10 +142,12 @@ func (r Rule) validateWebhook(allowLoopback bool) error {
 }
 
 // CheckURL says why a webhook may not be sent to raw, or nil if it may:
-// https to a public host; http only to loopback (127.0.0.1, ::1, localhost)
-// and only with allowLoopback. Addresses inside a network (private, link
-// local such as the instance metadata service) are refused when written as
-// IP literals.
+// https to a public host; http only to loopback (127.0.0.0/8, ::1,
+// localhost) and only with allowLoopback. What the URL alone shows is
+// judged here: IP literals outside the public ranges (PublicAddr),
+// localhost names, and numbers that only some resolvers read as addresses
+// (127.1, 2130706433, 0x7f.0.0.1). Where a name resolves is judged again at
+// every connection.
 func CheckURL(raw string, allowLoopback bool) error {
 	if len(raw) > MaxURL {
 		return apierr.E(op("CheckURL"), apierr.BadRequest, "must be at most 2048 characters")
@@ -143,29 +160,24 @@ func CheckURL(raw string, allowLoopback bool) error {
 		return apierr.E(op("CheckURL"), apierr.BadRequest, "must not carry a user or password")
 	}
 	host := u.Hostname()
-	loopback := isLoopback(host)
+	ip, literal, ok := hostAddr(host)
+	if !ok {
+		return apierr.E(op("CheckURL"), apierr.BadRequest, "must name its host by a DNS name or an IP address in its usual form")
+	}
+	// The local runner's listeners: 127.0.0.1, ::1 and plain localhost, on
+	// http or https. Nothing else counts as loopback there.
+	localListener := allowLoopback && (strings.EqualFold(host, "localhost") || (literal && loopbackAddr(ip)))
 	switch {
-	case loopback && !allowLoopback:
-		return apierr.E(op("CheckURL"), apierr.BadRequest, "must not point at loopback")
-	case loopback && (u.Scheme == "http" || u.Scheme == "https"):
+	case localListener && (u.Scheme == "http" || u.Scheme == "https"):
 		return nil
+	case localhostName(host) || (literal && loopbackAddr(ip)):
+		return apierr.E(op("CheckURL"), apierr.BadRequest, "must not point at loopback")
+	case literal && !PublicAddr(ip):
+		return apierr.E(op("CheckURL"), apierr.BadRequest, "must point at a public host")
 	case u.Scheme != "https":
 		return apierr.E(op("CheckURL"), apierr.BadRequest, "must be https")
 	}
-	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		if ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() {
-			return apierr.E(op("CheckURL"), apierr.BadRequest, "must point at a public host")
-		}
-	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Recipients are the user ids an event names for to. An event that names

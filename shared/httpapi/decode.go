@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	"github.com/laoyou/laoyou/shared/apierr"
@@ -19,7 +20,9 @@ type Validator interface {
 }
 
 // Decode reads the JSON body into v strictly: one JSON object, no unknown
-// fields, every value of its declared type, then v.Valid().
+// fields, no key twice in an object (nor two keys that differ only in
+// case), every key spelled exactly as declared, every value of its
+// declared type, then v.Valid().
 func Decode(r *Request, v Validator) error {
 	const op = apierr.Op("httpapi.Decode")
 	body := bytes.TrimSpace(r.Body)
@@ -36,6 +39,9 @@ func Decode(r *Request, v Validator) error {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return apierr.E(op, apierr.BadRequest, "unexpected data after the JSON object")
+	}
+	if err := checkKeys(body, reflect.TypeOf(v)); err != nil {
+		return apierr.E(op, apierr.BadRequest, err.Error())
 	}
 	if err := v.Valid(); err != nil {
 		return apierr.E(op, apierr.BadRequest, err)

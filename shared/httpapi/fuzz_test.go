@@ -20,6 +20,12 @@ func FuzzHandle(f *testing.F) {
 	f.Add(`{"name":"x","count":1}{}`, false, "", "nobody", "t1")
 	f.Add(`{"count":1e400}`, false, "", "patient", "t1")
 	f.Add("\xff\xfe", true, "", "patient", "t1")
+	f.Add(`{"name":"x","count":1,"name":"y"}`, false, "", "patient", "t1")
+	f.Add(`{"name":"x","count":1,"Name":"y"}`, false, "", "patient", "t1")
+	f.Add(`{"NAME":"x","count":1}`, false, "", "patient", "t1")
+	f.Add(`{"name":"x","count":1,"\u006eame":"y"}`, false, "", "patient", "t1")
+	f.Add("{\"name\":\"x\",\"count\":1,\"\u212aount\":2}", false, "", "patient", "t1")
+	f.Add(`{ "name" : "x" , "count" : 1 }`, false, "", "patient", "t1")
 	api := testAPI()
 	allowed := map[int]bool{
 		http.StatusCreated: true, http.StatusBadRequest: true, http.StatusUnauthorized: true,

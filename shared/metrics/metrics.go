@@ -134,10 +134,13 @@ func (c deadLetterCounter) DeadLetter(ctx context.Context, dl hook.DeadLetter, e
 	if err := c.Store.DeadLetter(ctx, dl, effect); err != nil {
 		return err
 	}
-	if dl.Action == "webhook" {
-		// The dead letter is kept: a metric that cannot be written does not
-		// make the event come again.
+	// The dead letter is kept: a metric that cannot be written does not
+	// make the event come again.
+	switch dl.Action {
+	case "webhook":
 		_ = WebhookFailed(c.w, dl.Tenant, 1)
+	case "subscribeMessage":
+		_ = Emit(c.w, dl.Tenant, Counts{SubscribeFailures: 1})
 	}
 	return nil
 }

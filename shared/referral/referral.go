@@ -84,18 +84,22 @@ var ErrCodeTaken = errors.New("referral: code taken")
 // Store keeps referral state. Every write is a single conditional call.
 type Store interface {
 	VisitStore
-	// CodeOf returns the user's code, or nil.
-	CodeOf(ctx context.Context, tenant, userID string) (*Code, error)
+	// CodeOf returns the user's code, or nil, and the hash of the phone
+	// bound to their profile ("" if none), in one read.
+	CodeOf(ctx context.Context, tenant, userID string) (*Code, string, error)
 	// SaveCode stores c unless the user already has a code (then it returns
 	// that one) or the code is taken (ErrCodeTaken).
 	SaveCode(ctx context.Context, c Code) (existing *Code, err error)
 	// FindCode returns the code, or nil.
 	FindCode(ctx context.Context, code string) (*Code, error)
-	// FindCodeWithSettings is FindCode, with the tenant's settings (nil if
-	// none are saved) read in the same call.
-	FindCodeWithSettings(ctx context.Context, code, tenant string) (*Code, *tenant.Settings, error)
-	// RecordClick records a landing-page visit as an event item.
-	RecordClick(ctx context.Context, e event.Event) error
+	// FindCodeFor is FindCode, with the hash of the phone bound to the
+	// user's profile ("" if none) and, withSettings, the tenant's settings
+	// (nil if none are saved), read in the same call.
+	FindCodeFor(ctx context.Context, code, tenant, userID string, withSettings bool) (*Code, string, *tenant.Settings, error)
+	// RecordOpen records that a share link of code was opened, with one
+	// write and no read. Only opens of a code that exists are counted (by
+	// the stream, which knows the code's tenant); others count nowhere.
+	RecordOpen(ctx context.Context, code string, at time.Time) error
 	// Bind stores b with its event, in one transaction, only if the referee
 	// is unbound and not a patient and the referrer is not bound to the
 	// referee. Otherwise it reports the conflict and writes nothing.
@@ -111,9 +115,6 @@ type Service struct {
 	Links    share.Links
 	Pepper   []byte
 	Now      func() time.Time
-	// OnClickError is told of clicks that could not be recorded; the landing
-	// page is still served.
-	OnClickError func(ctx context.Context, err error)
 }
 
 // Share is a code with its share links.
@@ -128,9 +129,13 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 	if caller.IsStaff() {
 		return Share{}, apierr.E(op, apierr.ReferrerNotEligible, "clinic staff accounts do not refer patients")
 	}
-	c, err := s.Store.CodeOf(ctx, caller.Tenant, caller.UserID)
+	c, boundPhone, err := s.Store.CodeOf(ctx, caller.Tenant, caller.UserID)
 	if err != nil {
 		return Share{}, apierr.E(op, err)
+	}
+	phoneHash := privacy.PhoneHash(s.Pepper, caller.PhoneNumber)
+	if phoneHash == "" {
+		phoneHash = boundPhone // the number the user bound through WeChat
 	}
 	for attempt := 0; c == nil; attempt++ {
 		fresh := Code{
@@ -138,7 +143,7 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 			Tenant:      caller.Tenant,
 			UserID:      caller.UserID,
 			DisplayName: privacy.MaskName(caller.Name),
-			PhoneHash:   privacy.PhoneHash(s.Pepper, caller.PhoneNumber),
+			PhoneHash:   phoneHash,
 			Role:        caller.Role,
 			CreatedAt:   s.Now().UTC(),
 		}
@@ -157,12 +162,14 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 	return Share{Code: c.Code, Link: s.Links.Referral(c.Code)}, nil
 }
 
-// Landing is what a shared code opens.
+// Landing is what a shared code opens: whose code, at which clinic, and
+// what a newcomer is offered.
 type Landing struct {
-	Code          string        `json:"code"`
-	Tenant        string        `json:"tenant"`
-	Referrer      Person        `json:"referrer"`
-	NewcomerOffer *tenant.Offer `json:"newcomerOffer"`
+	Code          string         `json:"code"`
+	Tenant        string         `json:"tenant"`
+	Clinic        *tenant.Clinic `json:"clinic"`
+	Referrer      Person         `json:"referrer"`
+	NewcomerOffer *tenant.Offer  `json:"newcomerOffer"`
 }
 
 // Person is another patient as shown: a masked name only.
@@ -170,16 +177,14 @@ type Person struct {
 	DisplayName string `json:"displayName"`
 }
 
-// Resolve opens a shared code for anyone and counts the click.
+// Resolve shows a shared code to anyone. It only reads: the code, and the
+// tenant's settings from the cache (read as well when the cache is cold,
+// since the code alone names its tenant). Opens are counted by Open.
 func (s *Service) Resolve(ctx context.Context, raw string) (Landing, error) {
 	const op = apierr.Op("referral.Resolve")
 	c, err := s.find(ctx, op, raw)
 	if err != nil {
 		return Landing{}, err
-	}
-	click := event.New(event.ReferralClicked, c.Tenant, s.Now(), map[string]any{"code": c.Code, "referrerId": c.UserID})
-	if err := s.Store.RecordClick(ctx, click); err != nil && s.OnClickError != nil {
-		s.OnClickError(ctx, err)
 	}
 	settings, err := s.Settings.Get(ctx, c.Tenant)
 	if err != nil {
@@ -188,14 +193,32 @@ func (s *Service) Resolve(ctx context.Context, raw string) (Landing, error) {
 	return Landing{
 		Code:          c.Code,
 		Tenant:        c.Tenant,
+		Clinic:        settings.Clinic,
 		Referrer:      Person{DisplayName: c.DisplayName},
 		NewcomerOffer: settings.NewcomerOffer,
 	}, nil
 }
 
-// BindResult is the answer to a successful bind.
+// Open counts that a share link of code was opened (the funnel's clicks).
+// It never says whether the code exists: a malformed code is not written
+// at all, an unknown one is written and counted nowhere.
+func (s *Service) Open(ctx context.Context, raw string) error {
+	code, ok := share.Normalize(raw, share.ReferralCodeLen)
+	if !ok {
+		return nil
+	}
+	if err := s.Store.RecordOpen(ctx, code, s.Now().UTC()); err != nil {
+		return apierr.E(apierr.Op("referral.Open"), err)
+	}
+	return nil
+}
+
+// BindResult is the answer to a successful bind. Referee is the caller as
+// the clinic's front desk and the referrer see them (masked), for the page
+// the newcomer shows at the clinic.
 type BindResult struct {
 	Referrer Person    `json:"referrer"`
+	Referee  Person    `json:"referee"`
 	BoundAt  time.Time `json:"boundAt"`
 }
 
@@ -208,10 +231,14 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 		return BindResult{}, apierr.E(op, apierr.CodeNotFound, "no such referral code")
 	}
 	var c *Code
+	var boundPhone string // the caller's number bound through WeChat, hashed
 	settings, err := s.withSettings(ctx, caller.Tenant,
-		func() (err error) { c, err = s.Store.FindCode(ctx, code); return err },
+		func() (err error) {
+			c, boundPhone, _, err = s.Store.FindCodeFor(ctx, code, caller.Tenant, caller.UserID, false)
+			return err
+		},
 		func() (st *tenant.Settings, err error) {
-			c, st, err = s.Store.FindCodeWithSettings(ctx, code, caller.Tenant)
+			c, boundPhone, st, err = s.Store.FindCodeFor(ctx, code, caller.Tenant, caller.UserID, true)
 			return st, err
 		})
 	if err != nil {
@@ -221,7 +248,7 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 		// Another clinic's code does not exist for this caller.
 		return BindResult{}, apierr.E(op, apierr.CodeNotFound, "no such referral code")
 	}
-	if err := s.eligible(caller, c); err != nil {
+	if err := s.eligible(caller, c, boundPhone); err != nil {
 		return BindResult{}, apierr.E(op, err)
 	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
@@ -251,7 +278,7 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 		}
 		b = *existing
 	}
-	return BindResult{Referrer: Person{DisplayName: b.ReferrerName}, BoundAt: b.BoundAt}, nil
+	return BindResult{Referrer: Person{DisplayName: b.ReferrerName}, Referee: Person{DisplayName: b.RefereeName}, BoundAt: b.BoundAt}, nil
 }
 
 // withSettings does a route's one read and returns the tenant's settings
@@ -273,14 +300,18 @@ func (s *Service) withSettings(ctx context.Context, t string, read func() error,
 	return v, nil
 }
 
-// eligible applies the rules that need no stored state beyond the code.
-func (s *Service) eligible(caller auth.Caller, c *Code) error {
+// eligible applies the rules that need no stored state beyond the code and
+// the caller's bound phone. A phone counts from the token's phone_number
+// claim or from the number bound through WeChat, on either side.
+func (s *Service) eligible(caller auth.Caller, c *Code, boundPhone string) error {
+	claimed := privacy.PhoneHash(s.Pepper, caller.PhoneNumber)
+	samePhone := c.PhoneHash != "" && (c.PhoneHash == claimed || c.PhoneHash == boundPhone)
 	switch {
 	case caller.IsStaff():
 		return apierr.E(apierr.NotANewPatient, "clinic staff accounts cannot be referred")
 	case c.UserID == caller.UserID:
 		return apierr.E(apierr.SelfReferral, "you cannot use your own referral code")
-	case c.PhoneHash != "" && c.PhoneHash == privacy.PhoneHash(s.Pepper, caller.PhoneNumber):
+	case samePhone:
 		return apierr.E(apierr.SelfReferral, "this code belongs to an account with your phone number")
 	case c.Role == auth.Staff || c.Role == auth.Admin:
 		return apierr.E(apierr.ReferrerNotEligible, "clinic staff accounts do not refer patients")

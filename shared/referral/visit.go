@@ -30,8 +30,16 @@ type Visit struct {
 	UserID    string
 	Kind      VisitKind
 	AmountFen *int64
-	StaffID   string // who reported it
+	StaffID   string    // who reported it
+	StaffRole auth.Role // the reporter's role, as their token shows it
 	At        time.Time
+}
+
+// Visitor is what a visit reads about the user who came: their binding (nil
+// if none) and their recorded role ("" if none is recorded).
+type Visitor struct {
+	Binding *Binding
+	Role    auth.Role
 }
 
 // VisitResult is the answer to a reported visit: the visitor's referral as
@@ -96,13 +104,41 @@ type StockUnit struct {
 // Qualification is what a qualifying visit writes besides the visit: the
 // binding and friend entry BOUND→QUALIFIED (on the condition that they are
 // still BOUND to Binding.ReferrerID), the referrer's monthly count when
-// Cap > 0 (on the condition that it stays within Cap) and Event.
+// Cap > 0 (on the condition that it stays within Cap), for each side not
+// known to be staff the condition that its role record says neither staff
+// nor admin, and Event.
 type Qualification struct {
 	Binding    Binding
 	Rewardable bool
 	Cap        int
 	CapMonth   string
-	Event      event.Event // referral.qualified
+	// StaffReferrer, StaffReferee: that side is staff or admin, by the
+	// reporter's token or its role record, and earns no referral reward.
+	StaffReferrer bool
+	StaffReferee  bool
+	Event         event.Event // referral.qualified
+}
+
+// excludeStaff records that the referrer and/or the referee is clinic staff
+// (staff or admin) as the referral qualifies: that side earns no referral
+// reward (the event says so per side, "referrerEligible" or
+// "refereeEligible" false), the referral still qualifies. A staff referrer
+// earns nothing, so the referral does not count against their monthly
+// cap; when neither side may earn, it is not rewardable at all.
+func (q *Qualification) excludeStaff(rec *RecordedVisit, referrer, referee bool) {
+	if referrer && !q.StaffReferrer {
+		q.StaffReferrer = true
+		q.Event.Data["referrerEligible"] = false
+		q.Cap, q.CapMonth, rec.CapMonth = 0, "", ""
+	}
+	if referee && !q.StaffReferee {
+		q.StaffReferee = true
+		q.Event.Data["refereeEligible"] = false
+	}
+	if q.StaffReferrer && q.StaffReferee {
+		q.Rewardable, rec.Rewardable = false, false
+		q.Event.Data["rewardable"] = false
+	}
 }
 
 // VisitConflict says why a visit's write was refused; nothing was written.
@@ -115,6 +151,10 @@ type VisitConflict struct {
 	Stage          Stage
 	// CapReached: the referrer's monthly cap is used up.
 	CapReached bool
+	// StaffReferrer, StaffReferee: that side's role record says staff or
+	// admin (granted after the visit read it, or never read: the referrer's).
+	StaffReferrer bool
+	StaffReferee  bool
 }
 
 // Refund is what a refund writes: the visit marked refunded (on the
@@ -131,13 +171,15 @@ type Refund struct {
 
 // VisitStore keeps visits and what they did. Every write is one call.
 type VisitStore interface {
-	// BindingOf reads the user's binding (a strongly consistent read), or nil.
-	BindingOf(ctx context.Context, tenant, userID string) (*Binding, error)
-	// BindingWithSettings is BindingOf, with the tenant's settings (nil if
+	// VisitorOf reads the user's binding and role record in one strongly
+	// consistent call.
+	VisitorOf(ctx context.Context, tenant, userID string) (Visitor, error)
+	// VisitorWithSettings is VisitorOf, with the tenant's settings (nil if
 	// none are saved) read in the same call.
-	BindingWithSettings(ctx context.Context, tenant, userID string) (*Binding, *tenant.Settings, error)
+	VisitorWithSettings(ctx context.Context, tenant, userID string) (Visitor, *tenant.Settings, error)
 	// RecordVisit writes v (unless its id is recorded: then Existing), marks
-	// the user a patient and, with q, qualifies the referral: one
+	// the user a patient, records a staff or admin reporter's role where
+	// none is recorded and, with q, qualifies the referral: one
 	// transaction, all or nothing.
 	RecordVisit(ctx context.Context, v RecordedVisit, q *Qualification) (*VisitConflict, error)
 	// VisitByID reads a visit of tenant, or nil.
@@ -158,24 +200,39 @@ func CapMonth(t time.Time) string { return t.In(capZone).Format("2006-01") }
 // RecordVisit records a clinic visit: the user becomes an existing patient
 // (no longer bindable as a newcomer), and the first visit of a referee
 // bound within the binding window qualifies their referral. One read (the
-// binding) and one write; a repeat of the visit id, even concurrent and
-// whatever its body, answers what the first answered. A referrer whose monthly cap is used up
-// costs a second write: the qualification is written again, not rewardable.
+// binding and the visitor's role record) and one write; a repeat of the
+// visit id, even concurrent and whatever its body, answers what the first
+// answered.
+//
+// Staff never earn: a visit the reporter records for themselves is
+// refused (SELF_VISIT), and a side of the referral who is staff or admin
+// as it qualifies (by the reporter's token, who may be the referrer, or by
+// their role record) gets no referral reward. The referrer's record can
+// only be read once the binding names them, so it is a condition of the
+// write instead. A referrer whose monthly cap is used up, or a side whose
+// record says staff, costs a second write: the qualification is written
+// again without that reward.
 func (s *Service) RecordVisit(ctx context.Context, caller auth.Caller, v Visit) (VisitResult, error) {
 	const op = apierr.Op("referral.RecordVisit")
-	v.Tenant, v.StaffID = caller.Tenant, caller.UserID
+	if v.UserID == caller.UserID {
+		return VisitResult{}, apierr.E(op, apierr.SelfVisit, "staff cannot record their own visit: another member of staff records it")
+	}
+	v.Tenant, v.StaffID, v.StaffRole = caller.Tenant, caller.UserID, caller.Role
 	v.At = s.Now().UTC().Truncate(time.Millisecond)
-	var b *Binding
+	var who Visitor
 	settings, err := s.withSettings(ctx, v.Tenant,
-		func() (err error) { b, err = s.Store.BindingOf(ctx, v.Tenant, v.UserID); return err },
+		func() (err error) { who, err = s.Store.VisitorOf(ctx, v.Tenant, v.UserID); return err },
 		func() (st *tenant.Settings, err error) {
-			b, st, err = s.Store.BindingWithSettings(ctx, v.Tenant, v.UserID)
+			who, st, err = s.Store.VisitorWithSettings(ctx, v.Tenant, v.UserID)
 			return st, err
 		})
 	if err != nil {
 		return VisitResult{}, apierr.E(op, err)
 	}
-	rec, q := planVisit(v, b, settings)
+	rec, q := planVisit(v, who.Binding, settings)
+	if q != nil {
+		q.excludeStaff(&rec, caller.IsStaff() && q.Binding.ReferrerID == caller.UserID, who.Role.IsStaff())
+	}
 	for attempt := 0; ; attempt++ {
 		conflict, err := s.Store.RecordVisit(ctx, rec, q)
 		switch {
@@ -185,7 +242,7 @@ func (s *Service) RecordVisit(ctx context.Context, caller auth.Caller, v Visit) 
 			return rec.Result, nil
 		case conflict.Existing != nil:
 			return conflict.Existing.Result, nil
-		case attempt >= 2:
+		case attempt >= 4:
 			return VisitResult{}, apierr.E(op, apierr.Unavailable, "the referral changed meanwhile, try again")
 		case conflict.BindingChanged:
 			// Another visit qualified it first: this one is a plain visit.
@@ -193,12 +250,15 @@ func (s *Service) RecordVisit(ctx context.Context, caller auth.Caller, v Visit) 
 			if conflict.Stage != "" {
 				rec.Result.Referral = &ReferralState{Stage: conflict.Stage}
 			}
-		case conflict.CapReached && q != nil:
-			rec.Rewardable, rec.CapMonth = false, ""
-			q.Rewardable, q.Cap = false, 0
-			q.Event.Data["rewardable"] = false
-		default:
+		case q == nil || !conflict.CapReached && !conflict.StaffReferrer && !conflict.StaffReferee:
 			return VisitResult{}, apierr.E(op, apierr.Internal, "visit refused for no known reason")
+		default:
+			q.excludeStaff(&rec, conflict.StaffReferrer, conflict.StaffReferee)
+			if conflict.CapReached {
+				rec.Rewardable, rec.CapMonth = false, ""
+				q.Rewardable, q.Cap = false, 0
+				q.Event.Data["rewardable"] = false
+			}
 		}
 	}
 }

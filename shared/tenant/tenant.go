@@ -21,6 +21,14 @@ type Offer struct {
 	TemplateID string `json:"templateId,omitempty" dynamodbav:"templateId,omitempty"`
 }
 
+// Clinic is the clinic's public profile, shown on landing pages so a
+// patient knows where to go and whom to call.
+type Clinic struct {
+	Name    string `json:"name" dynamodbav:"name"`
+	Address string `json:"address,omitempty" dynamodbav:"address,omitempty"`
+	Phone   string `json:"phone,omitempty" dynamodbav:"phone,omitempty"`
+}
+
 // Milestone is a bonus coupon to a referrer when their Count-th referred
 // friend qualifies.
 type Milestone struct {
@@ -38,13 +46,18 @@ const (
 	MaxMilestones            = 10
 	MaxMilestoneCount        = 1000
 	MaxOfferTitle            = 60 // characters
+	MaxClinicName            = 60 // characters
+	MaxClinicAddress         = 120
+	MaxClinicPhone           = 32
 )
 
 // Settings are one tenant's program rules. Zero values mean the defaults,
 // except HoldDays, where 0 is a choice (release at the next run) and nil the
 // default.
 type Settings struct {
-	NewcomerOffer *Offer `json:"newcomerOffer" dynamodbav:"newcomerOffer,omitempty"`
+	// Clinic is the public profile; nil until an admin sets it.
+	Clinic        *Clinic `json:"clinic,omitempty" dynamodbav:"clinic,omitempty"`
+	NewcomerOffer *Offer  `json:"newcomerOffer" dynamodbav:"newcomerOffer,omitempty"`
 	// BindingWindowDays is how long after binding a friend's first visit
 	// still qualifies the referral; an expired binding may be replaced.
 	BindingWindowDays int `json:"bindingWindowDays" dynamodbav:"bindingWindowDays,omitempty"`
@@ -93,6 +106,9 @@ func (s Settings) WithDefaults() Settings {
 // Validate checks settings as an admin sets them; errors are BAD_REQUEST
 // and name the field.
 func (s Settings) Validate() error {
+	if err := s.Clinic.validate(); err != nil {
+		return err
+	}
 	if o := s.NewcomerOffer; o != nil {
 		title := strings.TrimSpace(o.Title)
 		switch {
@@ -132,8 +148,37 @@ func (s Settings) Validate() error {
 	return nil
 }
 
-// Normalized is s as stored: titles trimmed, milestones by count.
+// validate checks the profile: a name, and every field short enough for a
+// landing page; a phone only of what a phone number is written with.
+func (c *Clinic) validate() error {
+	if c == nil {
+		return nil
+	}
+	name, addr, phone := strings.TrimSpace(c.Name), strings.TrimSpace(c.Address), strings.TrimSpace(c.Phone)
+	switch {
+	case name == "":
+		return missing("clinic.name")
+	case utf8.RuneCountInString(name) > MaxClinicName:
+		return invalid("clinic.name", fmt.Sprintf("must be at most %d characters", MaxClinicName))
+	case utf8.RuneCountInString(addr) > MaxClinicAddress:
+		return invalid("clinic.address", fmt.Sprintf("must be at most %d characters", MaxClinicAddress))
+	case utf8.RuneCountInString(phone) > MaxClinicPhone:
+		return invalid("clinic.phone", fmt.Sprintf("must be at most %d characters", MaxClinicPhone))
+	case strings.Trim(phone, "+-() 0123456789") != "":
+		return invalid("clinic.phone", "may hold only digits, spaces and + - ( )")
+	}
+	return nil
+}
+
+// Normalized is s as stored: texts trimmed, milestones by count.
 func (s Settings) Normalized() Settings {
+	if s.Clinic != nil {
+		s.Clinic = &Clinic{
+			Name:    strings.TrimSpace(s.Clinic.Name),
+			Address: strings.TrimSpace(s.Clinic.Address),
+			Phone:   strings.TrimSpace(s.Clinic.Phone),
+		}
+	}
 	if s.NewcomerOffer != nil {
 		o := *s.NewcomerOffer
 		o.Title = strings.TrimSpace(o.Title)
@@ -171,7 +216,7 @@ type Source interface {
 }
 
 // Cache keeps settings for TTL. A stale read for a few seconds is fine for
-// configuration (DESIGN.md, data rules).
+// configuration (docs/DESIGN.md, data rules).
 type Cache struct {
 	Source Source
 	TTL    time.Duration

@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,15 @@ func TestValidate(t *testing.T) {
 		}, "milestones[1].count"},
 		{"milestone without template", func(s *Settings) { s.Milestones = []Milestone{{Count: 2}} }, "milestones[0].templateId"},
 		{"too many milestones", func(s *Settings) { s.Milestones = make([]Milestone, 11) }, "milestones"},
+		{"clinic", func(s *Settings) {
+			s.Clinic = &Clinic{Name: "悦颜医疗美容门诊部", Address: "上海市静安区南京西路1266号", Phone: "+86 21-6288 0000"}
+		}, ""},
+		{"clinic by name alone", func(s *Settings) { s.Clinic = &Clinic{Name: "悦颜"} }, ""},
+		{"clinic without name", func(s *Settings) { s.Clinic = &Clinic{Name: " ", Phone: "021-62880000"} }, "clinic.name"},
+		{"clinic's long name", func(s *Settings) { s.Clinic = &Clinic{Name: strings.Repeat("悦", 61)} }, "clinic.name"},
+		{"clinic's long address", func(s *Settings) { s.Clinic = &Clinic{Name: "悦颜", Address: strings.Repeat("路", 121)} }, "clinic.address"},
+		{"clinic's long phone", func(s *Settings) { s.Clinic = &Clinic{Name: "悦颜", Phone: strings.Repeat("1", 33)} }, "clinic.phone"},
+		{"clinic's phone with letters", func(s *Settings) { s.Clinic = &Clinic{Name: "悦颜", Phone: "call us"} }, "clinic.phone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,10 +78,12 @@ func TestValidate(t *testing.T) {
 
 func TestNormalized(t *testing.T) {
 	s := Settings{
+		Clinic:        &Clinic{Name: " 悦颜 ", Address: " 南京西路1266号 ", Phone: " 021-62880000 "},
 		NewcomerOffer: &Offer{Title: " 到院礼 ", TemplateID: "gift"},
 		Milestones:    []Milestone{{Count: 5, TemplateID: "b"}, {Count: 2, TemplateID: "gift"}},
 	}.Normalized()
 	require.Equal(t, "到院礼", s.NewcomerOffer.Title)
+	require.Equal(t, &Clinic{Name: "悦颜", Address: "南京西路1266号", Phone: "021-62880000"}, s.Clinic)
 	require.Equal(t, []Milestone{{Count: 2, TemplateID: "gift"}, {Count: 5, TemplateID: "b"}}, s.Milestones)
 	require.Equal(t, []string{"b", "gift"}, s.TemplateIDs())
 }

@@ -2,10 +2,13 @@ package apistack
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,12 +18,15 @@ import (
 
 	"github.com/laoyou/laoyou/infra/ddblocal"
 	"github.com/laoyou/laoyou/infra/local"
+	"github.com/laoyou/laoyou/infra/wechatstub"
 	"github.com/laoyou/laoyou/shared/api"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/logging"
+	"github.com/laoyou/laoyou/shared/secret"
+	"github.com/laoyou/laoyou/shared/token"
 )
 
 // Stack is every function of the template over one table, wired as
@@ -34,6 +40,8 @@ type Stack struct {
 	Clock  *Clock
 	Writes *WriteLog // off until Writes.Start
 	Reads  *ReadLog  // off until Reads.Start
+	// WeChat is the stand-in the functions call, shared by Fresh copies.
+	WeChat *wechatstub.Server
 
 	routes map[string]string // route key → function logical id
 }
@@ -43,6 +51,9 @@ func NewStack(ctx context.Context, t *Table) (*Stack, error) {
 	s := &Stack{Table: t, Clock: &Clock{}, Writes: &WriteLog{}, Reads: &ReadLog{}}
 	client, err := ddblocal.NewClient(ctx, t.DB.Endpoint, dynamo.WithCallCounting, s.observe)
 	if err != nil {
+		return nil, err
+	}
+	if s.WeChat, err = wechatstub.Start(wechatstub.New()); err != nil {
 		return nil, err
 	}
 	s.Client = client
@@ -57,12 +68,18 @@ func Config(table string) config.Config {
 		ShareBaseURL:    "https://h5.example.com/s",
 		MiniProgramPage: "/pages/landing/index",
 		PhonePepper:     "bench-pepper",
+		IssuerURL:       "https://api.example.com/prod",
+		TokenAudience:   "laoyou-bench",
 	}
 }
 
 func (s *Stack) wire() {
-	s.Deps = api.DepsWith(s.Client, Config(s.Table.Name), logging.Discard())
+	cfg := Config(s.Table.Name)
+	cfg.WeChatAPIBase = s.WeChat.URL
+	s.Deps = api.DepsWith(s.Client, cfg, logging.Discard())
 	s.Deps.Now = s.Clock.Now
+	s.Deps.Tokens = token.KeySet{Current: benchSigningKey()}
+	s.Deps.Secrets = benchSealer
 	s.Fns = local.Functions(s.Deps)
 	s.routes = map[string]string{}
 	for fn, a := range s.Fns.APIs {
@@ -70,6 +87,26 @@ func (s *Stack) wire() {
 			s.routes[r.Key] = fn
 		}
 	}
+}
+
+var (
+	signingOnce sync.Once
+	signingKey  *token.RSAKey
+	// benchSealer seals app secrets with a fixed key, so a Fresh stack
+	// opens what another sealed.
+	benchSealer, _ = secret.NewAESGCM(make([]byte, secret.KeySize))
+)
+
+// benchSigningKey is one token key for every stack of the process.
+func benchSigningKey() *token.RSAKey {
+	signingOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		signingKey = token.NewRSAKey(k)
+	})
+	return signingKey
 }
 
 // Fresh is the same functions over the same table and client, as a newly

@@ -25,6 +25,11 @@ type Scenario struct {
 	// Fix says what would bring the route within its goal, where it is
 	// known to miss it.
 	Fix string
+	// NoTable says the route answers from configuration and keys alone,
+	// never calling DynamoDB (the issuer's discovery document and JWKS).
+	NoTable bool
+	// WriteOnly tightens a write route's budget to one write and no read.
+	WriteOnly bool
 }
 
 // World is what the scenarios share: one clinic with a coupon template, a
@@ -82,6 +87,11 @@ func newWorld(ctx context.Context, s *apistack.Stack) (*World, error) {
 			return nil
 		},
 		func() error { _, err := s.Claim(ctx, w.Holder, w.Template); return err },
+		func() error {
+			s.WeChat.AddApp(benchAppID, benchAppSecret)
+			_, err := s.Must(ctx, putWeChatRequest(), http.StatusOK)
+			return err
+		},
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -117,6 +127,16 @@ func visitRequest(w *World, visitID, user string) apistack.Request {
 	}
 }
 
+// The clinic's mini-program, as the WeChat stand-in knows it.
+const benchAppID, benchAppSecret = "wxbe4c0000000000aa", "bench-secret"
+
+func putWeChatRequest() apistack.Request {
+	return apistack.Request{
+		Route: "PUT /v1/admin/wechat", As: apistack.Admin(tenant, "bench-admin"),
+		Body: jsonOf(map[string]any{"appId": benchAppID, "appSecret": benchAppSecret}),
+	}
+}
+
 func bindRequest(as apistack.Claims, code string) apistack.Request {
 	return apistack.Request{Route: "POST /v1/referral/bind", As: as, Body: fmt.Sprintf(`{"code":%q}`, code)}
 }
@@ -144,10 +164,19 @@ var Scenarios = []Scenario{
 			code, err := w.Setup.ReferralCode(ctx, user("resolve-code", n))
 			return apistack.Request{Route: "GET /v1/r/{code}", Params: map[string]string{"code": code}}, err
 		},
-		Note: "a read route that writes: every click is recorded as an event item (PutItem), so hooks and stats see it; cold, the tenant's settings are read too",
-		Fix: "The answer does not depend on the click's write: record clicks off the request path (a structured log line " +
-			"that a subscription filter or Firehose turns into event items in batches) to make the route one GetItem, " +
-			"or accept 1 read + 1 write for it.",
+		Note: "one GetItem of the code, which names its tenant; the clinic's profile and the newcomer offer come from the " +
+			"settings cache warm, and cold from a second GetItem (the tenant is not known before the code is read). Clicks " +
+			"are counted by POST /v1/r/{code}/open",
+		Fix: "Cold, the settings read follows the code's: carrying the profile on every code item would go stale when " +
+			"the clinic changes it, so one more read per cold environment is the price; warm it is one call.",
+	},
+	{
+		Route: "POST /v1/r/{code}/open", Name: "open-code", Status: http.StatusNoContent,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return apistack.Request{Route: "POST /v1/r/{code}/open", Params: map[string]string{"code": w.Code}}, nil
+		},
+		Note:      "one PutItem of a fresh open item, no read: the stream resolves the code and counts the click",
+		WriteOnly: true,
 	},
 	{
 		Route: "POST /v1/referral/bind", Name: "bind", Status: http.StatusOK,
@@ -253,6 +282,8 @@ var Scenarios = []Scenario{
 			id, err := w.Setup.OpenRoom(ctx, user("get-group", n), w.Deal)
 			return apistack.Request{Route: "GET /v1/groups/{groupId}", Params: map[string]string{"groupId": id}}, err
 		},
+		Note: "one GetItem of the room; the clinic's profile comes from the settings cache warm, and cold from a second GetItem",
+		Fix:  "As for GET /v1/r/{code}: the room names its tenant, so a cold environment reads the settings after it.",
 	},
 	{
 		Route: "POST /v1/groups/{groupId}/join", Name: "join-group", Status: http.StatusOK,
@@ -328,5 +359,78 @@ var Scenarios = []Scenario{
 		Request: func(_ context.Context, w *World, _ int) (apistack.Request, error) {
 			return apistack.Request{Route: "GET /v1/admin/hooks/dead-letters", As: apistack.Admin(w.Tenant, "bench-admin")}, nil
 		},
+	},
+	// Accounts.
+	{
+		Route: "POST /v1/auth/wechat", Name: "sign-in", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			code := w.Setup.WeChat.LoginCode(benchAppID, fmt.Sprintf("openid-%d", n), "")
+			return apistack.Request{Route: "POST /v1/auth/wechat", Body: jsonOf(map[string]any{"tenant": w.Tenant, "code": code})}, nil
+		},
+		Note: "Besides one WeChat call: the role (GetItem) and the openid (UpdateItem); cold, the clinic's mini-program too (GetItem, then cached).",
+		Fix:  "Cold: keep the clinic's mini-program beside the role, or ship it in configuration.",
+	},
+	{
+		Route: "GET /.well-known/openid-configuration", Name: "openid-configuration", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return apistack.Request{Route: "GET /.well-known/openid-configuration"}, nil
+		},
+		Note:    "From configuration: no call.",
+		NoTable: true,
+	},
+	{
+		Route: "GET /.well-known/jwks.json", Name: "jwks", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return apistack.Request{Route: "GET /.well-known/jwks.json"}, nil
+		},
+		Note:    "The keys' public halves (from KMS once per key in AWS): no DynamoDB call.",
+		NoTable: true,
+	},
+	{
+		Route: "POST /v1/me/phone", Name: "bind-phone", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			code := w.Setup.WeChat.PhoneCode(benchAppID, fmt.Sprintf("1380000%04d", n))
+			return apistack.Request{Route: "POST /v1/me/phone", As: user("bind-phone", n), Body: jsonOf(map[string]any{"code": code})}, nil
+		},
+		Note: "Besides one WeChat call: the caller's referral code (GetItem), then the profile and the code's copies in one transaction; cold, the clinic's mini-program too.",
+		Fix:  "Cold: keep the clinic's mini-program beside the caller's code, or ship it in configuration.",
+	},
+	{
+		Route: "GET /v1/admin/wechat", Name: "get-wechat", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return apistack.Request{Route: "GET /v1/admin/wechat", As: apistack.Admin(w.Tenant, "bench-admin")}, nil
+		},
+	},
+	{
+		Route: "PUT /v1/admin/wechat", Name: "put-wechat", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return putWeChatRequest(), nil
+		},
+	},
+	{
+		Route: "PUT /v1/admin/roles/{userId}", Name: "grant-role", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return apistack.Request{
+				Route: "PUT /v1/admin/roles/{userId}", Params: map[string]string{"userId": fmt.Sprintf("desk-%d", n)},
+				As: apistack.Admin(w.Tenant, "bench-admin"), Body: `{"role":"staff"}`,
+			}, nil
+		},
+	},
+	{
+		Route: "GET /v1/referral/code/image", Name: "code-image", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return apistack.Request{Route: "GET /v1/referral/code/image", As: w.Referrer}, nil
+		},
+		Note: "The caller's code (BatchGetItem), then the stored image (GetItem); cold, the clinic's mini-program too. WeChat draws the image once, on the first request.",
+		Fix:  "Keep the image key beside the code, or serve images from a CDN in front of the route (Cache-Control allows it).",
+	},
+	{
+		Route: "GET /v1/groups/{groupId}/image", Name: "group-image", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			id, err := w.Setup.OpenRoom(ctx, user("group-image", n), w.Deal)
+			return apistack.Request{Route: "GET /v1/groups/{groupId}/image", Params: map[string]string{"groupId": id}}, err
+		},
+		Note: "The room (GetItem), then the stored image or WeChat's draw (a claim, the image); cold, the clinic's mini-program too.",
+		Fix:  "Serve images from a CDN in front of the route (Cache-Control: public, immutable).",
 	},
 }

@@ -1,6 +1,6 @@
 // Package closer measures how the closer's reads scale: the items it reads
 // to settle N expired rooms among M open ones, for a few (N, M). The goal
-// (DESIGN.md, Performance): its work grows with the expired rooms, and not
+// (docs/DESIGN.md, Performance): its work grows with the expired rooms, and not
 // with the open ones, because it reads only the due entries of the sparse
 // Expiring index.
 //

@@ -6,7 +6,7 @@
 // which Lambda considers the execution environment ready. It is compared
 // with a hello-world aws-lambda-go function built the same way and measured
 // in the same run, rounds interleaved, so that the figure is a ratio that a
-// noisy machine shifts for both sides alike. The goals (DESIGN.md,
+// noisy machine shifts for both sides alike. The goals (docs/DESIGN.md,
 // Performance): a median at most 1.2 times the baseline's, and stripped
 // binaries of at most 10 MB.
 //

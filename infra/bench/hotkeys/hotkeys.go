@@ -1,6 +1,6 @@
 // Package hotkeys measures how hot DynamoDB partition keys run in a
 // campaign spike: 20,000 joins per second on one deal, and 20,000 claims
-// per second on one coupon template (DESIGN.md, Scale on AWS: one
+// per second on one coupon template (docs/DESIGN.md, Scale on AWS: one
 // partition key takes at most 1,000 write capacity units a second).
 //
 // The keys come from a recorded trace: real joins (with the opens of their

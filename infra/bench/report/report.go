@@ -25,7 +25,7 @@ import (
 // Title opens a BENCHMARKS.md that UpdateSection creates.
 const Title = "# Benchmarks\n\n" +
 	"Written by `make bench` (`go run ./infra/cmd/benchreport`). Each section is replaced as a whole when it is " +
-	"measured again; the goals are those of DESIGN.md, Performance. Figures are ratios within one run or counts: " +
+	"measured again; the goals are those of docs/DESIGN.md, Performance. Figures are ratios within one run or counts: " +
 	"the machines are shared and noisy, so absolute times say little. The same measurements run as Go benchmarks " +
 	"(`go test -run '^$' -bench . ./infra/bench/...`), whose metrics benchstat compares across commits.\n"
 

@@ -1,4 +1,4 @@
-// Command benchreport takes the performance figures of DESIGN.md and writes
+// Command benchreport takes the performance figures of docs/DESIGN.md and writes
 // them to BENCHMARKS.md at the repository root, one section per
 // measurement, each opened by the date, machine, Go version and commit.
 // `make bench` runs it; a section it does not run is left as it was.
@@ -39,6 +39,7 @@ import (
 	"github.com/laoyou/laoyou/infra/bench/overhead"
 	"github.com/laoyou/laoyou/infra/bench/report"
 	"github.com/laoyou/laoyou/infra/bench/spike"
+	"github.com/laoyou/laoyou/infra/bench/wechat"
 	"github.com/laoyou/laoyou/infra/samtemplate"
 )
 
@@ -69,7 +70,7 @@ type setup struct {
 }
 
 // sections are in the order they are run and first written: the order of
-// DESIGN.md's Performance goals and of issue 7.
+// docs/DESIGN.md's Performance goals.
 var sections = []section{
 	{name: "calls", heading: "DynamoDB calls per operation", measure: measureCalls},
 	{name: "overhead", heading: "Handler overhead of a join", measure: measureOverhead},
@@ -77,6 +78,7 @@ var sections = []section{
 	{name: "coldstart", heading: "Cold start and binary size", measure: measureColdStart},
 	{name: "hotkeys", heading: "Hot keys at 20,000 requests a second", measure: measureHotKeys},
 	{name: "closer", heading: "Closer scaling", measure: measureCloser},
+	{name: "wechat", heading: "Calls that reach WeChat", measure: measureWeChat},
 }
 
 func measureCalls(ctx context.Context, s setup) (result, error) {
@@ -133,6 +135,18 @@ func measureCloser(ctx context.Context, s setup) (result, error) {
 		return result{}, err
 	}
 	f, err := closer.Measure(ctx, db, closer.Options{Progress: s.progress})
+	if err != nil {
+		return result{}, err
+	}
+	return result{markdown: f.Markdown(), goalsMet: f.GoalsMet(), summary: f.Summary()}, nil
+}
+
+func measureWeChat(ctx context.Context, s setup) (result, error) {
+	db, err := s.db(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	f, err := wechat.Measure(ctx, db, wechat.Options{Progress: s.progress})
 	if err != nil {
 		return result{}, err
 	}

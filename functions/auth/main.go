@@ -1,0 +1,19 @@
+// Command auth is the Lambda function for WeChat sign-in, the token issuer's
+// discovery document and keys, and binding a phone. It alone may sign tokens
+// with the KMS key.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/kms"
+)
+
+func main() {
+	d := api.FromEnv()
+	keys := kms.MustClient(d.Config.Region, d.Log)
+	d.Tokens = kms.SigningKeys(keys, d.Config.TokenKeyID, d.Config.PreviousTokenKeyIDs)
+	d.Secrets = kms.NewSealer(keys, d.Config.SecretsKeyID)
+	lambda.Start(api.Auth(d).Handle)
+}

@@ -1,0 +1,305 @@
+// Package account is a tenant's users as WeChat knows them: the tenant's
+// mini-program (its appId and sealed appSecret), signing in with a wx.login
+// code for one of Laoyou's own tokens, the roles an admin grants, and the
+// phone number a user binds, kept only as an HMAC and a masked form. It
+// holds the rules; storage is the Store's business, WeChat the client's and
+// signing the token.Signer's.
+package account
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/privacy"
+	"github.com/laoyou/laoyou/shared/secret"
+	"github.com/laoyou/laoyou/shared/token"
+	"github.com/laoyou/laoyou/shared/wechat"
+)
+
+// DefaultTokenTTL is how long a sign-in token lives. wx.login is silent, so
+// the mini-program signs in again rather than refreshing.
+const DefaultTokenTTL = 2 * time.Hour
+
+// maxCodeLen bounds a WeChat code before it is sent anywhere.
+const maxCodeLen = 256
+
+// AppConfig is a tenant's mini-program as stored: the secret sealed.
+type AppConfig struct {
+	Tenant       string
+	AppID        string
+	EnvVersion   string
+	SealedSecret string
+	UpdatedAt    time.Time
+}
+
+// AppView is a tenant's mini-program as an admin sees it: never the secret.
+type AppView struct {
+	AppID      string `json:"appId"`
+	EnvVersion string `json:"envVersion"`
+	SecretSet  bool   `json:"secretSet"`
+}
+
+// Phone is a bound phone number as stored: its HMAC and masked form.
+type Phone struct {
+	Hash   string
+	Masked string
+}
+
+// Store keeps accounts. Every write is a single call.
+type Store interface {
+	SaveApp(ctx context.Context, c AppConfig) error
+	// LoadApp returns the tenant's mini-program, or nil.
+	LoadApp(ctx context.Context, tenant string) (*AppConfig, error)
+	// RoleOf returns the role granted to the user, or "" if none.
+	RoleOf(ctx context.Context, tenant, userID string) (auth.Role, error)
+	// RecordSignIn keeps the user's openid and reports whether the user
+	// signed in for the first time.
+	RecordSignIn(ctx context.Context, tenant, userID, openID string, at time.Time) (newUser bool, err error)
+	// GrantRole records the user's role (patient takes a grant back).
+	GrantRole(ctx context.Context, tenant, userID string, role auth.Role, at time.Time) error
+	// SavePhone keeps the user's phone on their profile and on their
+	// referral code, if they have one, so the referral rules see it.
+	SavePhone(ctx context.Context, tenant, userID string, p Phone, at time.Time) error
+}
+
+// WeChat is the part of WeChat's server API accounts need.
+type WeChat interface {
+	Code2Session(ctx context.Context, app wechat.App, code string) (wechat.Session, error)
+	PhoneNumber(ctx context.Context, app wechat.App, code string) (wechat.Phone, error)
+}
+
+// Service applies the account rules.
+type Service struct {
+	Store    Store
+	Apps     *Apps
+	Secrets  secret.Sealer
+	WeChat   WeChat
+	Tokens   token.Signer
+	Issuer   string
+	Audience string
+	TokenTTL time.Duration
+	// Pepper keys the HMACs of user ids and phone numbers. It never
+	// changes: both are derived from it.
+	Pepper []byte
+	Now    func() time.Time
+}
+
+// SaveApp replaces the tenant's mini-program, sealing the secret first.
+func (s *Service) SaveApp(ctx context.Context, tenant, appID, appSecret, envVersion string) (AppView, error) {
+	const op = apierr.Op("account.SaveApp")
+	if envVersion == "" {
+		envVersion = wechat.EnvRelease
+	}
+	switch {
+	case !validAppID(appID):
+		return AppView{}, apierr.E(op, apierr.BadRequest, "appId must look like wx followed by 16 hexadecimal characters")
+	case appSecret == "" || len(appSecret) > 128 || strings.ContainsAny(appSecret, " \t\r\n"):
+		return AppView{}, apierr.E(op, apierr.BadRequest, "appSecret must be 1 to 128 characters without spaces")
+	case !wechat.ValidEnvVersion(envVersion):
+		return AppView{}, apierr.E(op, apierr.BadRequest, "envVersion must be release, trial or develop")
+	}
+	sealed, err := s.Secrets.Seal(ctx, appSecret, sealContext(tenant, appID))
+	if err != nil {
+		return AppView{}, apierr.E(op, apierr.Internal, err)
+	}
+	c := AppConfig{Tenant: tenant, AppID: appID, EnvVersion: envVersion, SealedSecret: sealed, UpdatedAt: s.Now().UTC()}
+	if err := s.Store.SaveApp(ctx, c); err != nil {
+		return AppView{}, apierr.E(op, err)
+	}
+	s.Apps.Forget(tenant)
+	return AppView{AppID: appID, EnvVersion: envVersion, SecretSet: true}, nil
+}
+
+// App shows the tenant's mini-program.
+func (s *Service) App(ctx context.Context, tenant string) (AppView, error) {
+	const op = apierr.Op("account.App")
+	c, err := s.Store.LoadApp(ctx, tenant)
+	if err != nil {
+		return AppView{}, apierr.E(op, err)
+	}
+	if c == nil {
+		return AppView{}, apierr.E(op, apierr.WeChatNotConfigured, "this clinic has no mini-program configured")
+	}
+	return AppView{AppID: c.AppID, EnvVersion: c.EnvVersion, SecretSet: c.SealedSecret != ""}, nil
+}
+
+// validAppID: WeChat's appIds are "wx" and 16 hex digits.
+func validAppID(id string) bool {
+	if len(id) != 18 || !strings.HasPrefix(id, "wx") {
+		return false
+	}
+	for _, c := range id[2:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// sealContext binds a sealed secret to its tenant and app.
+func sealContext(tenant, appID string) map[string]string {
+	return map[string]string{"tenant": tenant, "appId": appID}
+}
+
+// SignedIn is the answer to a sign-in.
+type SignedIn struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	UserID    string    `json:"userId"`
+	NewUser   bool      `json:"newUser"`
+}
+
+// SignIn exchanges a wx.login code for a Laoyou token: one WeChat call, one
+// read (the role) and one write (the openid), besides the tenant's
+// mini-program, cached.
+func (s *Service) SignIn(ctx context.Context, tenant, code string) (SignedIn, error) {
+	const op = apierr.Op("account.SignIn")
+	if !auth.ValidID(tenant) {
+		return SignedIn{}, apierr.E(op, apierr.BadRequest, "tenant must be 1 to 128 of [A-Za-z0-9_.:@|-]")
+	}
+	if err := checkCode(op, code); err != nil {
+		return SignedIn{}, err
+	}
+	app, err := s.Apps.App(ctx, tenant)
+	if err != nil {
+		return SignedIn{}, apierr.E(op, err)
+	}
+	sess, err := s.WeChat.Code2Session(ctx, app, code)
+	if err != nil {
+		return SignedIn{}, apierr.E(op, err)
+	}
+	if sess.OpenID == "" {
+		return SignedIn{}, apierr.E(op, apierr.WeChatUnavailable, "WeChat answered without an openid; try again shortly")
+	}
+	userID := UserID(s.Pepper, tenant, sess)
+	role, err := s.Store.RoleOf(ctx, tenant, userID)
+	if err != nil {
+		return SignedIn{}, apierr.E(op, err)
+	}
+	if role != auth.Staff && role != auth.Admin {
+		role = auth.Patient
+	}
+	now := s.Now().UTC()
+	newUser, err := s.Store.RecordSignIn(ctx, tenant, userID, sess.OpenID, now)
+	if err != nil {
+		return SignedIn{}, apierr.E(op, err)
+	}
+	ttl := s.TokenTTL
+	if ttl <= 0 {
+		ttl = DefaultTokenTTL
+	}
+	iat := now.Truncate(time.Second)
+	exp := iat.Add(ttl)
+	jwt, err := s.Tokens.Sign(ctx, token.Claims{
+		Issuer: s.Issuer, Audience: s.Audience, Subject: userID, Tenant: tenant, Role: string(role),
+		IssuedAt: iat, ExpiresAt: exp,
+	})
+	if err != nil {
+		return SignedIn{}, apierr.E(op, apierr.Internal, err)
+	}
+	return SignedIn{Token: jwt, ExpiresAt: exp, UserID: userID, NewUser: newUser}, nil
+}
+
+// checkCode refuses what cannot be a WeChat code before WeChat is asked.
+func checkCode(op apierr.Op, code string) error {
+	switch {
+	case code == "":
+		return apierr.E(op, apierr.BadRequest, "code is required")
+	case len(code) > maxCodeLen || strings.ContainsAny(code, " \t\r\n/?&#%"):
+		return apierr.E(op, apierr.WeChatCodeInvalid, "the WeChat code is invalid, used or expired")
+	}
+	return nil
+}
+
+// UserID is the user's stable id in the tenant: an HMAC of their WeChat
+// identity (the unionid where WeChat gives one, else the openid), so the id
+// never reveals the openid and needs no mapping to look up.
+func UserID(pepper []byte, tenant string, s wechat.Session) string {
+	who := "openid:" + s.OpenID
+	if s.UnionID != "" {
+		who = "unionid:" + s.UnionID
+	}
+	m := hmac.New(sha256.New, pepper)
+	m.Write([]byte("laoyou user id\x00" + tenant + "\x00" + who))
+	return "wx-" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// Grant sets the role a user's next sign-in carries.
+func (s *Service) Grant(ctx context.Context, tenant, userID string, role auth.Role) error {
+	const op = apierr.Op("account.Grant")
+	if !auth.ValidID(userID) {
+		return apierr.E(op, apierr.BadRequest, "userId must be 1 to 128 of [A-Za-z0-9_.:@|-]")
+	}
+	switch role {
+	case auth.Patient, auth.Staff, auth.Admin:
+	default:
+		return apierr.E(op, apierr.BadRequest, "role must be patient, staff or admin")
+	}
+	if err := s.Store.GrantRole(ctx, tenant, userID, role, s.Now().UTC()); err != nil {
+		return apierr.E(op, err)
+	}
+	return nil
+}
+
+// PhoneBound is the answer to binding a phone: the masked number only.
+type PhoneBound struct {
+	Phone string `json:"phone"`
+}
+
+// BindPhone asks WeChat for the number behind a phone-number button's code
+// and keeps its HMAC and masked form on the caller's profile.
+func (s *Service) BindPhone(ctx context.Context, caller auth.Caller, code string) (PhoneBound, error) {
+	const op = apierr.Op("account.BindPhone")
+	if err := checkCode(op, code); err != nil {
+		return PhoneBound{}, err
+	}
+	app, err := s.Apps.App(ctx, caller.Tenant)
+	if err != nil {
+		return PhoneBound{}, apierr.E(op, err)
+	}
+	p, err := s.WeChat.PhoneNumber(ctx, app, code)
+	if err != nil {
+		return PhoneBound{}, apierr.E(op, err)
+	}
+	number := p.Number
+	if p.PureNumber != "" && p.CountryCode != "" {
+		number = "+" + strings.TrimPrefix(p.CountryCode, "+") + p.PureNumber
+	}
+	hash := privacy.PhoneHash(s.Pepper, number)
+	if hash == "" {
+		return PhoneBound{}, apierr.E(op, apierr.WeChatUnavailable, "WeChat answered without a usable phone number; try again shortly")
+	}
+	pure := p.PureNumber
+	if pure == "" {
+		pure = strings.TrimPrefix(privacy.NormalizePhone(number), "+86")
+	}
+	masked := MaskPhone(pure)
+	if err := s.Store.SavePhone(ctx, caller.Tenant, caller.UserID, Phone{Hash: hash, Masked: masked}, s.Now().UTC()); err != nil {
+		return PhoneBound{}, apierr.E(op, err)
+	}
+	return PhoneBound{Phone: masked}, nil
+}
+
+// MaskPhone keeps the first three and last four digits of a number
+// (13812345678 → 138****5678); a shorter number keeps its last two.
+func MaskPhone(n string) string {
+	var digits []rune
+	for _, r := range n {
+		if '0' <= r && r <= '9' {
+			digits = append(digits, r)
+		}
+	}
+	switch {
+	case len(digits) >= 11:
+		return string(digits[:3]) + "****" + string(digits[len(digits)-4:])
+	case len(digits) > 2:
+		return strings.Repeat("*", len(digits)-2) + string(digits[len(digits)-2:])
+	}
+	return strings.Repeat("*", len(digits))
+}

@@ -1,0 +1,197 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/laoyou/laoyou/shared/account"
+	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/dynamo"
+	"github.com/laoyou/laoyou/shared/httpapi"
+	"github.com/laoyou/laoyou/shared/token"
+)
+
+// Auth is the auth function: WeChat sign-in, the issuer's discovery
+// document and keys, and binding a phone. It is the one function that may
+// sign tokens (kms:Sign) and, with the functions that call WeChat, open
+// app secrets (kms:Decrypt).
+func Auth(d *Deps) *httpapi.API {
+	svc := AccountService(d)
+	return httpapi.New(d.Log, d.Guard,
+		httpapi.Route{Key: "POST /v1/auth/wechat", Access: auth.Public, Handle: signIn(svc)},
+		httpapi.Route{Key: "GET /.well-known/openid-configuration", Access: auth.Public, Handle: discovery(d)},
+		httpapi.Route{Key: "GET /.well-known/jwks.json", Access: auth.Public, Handle: jwks(d)},
+		httpapi.Route{Key: "POST /v1/me/phone", Access: auth.AnyUser, Handle: bindPhone(svc)},
+	)
+}
+
+// adminAccountRoutes are the tenant's mini-program and the roles an admin
+// grants.
+func adminAccountRoutes(d *Deps) []httpapi.Route {
+	svc := AccountService(d)
+	return []httpapi.Route{
+		{Key: "PUT /v1/admin/wechat", Access: auth.AdminOnly, Handle: putWeChatApp(svc)},
+		{Key: "GET /v1/admin/wechat", Access: auth.AdminOnly, Handle: getWeChatApp(svc)},
+		{Key: "PUT /v1/admin/roles/{userId}", Access: auth.AdminOnly, Handle: grantRole(svc)},
+	}
+}
+
+// AccountService builds the account domain over the store, WeChat and the
+// token keys, once per Deps.
+func AccountService(d *Deps) *account.Service {
+	return d.accounts.get(func() *account.Service {
+		store := dynamo.AccountStore{Store: d.Store}
+		now := func() time.Time { return d.Now() }
+		return &account.Service{
+			Store:    store,
+			Apps:     d.Apps(),
+			Secrets:  d.Secrets,
+			WeChat:   WeChat(d),
+			Tokens:   d.Tokens,
+			Issuer:   d.Config.IssuerURL,
+			Audience: d.Config.TokenAudience,
+			TokenTTL: account.DefaultTokenTTL,
+			Pepper:   []byte(d.Config.PhonePepper),
+			Now:      now,
+		}
+	})
+}
+
+// Apps is every tenant's mini-program with its secret opened (cached a few
+// seconds): what the WeChat client is called with.
+func (d *Deps) Apps() *account.Apps {
+	return d.apps.get(func() *account.Apps {
+		return &account.Apps{Store: dynamo.AccountStore{Store: d.Store}, Secrets: d.Secrets, Now: func() time.Time { return d.Now() }}
+	})
+}
+
+// jwksMaxAge lets API Gateway and clients cache the keys; a rotation keeps
+// the previous key listed for longer than this.
+const jwksMaxAge = "public, max-age=3600"
+
+type signInRequest struct {
+	Tenant string `json:"tenant"`
+	Code   string `json:"code"`
+}
+
+func (s *signInRequest) Valid() error {
+	if s.Tenant == "" || s.Code == "" {
+		return errors.New("tenant and code are required")
+	}
+	return nil
+}
+
+func signIn(svc *account.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		var in signInRequest
+		if err := httpapi.Decode(r, &in); err != nil {
+			return httpapi.Response{}, err
+		}
+		out, err := svc.SignIn(ctx, in.Tenant, in.Code)
+		return httpapi.OK(out), err
+	}
+}
+
+func discovery(d *Deps) httpapi.HandlerFunc {
+	return func(context.Context, *httpapi.Request) (httpapi.Response, error) {
+		return httpapi.Response{Status: 200, Body: token.DiscoveryOf(d.Config.IssuerURL), Headers: map[string]string{"cache-control": jwksMaxAge}}, nil
+	}
+}
+
+func jwks(d *Deps) httpapi.HandlerFunc {
+	return func(ctx context.Context, _ *httpapi.Request) (httpapi.Response, error) {
+		if d.Tokens == nil {
+			return httpapi.Response{}, apierr.E(apierr.Op("api.jwks"), apierr.Internal, "no token keys configured")
+		}
+		set, err := d.Tokens.Keys(ctx)
+		if err != nil {
+			return httpapi.Response{}, apierr.E(apierr.Op("api.jwks"), apierr.Unavailable, err)
+		}
+		return httpapi.Response{Status: 200, Body: set, Headers: map[string]string{"cache-control": jwksMaxAge}}, nil
+	}
+}
+
+type codeRequest struct {
+	Code string `json:"code"`
+}
+
+func (c *codeRequest) Valid() error {
+	if c.Code == "" {
+		return errors.New("code is required")
+	}
+	return nil
+}
+
+func bindPhone(svc *account.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		var in codeRequest
+		if err := httpapi.Decode(r, &in); err != nil {
+			return httpapi.Response{}, err
+		}
+		out, err := svc.BindPhone(ctx, r.Caller, in.Code)
+		return httpapi.OK(out), err
+	}
+}
+
+type weChatAppRequest struct {
+	AppID      string `json:"appId"`
+	AppSecret  string `json:"appSecret"`
+	EnvVersion string `json:"envVersion"`
+}
+
+func (w *weChatAppRequest) Valid() error {
+	if w.AppID == "" || w.AppSecret == "" {
+		return errors.New("appId and appSecret are required")
+	}
+	return nil
+}
+
+func putWeChatApp(svc *account.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		var in weChatAppRequest
+		if err := httpapi.Decode(r, &in); err != nil {
+			return httpapi.Response{}, err
+		}
+		out, err := svc.SaveApp(ctx, r.Caller.Tenant, in.AppID, in.AppSecret, in.EnvVersion)
+		return httpapi.OK(out), err
+	}
+}
+
+func getWeChatApp(svc *account.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		out, err := svc.App(ctx, r.Caller.Tenant)
+		return httpapi.OK(out), err
+	}
+}
+
+type roleRequest struct {
+	Role auth.Role `json:"role"`
+}
+
+func (g *roleRequest) Valid() error {
+	switch g.Role {
+	case auth.Patient, auth.Staff, auth.Admin:
+		return nil
+	}
+	return errors.New("role must be patient, staff or admin")
+}
+
+// roleGranted is the answer to a grant.
+type roleGranted struct {
+	UserID string    `json:"userId"`
+	Role   auth.Role `json:"role"`
+}
+
+func grantRole(svc *account.Service) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		var in roleRequest
+		if err := httpapi.Decode(r, &in); err != nil {
+			return httpapi.Response{}, err
+		}
+		user := r.PathParam("userId")
+		err := svc.Grant(ctx, r.Caller.Tenant, user, in.Role)
+		return httpapi.OK(roleGranted{UserID: user, Role: in.Role}), err
+	}
+}

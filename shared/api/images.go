@@ -1,0 +1,73 @@
+package api
+
+import (
+	"context"
+	"strings"
+
+	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/dynamo"
+	"github.com/laoyou/laoyou/shared/httpapi"
+	"github.com/laoyou/laoyou/shared/share"
+	"github.com/laoyou/laoyou/shared/wechat"
+)
+
+// An image of a scene never changes once drawn: caches may keep it.
+const (
+	imageCacheOwn    = "private, max-age=86400"
+	imageCachePublic = "public, max-age=31536000, immutable"
+)
+
+// sceneImage is the mini-program code of a share link's scene, from the
+// tenant's mini-program, drawn once and served from the table after.
+func sceneImage(ctx context.Context, d *Deps, tenant string, link share.Link, cache string) (httpapi.Response, error) {
+	app, err := depsApps{d}.App(ctx, tenant)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	page := strings.TrimPrefix(d.Links.MiniProgramPage, "/")
+	img, err := CodeImages(d).Image(ctx, app, page, link.Scene, 0)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return imageResponse(img, cache), nil
+}
+
+func imageResponse(img wechat.Image, cache string) httpapi.Response {
+	return httpapi.Response{Status: 200, Bytes: img.Bytes, ContentType: img.ContentType, Headers: map[string]string{"cache-control": cache}}
+}
+
+// referralCodeImage is GET /v1/referral/code/image: the caller's own code,
+// made by POST /v1/referral/code first.
+func referralCodeImage(d *Deps) httpapi.HandlerFunc {
+	codes := dynamo.ReferralStore{Store: d.Store}
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		const op = apierr.Op("api.referralCodeImage")
+		c, _, err := codes.CodeOf(ctx, r.Caller.Tenant, r.Caller.UserID)
+		if err != nil {
+			return httpapi.Response{}, apierr.E(op, err)
+		}
+		if c == nil {
+			return httpapi.Response{}, apierr.E(op, apierr.CodeNotFound, "you have no referral code yet: POST /v1/referral/code makes it")
+		}
+		return sceneImage(ctx, d, c.Tenant, d.Links.Referral(c.Code), imageCacheOwn)
+	}
+}
+
+// groupImage is GET /v1/groups/{groupId}/image, public as the room is.
+func groupImage(d *Deps) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		const op = apierr.Op("api.groupImage")
+		id, ok := share.Normalize(r.PathParam("groupId"), share.GroupIDLen)
+		if !ok {
+			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
+		}
+		room, err := GroupService(d).Store.Room(ctx, id, false)
+		if err != nil {
+			return httpapi.Response{}, apierr.E(op, err)
+		}
+		if room == nil {
+			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
+		}
+		return sceneImage(ctx, d, room.Tenant, d.Links.Group(room.GroupID), imageCachePublic)
+	}
+}

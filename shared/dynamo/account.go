@@ -1,0 +1,162 @@
+package dynamo
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/laoyou/laoyou/shared/account"
+	"github.com/laoyou/laoyou/shared/auth"
+)
+
+var _ account.Store = (*AccountStore)(nil)
+
+// AccountStore keeps tenants' mini-programs and their users' WeChat
+// identities, roles and phones.
+//
+// Items:
+//
+//	T#<t> / WECHAT_APP          the tenant's mini-program; its secret only sealed
+//	T#<t>#U#<user> / WXOPENID   the user's openid in the tenant's mini-program ("openid")
+//	T#<t>#U#<user> / ROLE       the user's role record (RoleStore)
+//	T#<t>#U#<user> / PROFILE    the bound phone: its HMAC ("phoneHash") and masked form
+type AccountStore struct{ *Store }
+
+const (
+	skWeChatApp = "WECHAT_APP"
+	skOpenID    = "WXOPENID"
+	skProfile   = "PROFILE"
+
+	kindWeChatApp = "wechatApp"
+	kindOpenID    = "wechatOpenId"
+	kindProfile   = "profile"
+)
+
+type weChatAppItem struct {
+	key
+	Kind         string    `dynamodbav:"kind"`
+	AppID        string    `dynamodbav:"appId"`
+	EnvVersion   string    `dynamodbav:"envVersion"`
+	SecretSealed string    `dynamodbav:"secretSealed"`
+	UpdatedAt    time.Time `dynamodbav:"updatedAt"`
+}
+
+// SaveApp replaces the tenant's mini-program.
+func (s AccountStore) SaveApp(ctx context.Context, c account.AppConfig) error {
+	put, err := s.put(weChatAppItem{
+		key: key{PK: tenantPK(c.Tenant), SK: skWeChatApp}, Kind: kindWeChatApp,
+		AppID: c.AppID, EnvVersion: c.EnvVersion, SecretSealed: c.SealedSecret, UpdatedAt: c.UpdatedAt,
+	})
+	if err != nil {
+		return err
+	}
+	return s.putAlone(ctx, put)
+}
+
+// LoadApp reads the tenant's mini-program, strongly consistent, so an
+// admin reads back what they just saved.
+func (s AccountStore) LoadApp(ctx context.Context, t string) (*account.AppConfig, error) {
+	var it weChatAppItem
+	found, err := s.getItemConsistent(ctx, key{PK: tenantPK(t), SK: skWeChatApp}, &it)
+	if !found || err != nil {
+		return nil, err
+	}
+	return &account.AppConfig{Tenant: t, AppID: it.AppID, EnvVersion: it.EnvVersion, SealedSecret: it.SecretSealed, UpdatedAt: it.UpdatedAt}, nil
+}
+
+// RoleOf reads the user's role record (see RoleStore); "" if none.
+func (s AccountStore) RoleOf(ctx context.Context, t, userID string) (auth.Role, error) {
+	return RoleStore(s).RoleOf(ctx, t, userID)
+}
+
+// GrantRole records an admin's grant (see RoleStore.SetRole): it replaces
+// whatever was recorded.
+func (s AccountStore) GrantRole(ctx context.Context, t, userID string, role auth.Role, _ time.Time) error {
+	return RoleStore(s).SetRole(ctx, t, userID, role)
+}
+
+// RecordSignIn keeps the user's openid with one UpdateItem; the item it
+// replaced says whether the user is new.
+func (s AccountStore) RecordSignIn(ctx context.Context, t, userID, openID string, at time.Time) (bool, error) {
+	upd := expression.Set(expression.Name("openid"), expression.Value(openID)).
+		Set(expression.Name("kind"), expression.Value(kindOpenID)).
+		Set(expression.Name("lastSignInAt"), expression.Value(at)).
+		Set(expression.Name("firstSignInAt"), expression.IfNotExists(expression.Name("firstSignInAt"), expression.Value(at)))
+	u := s.update(key{PK: userPK(t, userID), SK: skOpenID}, upd, nil).Update
+	res, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 u.TableName,
+		Key:                       u.Key,
+		UpdateExpression:          u.UpdateExpression,
+		ExpressionAttributeNames:  u.ExpressionAttributeNames,
+		ExpressionAttributeValues: u.ExpressionAttributeValues,
+		ReturnValues:              types.ReturnValueAllOld,
+	})
+	if err != nil {
+		return false, err
+	}
+	return len(res.Attributes) == 0, nil
+}
+
+// OpenID reads the user's openid in the tenant's mini-program; "" if the
+// user never signed in with WeChat (or was erased).
+func (s AccountStore) OpenID(ctx context.Context, t, userID string) (string, error) {
+	var it struct {
+		OpenID string `dynamodbav:"openid"`
+	}
+	found, err := s.getItem(ctx, key{PK: userPK(t, userID), SK: skOpenID}, &it)
+	if !found || err != nil {
+		return "", err
+	}
+	return it.OpenID, nil
+}
+
+// SavePhone writes the phone onto the user's profile and, where the user
+// has a referral code (one read finds it), onto both copies of the code in
+// the same transaction: a friend binding to that code is checked against
+// it.
+func (s AccountStore) SavePhone(ctx context.Context, t, userID string, p account.Phone, at time.Time) error {
+	var code codeItem
+	hasCode, err := s.getItem(ctx, key{PK: userPK(t, userID), SK: skCode}, &code)
+	if err != nil {
+		return err
+	}
+	profile := expression.Set(expression.Name("phoneHash"), expression.Value(p.Hash)).
+		Set(expression.Name("phoneMasked"), expression.Value(p.Masked)).
+		Set(expression.Name("phoneBoundAt"), expression.Value(at)).
+		Set(expression.Name("kind"), expression.Value(kindProfile))
+	items := []types.TransactWriteItem{s.update(key{PK: userPK(t, userID), SK: skProfile}, profile, nil)}
+	if hasCode {
+		onCode := expression.Set(expression.Name("phoneHash"), expression.Value(p.Hash))
+		stillTheirs := expression.Name("userId").Equal(expression.Value(userID))
+		items = append(items,
+			s.update(key{PK: userPK(t, userID), SK: skCode}, onCode, &stillTheirs),
+			s.update(key{PK: codePK(code.Code), SK: skSelf}, onCode, &stillTheirs))
+	}
+	reasons, err := s.transact(ctx, items)
+	if err != nil || reasons == nil {
+		return err
+	}
+	// The code went away meanwhile (an erasure): the profile alone.
+	return s.updateAlone(ctx, items[0])
+}
+
+// PhoneHashOf reads the hash of the user's bound phone; "" if none.
+func (s AccountStore) PhoneHashOf(ctx context.Context, t, userID string) (string, error) {
+	var it profileItem
+	found, err := s.getItem(ctx, profileKey(t, userID), &it)
+	if !found || err != nil {
+		return "", err
+	}
+	return it.PhoneHash, nil
+}
+
+type profileItem struct {
+	key
+	PhoneHash   string `dynamodbav:"phoneHash,omitempty"`
+	PhoneMasked string `dynamodbav:"phoneMasked,omitempty"`
+}
+
+func profileKey(t, userID string) key { return key{PK: userPK(t, userID), SK: skProfile} }

@@ -1,0 +1,129 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/uuid"
+
+	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/referral"
+)
+
+// Opens of share links (the funnel's clicks).
+//
+// Items:
+//
+//	OPEN#<id> / _     one opened link: the code as given, when; kept a day
+//
+// An open is written with one PutItem and no read, so the public route
+// cannot tell a known code from an unknown one and a viral code makes no
+// hot key (a fresh key per open). The hooks function resolves the codes of
+// a stream batch with one read and turns opens of known codes into
+// referral.clicked events of their tenant; an unknown code's open counts
+// nowhere and expires.
+
+const (
+	kindOpen = "open"
+	openKeep = 24 * time.Hour
+)
+
+func openPK(id string) string { return "OPEN#" + id }
+
+type openItem struct {
+	key
+	Kind     string    `dynamodbav:"kind"`
+	Code     string    `dynamodbav:"code"`
+	OpenedAt time.Time `dynamodbav:"openedAt"`
+	TTL      int64     `dynamodbav:"ttl"`
+}
+
+// RecordOpen writes one opened link of code.
+func (s ReferralStore) RecordOpen(ctx context.Context, code string, at time.Time) error {
+	put, err := s.put(openItem{
+		key:  key{PK: openPK(uuid.Must(uuid.NewV7()).String()), SK: skSelf},
+		Kind: kindOpen, Code: code, OpenedAt: at.UTC(), TTL: s.ttlAfter(openKeep),
+	})
+	if err != nil {
+		return err
+	}
+	return s.putAlone(ctx, put)
+}
+
+// Open is an opened share link as the stream delivers it.
+type Open struct {
+	ID       string // the item's id, the click event's id: counted once however often delivered
+	Code     string
+	OpenedAt time.Time
+}
+
+// StreamOpen reads the open a stream record carries; ok is false for every
+// record that is not the insertion of an open item.
+func StreamOpen(r events.DynamoDBEventRecord) (o Open, ok bool, err error) {
+	if r.EventName != "INSERT" {
+		return Open{}, false, nil
+	}
+	pk := r.Change.Keys["pk"]
+	if pk.DataType() != events.DataTypeString || !strings.HasPrefix(pk.String(), "OPEN#") {
+		return Open{}, false, nil
+	}
+	image, err := fromStreamImage(r.Change.NewImage)
+	if err != nil {
+		return Open{}, false, fmt.Errorf("open %s: %w", pk.String(), err)
+	}
+	var it openItem
+	if err := attributevalue.UnmarshalMap(image, &it); err != nil {
+		return Open{}, false, fmt.Errorf("open %s: %w", pk.String(), err)
+	}
+	if it.Kind != kindOpen || it.Code == "" {
+		return Open{}, false, fmt.Errorf("open %s: not an open item", pk.String())
+	}
+	return Open{ID: strings.TrimPrefix(pk.String(), "OPEN#"), Code: it.Code, OpenedAt: it.OpenedAt}, true, nil
+}
+
+// ClickEvents turns opens into referral.clicked events of their codes'
+// tenants, reading the codes with one BatchGetItem per hundred; opens of
+// codes that do not exist give none.
+func (s ReferralStore) ClickEvents(ctx context.Context, opens []Open) ([]event.Event, error) {
+	codes := make([]string, 0, len(opens))
+	for _, o := range opens {
+		codes = append(codes, o.Code)
+	}
+	codes = slices.Compact(slices.Sorted(slices.Values(codes)))
+	found := map[string]*referral.Code{}
+	for chunk := range slices.Chunk(codes, 100) {
+		keys := make([]map[string]types.AttributeValue, 0, len(chunk))
+		for _, c := range chunk {
+			keys = append(keys, key{PK: codePK(c), SK: skSelf}.av())
+		}
+		items, err := s.batchGet(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		for _, av := range items {
+			var it codeItem
+			if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+				return nil, err
+			}
+			found[it.Code] = it.code()
+		}
+	}
+	var out []event.Event
+	for _, o := range opens {
+		c := found[o.Code]
+		if c == nil {
+			continue
+		}
+		out = append(out, event.Event{
+			ID: o.ID, Type: event.ReferralClicked, Tenant: c.Tenant, OccurredAt: o.OpenedAt,
+			Data: map[string]any{"code": c.Code, "referrerId": c.UserID},
+		})
+	}
+	return out, nil
+}
