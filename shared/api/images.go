@@ -2,7 +2,8 @@ package api
 
 import (
 	"context"
-	"strings"
+	"crypto/sha256"
+	"encoding/hex"
 
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/dynamo"
@@ -24,16 +25,22 @@ func sceneImage(ctx context.Context, d *Deps, tenant string, link share.Link, ca
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	page := strings.TrimPrefix(d.Links.MiniProgramPage, "/")
-	img, err := CodeImages(d).Image(ctx, app, page, link.Scene, 0)
+	img, err := CodeImages(d).Image(ctx, app, d.Links.CodePage(), link.Scene, 0)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	return imageResponse(img, cache), nil
 }
 
+// imageResponse answers img with its cache policy and an ETag of its
+// bytes, so a cache that revalidates gets the same tag from every
+// execution environment.
 func imageResponse(img wechat.Image, cache string) httpapi.Response {
-	return httpapi.Response{Status: 200, Bytes: img.Bytes, ContentType: img.ContentType, Headers: map[string]string{"cache-control": cache}}
+	sum := sha256.Sum256(img.Bytes)
+	return httpapi.Response{Status: 200, Bytes: img.Bytes, ContentType: img.ContentType, Headers: map[string]string{
+		"cache-control": cache,
+		"etag":          `"` + hex.EncodeToString(sum[:16]) + `"`,
+	}}
 }
 
 // referralCodeImage is GET /v1/referral/code/image: the caller's own code,
