@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 
 	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/share"
@@ -60,10 +61,17 @@ func referralCodeImage(d *Deps) httpapi.HandlerFunc {
 	}
 }
 
-// groupImage is GET /v1/groups/{groupId}/image, public as the room is.
+// groupImage is GET /v1/groups/{groupId}/image, public as the room is. An
+// optional ?tenant= names the clinic of the page asking: another clinic's
+// room is then not found, so a clinic's page never shows a code that opens
+// another clinic's mini-program.
 func groupImage(d *Deps) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		const op = apierr.Op("api.groupImage")
+		asking := r.Query("tenant")
+		if asking != "" && !auth.ValidID(asking) {
+			return httpapi.Response{}, apierr.E(op, apierr.BadRequest, `query parameter "tenant" is malformed`)
+		}
 		id, ok := share.Normalize(r.PathParam("groupId"), share.GroupIDLen)
 		if !ok {
 			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
@@ -72,7 +80,7 @@ func groupImage(d *Deps) httpapi.HandlerFunc {
 		if err != nil {
 			return httpapi.Response{}, apierr.E(op, err)
 		}
-		if room == nil {
+		if room == nil || (asking != "" && room.Tenant != asking) {
 			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
 		}
 		return sceneImage(ctx, d, room.Tenant, d.Links.Group(room.GroupID), imageCachePublic)

@@ -139,3 +139,33 @@ func groupImageOf(s *stack) func(tenant string) (call, string) {
 		return call{fn: "groupbuy", route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": id}}, "g=" + id
 	}
 }
+
+// ?tenant= names the clinic of the page asking: a room of another clinic
+// is not found there, and a malformed one is refused.
+func TestGroupImageForTheAskingClinic(t *testing.T) {
+	s := newStack(t, ddbtest.WithoutStream())
+	s.withApp(tenantA)
+	s.deal(tenantA, "duo", map[string]any{"stock": 10, "groupSize": 2})
+	room := s.opened(patient(tenantA, "leader"), "duo")
+	tests := []struct {
+		name, tenant string
+		status       int
+		code         string
+	}{
+		{"the room's clinic", tenantA, 200, ""},
+		{"another clinic", tenantB, 404, "GROUP_NOT_FOUND"},
+		{"malformed", "a b", 400, "BAD_REQUEST"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.do(call{fn: "groupbuy", route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": room},
+				query: map[string]string{"tenant": tt.tenant}})
+			if tt.status == 200 {
+				requirePNG(t, r)
+				return
+			}
+			require.Equal(t, tt.status, r.Status, r.Body)
+			require.Equal(t, tt.code, r.Code(t))
+		})
+	}
+}
