@@ -96,6 +96,7 @@ type Faults struct {
 	rng   *rand.Rand
 	rates Rates
 	only  map[string]bool // the operations faults apply to; nil: all data operations
+	limit int64           // the most faults to inject; 0: no limit
 
 	attempts atomic.Int64
 	injected [5]atomic.Int64 // by index in Kinds
@@ -116,6 +117,15 @@ func (f *Faults) Only(ops ...string) *Faults {
 	for _, op := range ops {
 		f.only[op] = true
 	}
+	return f
+}
+
+// AtMost stops the faults after n injected, e.g. one lost reply and then
+// the SDK's retry goes through.
+func (f *Faults) AtMost(n int64) *Faults {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.limit = n
 	return f
 }
 
@@ -165,6 +175,9 @@ func (f *Faults) draw(op string) (Kind, float64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.only != nil && !f.only[op] {
+		return "", 0
+	}
+	if f.limit > 0 && Total(f.Stats().Injected) >= f.limit {
 		return "", 0
 	}
 	u, pick := f.rng.Float64(), f.rng.Float64()

@@ -21,15 +21,15 @@ func knownIssue(t *testing.T, name string, present bool, what string, args ...an
 	}
 }
 
-// TestLostReplyOfIdempotencyClaim: the conditional put that claims an
-// Idempotency-Key commits, its reply is lost, and the SDK sends it again,
-// as it does after a connection reset. The repeat fails its condition on
-// the request's own claim; the request must not take that for another
-// request in progress.
+// TestLostReplyOfIdempotencyClaim: the write that records an
+// Idempotency-Key (the claim's transaction, which holds the key's record)
+// commits, its reply is lost, and the SDK sends it again, as it does after
+// a connection reset. The repeat fails its condition on the request's own
+// record; the request must not take that for another request's.
 func TestLostReplyOfIdempotencyClaim(t *testing.T) {
 	t.Parallel()
 	db := ddbtest.New(t)
-	faults := New(1, Rates{CommittedReset: 1}).Only("PutItem")
+	faults := New(1, Rates{CommittedReset: 1}).Only("TransactWriteItems").AtMost(1)
 	sys := newSystem(db.Endpoint, db.Table, db.NewClient(t, faults.Option, FastRetries(2)), db.Client)
 	setUp(t, newSystem(db.Endpoint, db.Table, db.Client, db.Client))
 
@@ -42,6 +42,10 @@ func TestLostReplyOfIdempotencyClaim(t *testing.T) {
 		resp.StatusCode, resp.Body)
 	require.Equal(t, http.StatusCreated, resp.StatusCode, resp.Body)
 }
+
+// keyInWrite names the cases of TestRetryAfterLostCommit whose route
+// writes its Idempotency-Key record with its own write.
+var keyInWrite = map[string]bool{"join": true, "open": true, "claim": true, "redeem": true}
 
 // TestRetryAfterLostCommit: a request's write commits, the function's
 // call times out before the reply, it answers 5xx, and the client retries
@@ -125,6 +129,10 @@ func TestRetryAfterLostCommit(t *testing.T) {
 			}
 			require.Equal(t, tt.want, retry.StatusCode, retry.Body)
 			require.LessOrEqual(t, again, 1, "one request, one effect")
+			if keyInWrite[tt.name] {
+				require.Equal(t, "true", retry.Headers["idempotent-replayed"],
+					"the key's record was written with the write: the retry replays it")
+			}
 		})
 	}
 }

@@ -22,9 +22,9 @@ func Coupons(d *Deps) *httpapi.API {
 	svc := CouponService(d)
 	return httpapi.New(d.Log, d.Guard,
 		httpapi.Route{Key: "GET /v1/coupon-templates", Access: auth.Public, Handle: listCouponTemplates(svc)},
-		httpapi.Route{Key: "POST /v1/coupons/claim", Access: auth.AnyUser, Handle: claimCoupon(svc)},
+		httpapi.Route{Key: "POST /v1/coupons/claim", Access: auth.AnyUser, Handle: claimCoupon(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /v1/coupons/me", Access: auth.AnyUser, Handle: myCoupons(svc)},
-		httpapi.Route{Key: "POST /v1/staff/coupons/{couponCode}/redeem", Access: auth.StaffOnly, Handle: redeemCoupon(svc)},
+		httpapi.Route{Key: "POST /v1/staff/coupons/{couponCode}/redeem", Access: auth.StaffOnly, Handle: redeemCoupon(svc), KeyInWrite: true},
 	)
 }
 
@@ -172,8 +172,9 @@ func claimCoupon(svc *coupon.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		c, err := svc.Claim(ctx, r.Caller, in.TemplateID)
-		return httpapi.Created(c), err
+		respond := func(c coupon.Claimed) httpapi.Response { return httpapi.Created(c) }
+		c, err := svc.Claim(httpapi.Answering(ctx, respond), r.Caller, in.TemplateID)
+		return respond(c), err
 	}
 }
 
@@ -186,7 +187,8 @@ func myCoupons(svc *coupon.Service) httpapi.HandlerFunc {
 
 func redeemCoupon(svc *coupon.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		red, err := svc.Redeem(ctx, r.Caller, r.PathParam("couponCode"))
-		return httpapi.OK(red), err
+		respond := func(red coupon.Redemption) httpapi.Response { return httpapi.OK(red) }
+		red, err := svc.Redeem(httpapi.Answering(ctx, respond), r.Caller, r.PathParam("couponCode"))
+		return respond(red), err
 	}
 }

@@ -24,9 +24,9 @@ func GroupBuy(d *Deps) *httpapi.API {
 	return httpapi.New(d.Log, d.Guard,
 		httpapi.Route{Key: "GET /v1/deals", Access: auth.Public, Handle: listDeals(svc)},
 		httpapi.Route{Key: "GET /v1/deals/{dealId}", Access: auth.Public, Handle: getDeal(svc)},
-		httpapi.Route{Key: "POST /v1/groups", Access: auth.AnyUser, Handle: openGroup(svc)},
+		httpapi.Route{Key: "POST /v1/groups", Access: auth.AnyUser, Handle: openGroup(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /v1/groups/{groupId}", Access: auth.Public, Handle: groupStatus(svc, d.Settings)},
-		httpapi.Route{Key: "POST /v1/groups/{groupId}/join", Access: auth.AnyUser, Handle: joinGroup(svc)},
+		httpapi.Route{Key: "POST /v1/groups/{groupId}/join", Access: auth.AnyUser, Handle: joinGroup(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /v1/groups/{groupId}/image", Access: auth.Public, Handle: groupImage(d)},
 	)
 }
@@ -171,8 +171,9 @@ func openGroup(svc *groupbuy.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		o, err := svc.Open(ctx, r.Caller, in.DealID)
-		return httpapi.Created(o), err
+		respond := func(o groupbuy.Opened) httpapi.Response { return httpapi.Created(o) }
+		o, err := svc.Open(httpapi.Answering(ctx, respond), r.Caller, in.DealID)
+		return respond(o), err
 	}
 }
 
@@ -201,7 +202,8 @@ func groupStatus(svc *groupbuy.Service, settings *tenant.Cache) httpapi.HandlerF
 
 func joinGroup(svc *groupbuy.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		j, err := svc.Join(ctx, r.Caller, r.PathParam("groupId"))
-		return httpapi.OK(j), err
+		respond := func(j groupbuy.Joined) httpapi.Response { return httpapi.OK(j) }
+		j, err := svc.Join(httpapi.Answering(ctx, respond), r.Caller, r.PathParam("groupId"))
+		return respond(j), err
 	}
 }

@@ -51,6 +51,7 @@ var ErrTemplateChanged = errors.New("coupon: template changed concurrently")
 // Store keeps templates, stock and coupons. Every write is one conditional
 // call.
 type Store interface {
+	idempotency.Recorder
 	TemplateSource
 	// ClaimableTemplates lists the tenant's templates marked claimable.
 	ClaimableTemplates(ctx context.Context, tenant string) ([]Template, error)
@@ -208,7 +209,12 @@ func (s *Service) Claim(ctx context.Context, caller auth.Caller, templateID stri
 	if err != nil {
 		return Claimed{}, apierr.E(op, err)
 	}
-	return Claimed{CouponCode: c.Code, TemplateID: c.TemplateID, Status: c.Status, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo}, nil
+	return claimed(*c), nil
+}
+
+// claimed is the answer to a claim that issued c.
+func claimed(c Coupon) Claimed {
+	return Claimed{CouponCode: c.Code, TemplateID: c.TemplateID, Status: c.Status, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo}
 }
 
 // Reward is a coupon that an event earned someone: a hook rule's or a
@@ -288,6 +294,12 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 				data["status"], data["visitId"] = string(Pending), hold.VisitID
 			}
 		}
+		if r == nil {
+			// A claim: its answer is decided, and stored with the write.
+			if err := idempotency.Prepare(ctx, claimed(c)); err != nil {
+				return nil, err
+			}
+		}
 		conflict, err := s.Store.Issue(ctx, Issue{
 			Coupon: c, Shard: shard, PerUserLimit: limit, Effect: effect,
 			Event: event.New(event.CouponIssued, t.Tenant, now, data),
@@ -302,6 +314,9 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 			done, err := s.Store.Coupon(ctx, conflict.DoneCoupon)
 			if err != nil || done == nil {
 				return nil, cmp.Or(err, errors.New("coupon: the claim's coupon is gone"))
+			}
+			if err := idempotency.Again(ctx, s.Store, claimed(*done)); err != nil {
+				return nil, err
 			}
 			return done, nil
 		case conflict.Done, conflict.Withdrawn:
@@ -443,7 +458,11 @@ func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (R
 	req := idempotency.ScopeOf(ctx)
 	if c.redeemedIn(req) {
 		// This request's own earlier commit, whose reply was lost.
-		return Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: c.RedeemedAt}, nil
+		done := Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: c.RedeemedAt}
+		if err := idempotency.Again(ctx, s.Store, done); err != nil {
+			return Redemption{}, apierr.E(op, err)
+		}
+		return done, nil
 	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
 	if err := c.redeemableAt(caller.Tenant, now); err != nil {
@@ -457,6 +476,10 @@ func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (R
 	}
 	c.describe(data)
 	e := event.New(event.CouponRedeemed, c.Tenant, now, data)
+	redeemed := Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: now}
+	if err := idempotency.Prepare(ctx, redeemed); err != nil {
+		return Redemption{}, apierr.E(op, err)
+	}
 	conflict, err := s.Store.Redeem(ctx, code, caller.Tenant, caller.UserID, req, now, e)
 	if err != nil {
 		return Redemption{}, apierr.E(op, err)
@@ -474,7 +497,7 @@ func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (R
 		}
 		return Redemption{}, apierr.E(op, apierr.Unavailable, "the coupon changed meanwhile, try again")
 	}
-	return Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: now}, nil
+	return redeemed, nil
 }
 
 // describe adds to an event's data what subscribe messages quote of the

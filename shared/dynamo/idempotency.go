@@ -66,13 +66,7 @@ func (s IdempotencyStore) Claim(ctx context.Context, rec idempotency.Record, now
 	if err != nil {
 		return nil, err
 	}
-	cond := notExists().
-		Or(expression.Name("ttl").LessThan(expression.Value(now.Unix()))).
-		Or(expression.And(
-			expression.Name("status").Equal(expression.Value(string(idempotency.InProgress))),
-			expression.Name("inProgressUntil").LessThan(expression.Value(now.UnixMilli())),
-		))
-	e := mustBuild(expression.NewBuilder().WithCondition(cond))
+	e := mustBuild(expression.NewBuilder().WithCondition(keyFree(now)))
 	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           aws.String(s.Table),
 		Item:                                av,
@@ -96,6 +90,60 @@ func (s IdempotencyStore) Claim(ctx context.Context, rec idempotency.Record, now
 		return held, nil
 	}
 	return nil, err
+}
+
+// keyFree is the condition of a put that records an idempotency key: no
+// live record holds it. A record is dead when its TTL has passed (TTL
+// deletion lags) or when it is an in-progress claim whose holder's deadline
+// has passed.
+func keyFree(now time.Time) expression.ConditionBuilder {
+	return notExists().
+		Or(expression.Name("ttl").LessThan(expression.Value(now.Unix()))).
+		Or(expression.And(
+			expression.Name("status").Equal(expression.Value(string(idempotency.InProgress))),
+			expression.Name("inProgressUntil").LessThan(expression.Value(now.UnixMilli())),
+		))
+}
+
+// withKeyRecord adds the request's prepared idempotency record, if any, to
+// a write's items: every user-facing write goes through transact or
+// writeAlone, so this is the one place a key joins its route's write.
+func (s *Store) withKeyRecord(ctx context.Context, items []types.TransactWriteItem) ([]types.TransactWriteItem, *idempotency.Record, error) {
+	rec, ok := idempotency.Take(ctx)
+	if !ok {
+		return items, nil, nil
+	}
+	put, err := s.putIf(toIdemItem(rec), keyFree(s.Now()))
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(items[:len(items):len(items)], put), &rec, nil
+}
+
+// keyRecordFailed reads the cancellation of a write whose key record's
+// condition failed (the last item): nil when the record held is this
+// request's own (the write committed, its reply was lost and the SDK sent it
+// again: the write is done), else a *idempotency.Replay of the record held.
+func keyRecordFailed(own *idempotency.Record, held failed) error {
+	var old idemItem
+	if err := attributevalue.UnmarshalMap(held.Item, &old); err != nil {
+		return err
+	}
+	if old.Token == own.Token {
+		return nil
+	}
+	return &idempotency.Replay{Stored: *old.record()}
+}
+
+// RecordAnswer writes the request's prepared idempotency record alone (see
+// idempotency.Again).
+func (s *Store) RecordAnswer(ctx context.Context) error {
+	items, own, err := s.withKeyRecord(ctx, nil)
+	if err != nil || own == nil {
+		return err
+	}
+	_, err = s.transactItems(ctx, items, own)
+	return err
 }
 
 // Complete stores the response, if the claim is still ours.

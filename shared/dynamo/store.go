@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/laoyou/laoyou/shared/idempotency"
 )
 
 // Store keeps all of Laoyou's state in one table. Its methods are split by
@@ -112,8 +114,12 @@ func (s *Store) put(item any) (types.TransactWriteItem, error) {
 // putAlone writes a transaction Put as a single PutItem, for a write that
 // needs no transaction (a fact recorded on its own, a marker), so the item
 // and its condition are built in one place either way. A failed condition
-// comes back as *types.ConditionalCheckFailedException.
+// comes back as *types.ConditionalCheckFailedException. With a prepared
+// idempotency record it is a two-item transaction (see writeAlone).
 func (s *Store) putAlone(ctx context.Context, put types.TransactWriteItem) error {
+	if done, err := s.writeAlone(ctx, put); done {
+		return err
+	}
 	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 put.Put.TableName,
 		Item:                      put.Put.Item,
@@ -128,6 +134,9 @@ func (s *Store) putAlone(ctx context.Context, put types.TransactWriteItem) error
 // unit where a transaction takes two). A failed condition comes back as
 // *types.ConditionalCheckFailedException.
 func (s *Store) updateAlone(ctx context.Context, upd types.TransactWriteItem) error {
+	if done, err := s.writeAlone(ctx, upd); done {
+		return err
+	}
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 upd.Update.TableName,
 		Key:                       upd.Update.Key,
@@ -137,6 +146,27 @@ func (s *Store) updateAlone(ctx context.Context, upd types.TransactWriteItem) er
 		ExpressionAttributeValues: upd.Update.ExpressionAttributeValues,
 	})
 	return err
+}
+
+// writeAlone writes a single Put or Update together with the request's
+// prepared idempotency record, if there is one, in one transaction; done is
+// false when there is none and the caller writes the item alone. Its failed
+// condition comes back as from a single write.
+func (s *Store) writeAlone(ctx context.Context, item types.TransactWriteItem) (done bool, err error) {
+	if p := idempotency.PendingOf(ctx); p == nil {
+		return false, nil
+	}
+	items, own, err := s.withKeyRecord(ctx, []types.TransactWriteItem{item})
+	if err != nil || own == nil {
+		return err != nil, err
+	}
+	reasons, err := s.transactItems(ctx, items, own)
+	if err != nil || reasons == nil {
+		return true, err
+	}
+	return true, &types.ConditionalCheckFailedException{
+		Message: aws.String("The conditional request failed"), Item: reasons[0].Item,
+	}
 }
 
 // rollUp writes set, a count rolled up from shards read at readAt (unix
@@ -187,7 +217,21 @@ func (f failed) ConditionFailed() bool { return f.Code == "ConditionalCheckFaile
 // reason per item (in order) and no error; the caller decides what each
 // means. Cancellations by conflicting transactions only are retried a few
 // times: the SDK does not retry them, and the transaction had no effect.
+//
+// The request's prepared idempotency record, if any, is written with items
+// (see withKeyRecord); a failure on it comes back as the error
+// *idempotency.Replay, whatever else failed.
 func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) ([]failed, error) {
+	items, own, err := s.withKeyRecord(ctx, items)
+	if err != nil {
+		return nil, err
+	}
+	return s.transactItems(ctx, items, own)
+}
+
+// transactItems is transact once the key record, own, is among items (the
+// last, if own is not nil).
+func (s *Store) transactItems(ctx context.Context, items []types.TransactWriteItem, own *idempotency.Record) ([]failed, error) {
 	in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
 	for attempt := 0; ; attempt++ {
 		_, err := s.DB.TransactWriteItems(ctx, in)
@@ -204,6 +248,13 @@ func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) (
 		if conditionFailed || attempt >= 3 {
 			if !conditionFailed {
 				return nil, err
+			}
+			if own != nil {
+				last := len(reasons) - 1
+				if reasons[last].ConditionFailed() {
+					return nil, keyRecordFailed(own, reasons[last])
+				}
+				reasons = reasons[:last]
 			}
 			return reasons, nil
 		}

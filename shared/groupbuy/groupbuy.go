@@ -12,6 +12,7 @@ import (
 
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/idempotency"
 )
 
 // Status is where a room is in its life.
@@ -157,6 +158,7 @@ type DealSnapshot struct {
 // Store keeps deals, seat stock and rooms. Every write is one conditional
 // call; a refused write reports why and changes nothing.
 type Store interface {
+	idempotency.Recorder
 	// Deal returns the deal, or nil.
 	Deal(ctx context.Context, tenant, dealID string) (*Deal, error)
 	// Deals returns all of a tenant's deals.

@@ -145,19 +145,27 @@ func (s *Service) Open(ctx context.Context, caller auth.Caller, dealID string) (
 		}
 		leader.Shard = shard
 		r := newRoom(&d, share.NewCode(share.GroupIDLen), leader, now)
+		opened := s.opened(&r)
+		if err := idempotency.Prepare(ctx, opened); err != nil {
+			return Opened{}, apierr.E(op, err)
+		}
 		c, err := s.Store.OpenRoom(ctx, OpenRoom{Room: r, Limit: d.PerUserLimit, Now: now, Event: openedEvent(&r, now)})
 		switch {
 		case err != nil:
 			return Opened{}, apierr.E(op, err)
 		case c == nil:
-			return s.opened(&r), nil
+			return opened, nil
 		case c.Holding != nil:
 			held, err := s.openedIn(ctx, c.Holding.OpenRoom, caller.UserID, leader.Req)
 			if err != nil {
 				return Opened{}, apierr.E(op, err)
 			}
 			if held != nil {
-				return s.opened(held), nil
+				done := s.opened(held)
+				if err := idempotency.Again(ctx, s.Store, done); err != nil {
+					return Opened{}, apierr.E(op, err)
+				}
+				return done, nil
 			}
 			if c.Holding.OpenRoom != "" && now.Before(c.Holding.OpenUntil) {
 				return Opened{}, apierr.E(op, apierr.LimitReached, "you already have an open group for this deal")
@@ -208,7 +216,11 @@ func (s *Service) Join(ctx context.Context, caller auth.Caller, groupID string) 
 	for attempt := 0; attempt < shards+r.Size+4; attempt++ {
 		if r.AddedIn(caller.UserID, me.Req) {
 			// This request's own earlier join, whose reply was lost.
-			return Joined{GroupID: r.GroupID, Status: r.Status, Joined: r.Joined, Size: r.Size}, nil
+			done := Joined{GroupID: r.GroupID, Status: r.Status, Joined: r.Joined, Size: r.Size}
+			if err := idempotency.Again(ctx, s.Store, done); err != nil {
+				return Joined{}, apierr.E(op, err)
+			}
+			return done, nil
 		}
 		if err := r.Admits(caller.UserID, now); err != nil {
 			return Joined{}, err
@@ -226,16 +238,19 @@ func (s *Service) Join(ctx context.Context, caller auth.Caller, groupID string) 
 			full.Joined++
 			events = append(events, settledEvent(&full, Succeeded, now))
 		}
+		joined := Joined{GroupID: r.GroupID, Status: Open, Joined: r.Joined + 1, Size: r.Size}
+		if fills {
+			joined.Status = Succeeded
+		}
+		if err := idempotency.Prepare(ctx, joined); err != nil {
+			return Joined{}, apierr.E(op, err)
+		}
 		c, err := s.Store.JoinRoom(ctx, JoinRoom{Seen: *r, Member: me, Fills: fills, Now: now, Events: events})
 		switch {
 		case err != nil:
 			return Joined{}, apierr.E(op, err)
 		case c == nil:
-			status := Open
-			if fills {
-				status = Succeeded
-			}
-			return Joined{GroupID: r.GroupID, Status: status, Joined: r.Joined + 1, Size: r.Size}, nil
+			return joined, nil
 		case c.AlreadyMember:
 			return Joined{}, apierr.E(op, apierr.AlreadyMember, "you are already in this group")
 		}

@@ -69,6 +69,14 @@ type Route struct {
 	Key    string
 	Access auth.Access
 	Handle HandlerFunc
+	// KeyInWrite says the route's own write stores its Idempotency-Key
+	// record (its handler answers through Answering, its domain calls
+	// idempotency.Prepare before its commit): a keyed request costs no extra
+	// call. Other routes are guarded by a claim before and a completion
+	// after the work (two more writes): so far POST /v1/referral/bind,
+	// POST /v1/staff/visits, POST /v1/referral/code, the admin PUTs, the
+	// refund, sign-in and phone routes and the public open route.
+	KeyInWrite bool
 }
 
 // API serves a function's routes.
@@ -179,17 +187,23 @@ func (a *API) serveOnce(ctx context.Context, route Route, req *Request, key stri
 	}
 	scope := idempotency.Scope(req.Caller.Tenant, who, key)
 	hash := idempotency.PayloadHash(route.Key, req.Event.RawPath, string(req.Body))
+	if route.KeyInWrite {
+		// The record is written with the route's write; a retry's write is
+		// cancelled on it and comes back as the stored answer. An answer
+		// that needed no write is simply given again.
+		pending := idempotency.NewPending(scope, hash, a.guard.Now(), a.guard.Keep)
+		resp, failure := a.call(idempotency.WithPending(ctx, pending), route, req)
+		if replay, ok := idempotency.ReplayOf(failure); ok {
+			return replayed(req.RequestID, replay.Stored, hash)
+		}
+		return resp, failure
+	}
 	claim, replay, err := a.guard.Begin(ctx, scope, hash)
 	if err != nil {
 		return errorResponse(req.RequestID, err), err
 	}
 	if replay != nil {
-		resp := jsonResponse(replay.ResponseStatus, replay.ResponseBody)
-		if replay.ResponseStatus == http.StatusNoContent {
-			delete(resp.Headers, "content-type")
-		}
-		resp.Headers["idempotent-replayed"] = "true"
-		return resp, nil
+		return replayed(req.RequestID, *replay, hash)
 	}
 	resp, failure := a.call(idempotency.WithScope(ctx, scope), route, req)
 	if resp.StatusCode >= 500 {
@@ -207,6 +221,58 @@ func (a *API) serveOnce(ctx context.Context, route Route, req *Request, key stri
 	return resp, failure
 }
 
+// replayed answers a request whose key is recorded: the stored answer, byte
+// for byte, unless the key was used for another request or its first
+// request is still running (a Guard's claim).
+func replayed(reqID string, stored idempotency.Record, payloadHash string) (events.APIGatewayV2HTTPResponse, error) {
+	const op = apierr.Op("httpapi.replay")
+	switch {
+	case stored.PayloadHash != payloadHash:
+		err := apierr.E(op, apierr.IdempotencyKeyReused, "this Idempotency-Key was used for a different request")
+		return errorResponse(reqID, err), err
+	case stored.Status != idempotency.Completed:
+		err := apierr.E(op, apierr.RequestInProgress, "a request with this Idempotency-Key is still in progress")
+		return errorResponse(reqID, err), err
+	}
+	resp := jsonResponse(stored.ResponseStatus, stored.ResponseBody)
+	if stored.ResponseStatus == http.StatusNoContent {
+		delete(resp.Headers, "content-type")
+	}
+	resp.Headers["idempotent-replayed"] = "true"
+	return resp, nil
+}
+
+// Answering tells a keyed request's write how the route answers its
+// domain's result: respond is the same function the handler answers with,
+// and the answer is encoded as call encodes it, so the stored answer is the
+// client's byte for byte. It does nothing for a request without a pending
+// idempotency record.
+func Answering[T any](ctx context.Context, respond func(T) Response) context.Context {
+	if idempotency.PendingOf(ctx) == nil {
+		return ctx
+	}
+	return idempotency.WithResponder(ctx, func(result any) (int, []byte, error) {
+		t, ok := result.(T)
+		if !ok {
+			return 0, nil, fmt.Errorf("httpapi: the route answers %T, not %T", *new(T), result)
+		}
+		return encode(respond(t))
+	})
+}
+
+// encode is a JSON response's status and body.
+func encode(out Response) (int, []byte, error) {
+	body, err := json.Marshal(out.Body)
+	if err != nil {
+		return 0, nil, apierr.E(apierr.Op("httpapi.encode"), apierr.Internal, err)
+	}
+	status := out.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	return status, body, nil
+}
+
 func (a *API) call(ctx context.Context, route Route, req *Request) (events.APIGatewayV2HTTPResponse, error) {
 	out, err := route.Handle(ctx, req)
 	if err != nil {
@@ -215,16 +281,11 @@ func (a *API) call(ctx context.Context, route Route, req *Request) (events.APIGa
 	if out.Bytes != nil {
 		return binaryResponse(out), nil
 	}
-	status := out.Status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	if status == http.StatusNoContent {
+	status, body, err := encode(out)
+	if err == nil && status == http.StatusNoContent {
 		return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"cache-control": "no-store"}}, nil
 	}
-	body, err := json.Marshal(out.Body)
 	if err != nil {
-		err = apierr.E(apierr.Op("httpapi.encode"), apierr.Internal, err)
 		return errorResponse(req.RequestID, err), err
 	}
 	resp := jsonResponse(status, string(body))

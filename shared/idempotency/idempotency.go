@@ -1,9 +1,22 @@
 // Package idempotency makes client retries safe: a POST or PUT repeated with
 // the same Idempotency-Key and body, by the same user, answers the first
-// response without doing the work again. It follows the Powertools design: a
+// response without doing the work again, and a hash of the payload catches a
+// key reused for another request.
+//
+// A route's key record is written with the route's own write, so a keyed
+// write costs no extra round trip: the request layer puts a Pending record
+// and a Responder (how the route turns its result into status and body) in
+// the context; the domain, having decided its answer, calls Prepare with it
+// just before its commit; the store Takes the prepared record and adds it to
+// the same transaction, conditional on the key being new. A retry's
+// transaction is cancelled on that condition and the store returns the
+// stored record as a *Replay error, which the request layer answers. This
+// keeps domain packages free of HTTP and AWS types: they hand over a result
+// value, never a status, a body or an item.
+//
+// Routes not converted to that path use the Powertools-style Guard: a
 // conditional put claims the key as IN_PROGRESS until the invocation's
-// deadline, the response is stored on completion, and a hash of the payload
-// catches a key reused for another request.
+// deadline, and the response is stored on completion.
 package idempotency
 
 import (
@@ -11,6 +24,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/laoyou/laoyou/shared/apierr"
@@ -147,4 +163,124 @@ func newToken() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// Pending is a keyed request's record, written with the request's own write
+// once the domain has prepared its answer.
+type Pending struct {
+	rec Record
+
+	mu       sync.Mutex
+	prepared bool
+}
+
+// NewPending is the pending record of a request of idempotency scope key
+// and payload hash, kept for keep (API.md: at least 24 hours).
+func NewPending(key, payloadHash string, now time.Time, keep time.Duration) *Pending {
+	return &Pending{rec: Record{
+		Key: key, Token: newToken(), PayloadHash: payloadHash, Status: Completed, ExpiresAt: now.Add(keep),
+	}}
+}
+
+// Key is the pending record's scope.
+func (p *Pending) Key() string { return p.rec.Key }
+
+type pendingKey struct{}
+
+// WithPending carries p, and its scope (WithScope), to the request's write.
+func WithPending(ctx context.Context, p *Pending) context.Context {
+	return context.WithValue(WithScope(ctx, p.rec.Key), pendingKey{}, p)
+}
+
+// PendingOf is the request's pending record, nil when its route does not
+// write its key with its own write or the request has no key.
+func PendingOf(ctx context.Context) *Pending {
+	p, _ := ctx.Value(pendingKey{}).(*Pending)
+	return p
+}
+
+// Responder renders a route's result as the exact status and body the
+// client gets.
+type Responder func(result any) (status int, body []byte, err error)
+
+type responderKey struct{}
+
+// WithResponder tells Prepare how the route answers.
+func WithResponder(ctx context.Context, r Responder) context.Context {
+	return context.WithValue(ctx, responderKey{}, r)
+}
+
+// Prepare renders result, the answer the domain is about to commit, into the
+// pending record, for the next write of the request to store. It does
+// nothing for a request without a pending record. Call it right before each
+// attempt of the write: a write takes the prepared record once.
+func Prepare(ctx context.Context, result any) error {
+	p := PendingOf(ctx)
+	if p == nil {
+		return nil
+	}
+	render, _ := ctx.Value(responderKey{}).(Responder)
+	if render == nil {
+		return fmt.Errorf("idempotency: no responder for the prepared answer %T", result)
+	}
+	status, body, err := render(result)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rec.ResponseStatus, p.rec.ResponseBody, p.prepared = status, string(body), true
+	return nil
+}
+
+// Take returns the prepared record for the write about to be made, once;
+// ok is false when there is none.
+func Take(ctx context.Context) (rec Record, ok bool) {
+	p := PendingOf(ctx)
+	if p == nil {
+		return Record{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.prepared {
+		return Record{}, false
+	}
+	p.prepared = false
+	return p.rec, true
+}
+
+// Replay is the error of a write cancelled because the request's key is
+// already recorded: Stored is what the first request answered (or is still
+// doing, for a Guard's claim).
+type Replay struct{ Stored Record }
+
+func (r *Replay) Error() string { return "idempotency: the key is already recorded" }
+
+// ReplayOf finds a *Replay in err's chain.
+func ReplayOf(err error) (*Replay, bool) {
+	var r *Replay
+	return r, errors.As(err, &r)
+}
+
+// Recorder writes a prepared answer on its own: the store's half of Again.
+type Recorder interface {
+	// RecordAnswer writes the request's prepared record alone, unless its
+	// key is recorded already: then it returns a *Replay of that record.
+	RecordAnswer(ctx context.Context) error
+}
+
+// Again is for a request that finds its own earlier write done (the reply
+// was lost and this is the client's retry): result, what that write did, is
+// recorded under the request's key if nothing is yet, so later repeats
+// replay it; if the key's record is there, Again returns it as a *Replay,
+// so the retry answers byte for byte what the first request did. It does
+// nothing for a request without a pending record.
+func Again(ctx context.Context, store Recorder, result any) error {
+	if PendingOf(ctx) == nil {
+		return nil
+	}
+	if err := Prepare(ctx, result); err != nil {
+		return err
+	}
+	return store.RecordAnswer(ctx)
 }

@@ -17,7 +17,7 @@ func (f Figures) Markdown() string {
 		"each side does the same work: one member joins a room of one, which never fills and is never contended; "+
 		"joining one room repeatedly would grow its roster and end in the filling join, which writes more. "+
 		"The bare calls are the store's own: the handler is run once per room beforehand with its write captured "+
-		"and not sent. %s Goal: the handler's median at most %.1f× the bare calls', with an Idempotency-Key.\n\n",
+		"and not sent. %s Goal: the handler's median at most %.2f× the bare calls', with an Idempotency-Key.\n\n",
 		f.Rounds, warmupRounds(f.Rounds), apistack.StreamNote, MaxRatio)
 	b.WriteString("| side | DynamoDB calls | median | p99 | median ratio to bare | goal met |\n|---|---|---:|---:|---:|---|\n")
 	for _, s := range []Side{f.Keyed, f.Plain, f.Bare} {
@@ -38,7 +38,7 @@ func (f Figures) Markdown() string {
 	fmt.Fprintf(&b, "\nWithout the key the handler's median is %.2f× the bare calls': decoding, claims, the domain's "+
 		"decision and encoding are all that separate the two. With the key, its two extra writes make the rest.\n", f.Plain.Ratio)
 	if !f.GoalsMet() {
-		fmt.Fprintf(&b, "\n**Goal missed:** with an Idempotency-Key the handler's median is %.2f× the bare calls' (goal %.1f×). "+
+		fmt.Fprintf(&b, "\n**Goal missed:** with an Idempotency-Key the handler's median is %.2f× the bare calls' (goal %.2f×). "+
 			"The key's claim (a conditional PutItem) and its stored response (an UpdateItem) are two more round trips "+
 			"to DynamoDB around the join. What would fix it: write the idempotency record inside the join's own "+
 			"TransactWriteItems (a Put conditional on the key not existing, holding the response), so a keyed join "+
@@ -50,6 +50,6 @@ func (f Figures) Markdown() string {
 
 // Summary is the section's verdict in a sentence.
 func (f Figures) Summary() string {
-	return fmt.Sprintf("a join through the handler with an Idempotency-Key takes %.2f× the bare calls' median (goal at most %.1f×); without the key %.2f×",
+	return fmt.Sprintf("a join through the handler with an Idempotency-Key takes %.2f× the bare calls' median (goal at most %.2f×); without the key %.2f×",
 		f.Keyed.Ratio, MaxRatio, f.Plain.Ratio)
 }

@@ -47,5 +47,5 @@ func TestMarkdownSaysWhatFailed(t *testing.T) {
 	require.Contains(t, md, "invariant violations 1 (goal 0): **no**.")
 	require.Contains(t, md, "**Invariant violations (with keys):**\n\n- room X: 3 joined, size 2\n")
 	require.Contains(t, md, "| join | original | 200 |  | 10 |")
-	require.Contains(t, md, "**Goal missed:** with keys the handlers did 0.50× the bare rate (goal 0.7×); without keys, 0.90×.")
+	require.Contains(t, md, "**Goal missed:** with keys the handlers did 0.50× the bare rate (goal 0.8×); without keys, 0.90×.")
 }

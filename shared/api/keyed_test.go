@@ -1,0 +1,166 @@
+package api
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/shared/event"
+)
+
+// keyedRoute is a write route whose Idempotency-Key record is written with
+// its own write, with what a test needs to exercise it on a fresh stack.
+type keyedRoute struct {
+	name string
+	// setup prepares the stack and returns the route's requests.
+	setup func(s *stack) keyedCalls
+}
+
+type keyedCalls struct {
+	// mk is the route's request by party i (a user, a coupon, ...), each
+	// one succeeding once; other is the same party's request with another
+	// body or path, which would also succeed.
+	mk, other func(i int) call
+	// effects counts what the route did (its events, its items).
+	effects func() int
+}
+
+func keyedRoutes() []keyedRoute {
+	return []keyedRoute{
+		{"join", func(s *stack) keyedCalls {
+			s.deal("clinic-a", "big", map[string]any{"groupSize": 10, "stock": 1000, "perUserLimit": 5})
+			roomA := s.opened(patient("clinic-a", "leader-a"), "big")
+			roomB := s.opened(patient("clinic-a", "leader-b"), "big")
+			join := func(room string, i int) call {
+				return call{fn: "groupbuy", route: "POST /v1/groups/{groupId}/join", as: patient("clinic-a", fmt.Sprintf("u%d", i)),
+					params: map[string]string{"groupId": room}}
+			}
+			return keyedCalls{
+				mk:      func(i int) call { return join(roomA, i) },
+				other:   func(i int) call { return join(roomB, i) },
+				effects: func() int { return len(s.events(event.GroupJoined)) },
+			}
+		}},
+		{"open", func(s *stack) keyedCalls {
+			s.deal("clinic-a", "duo", nil)
+			s.deal("clinic-a", "trio", map[string]any{"groupSize": 3})
+			open := func(deal string, i int) call {
+				return call{fn: "groupbuy", route: "POST /v1/groups", as: patient("clinic-a", fmt.Sprintf("u%d", i)),
+					body: fmt.Sprintf(`{"dealId":%q}`, deal)}
+			}
+			return keyedCalls{
+				mk:      func(i int) call { return open("duo", i) },
+				other:   func(i int) call { return open("trio", i) },
+				effects: func() int { return len(s.events(event.GroupOpened)) },
+			}
+		}},
+		{"claim", func(s *stack) keyedCalls {
+			s.putTemplate("clinic-a", "gift", nil)
+			s.putTemplate("clinic-a", "other-gift", nil)
+			claim := func(tpl string, i int) call {
+				return call{fn: "coupons", route: "POST /v1/coupons/claim", as: patient("clinic-a", fmt.Sprintf("u%d", i)),
+					body: fmt.Sprintf(`{"templateId":%q}`, tpl)}
+			}
+			return keyedCalls{
+				mk:      func(i int) call { return claim("gift", i) },
+				other:   func(i int) call { return claim("other-gift", i) },
+				effects: func() int { return len(s.events(event.CouponIssued)) },
+			}
+		}},
+		{"redeem", func(s *stack) keyedCalls {
+			s.putTemplate("clinic-a", "gift", nil)
+			codes := map[int]string{}
+			codeOf := func(i int) string {
+				if codes[i] == "" {
+					r := s.claim(patient("clinic-a", fmt.Sprintf("u%d", i)), "gift")
+					require.Equal(s.t, 201, r.Status, r.Body)
+					codes[i] = r.JSON(s.t)["couponCode"].(string)
+				}
+				return codes[i]
+			}
+			for i := range 8 {
+				codeOf(i) // claimed before any request is measured
+				codeOf(100 + i)
+			}
+			redeem := func(code string) call {
+				return call{fn: "coupons", route: "POST /v1/staff/coupons/{couponCode}/redeem", as: staff("clinic-a", "desk"),
+					params: map[string]string{"couponCode": code}}
+			}
+			return keyedCalls{
+				mk:      func(i int) call { return redeem(codeOf(i)) },
+				other:   func(i int) call { return redeem(codeOf(100 + i)) },
+				effects: func() int { return len(s.events(event.CouponRedeemed)) },
+			}
+		}},
+	}
+}
+
+func withKey(c call, key string) call {
+	c.headers = map[string]string{"Idempotency-Key": key}
+	return c
+}
+
+// A keyed write makes the same DynamoDB calls as an unkeyed one (its key
+// record is one more item of its own write), a repeat answers the first
+// status and body byte for byte without doing the work again, and the key
+// with another request is IDEMPOTENCY_KEY_REUSED.
+func TestKeyedWriteIsTheRouteWrite(t *testing.T) {
+	t.Parallel()
+	for _, rt := range keyedRoutes() {
+		t.Run(rt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStack(t, ddbtest.WithoutStream())
+			c := rt.setup(s)
+			warm := s.do(c.mk(0)) // caches filled as in a warm function
+			require.Less(t, warm.Status, 300, warm.Body)
+
+			bare := s.do(c.mk(1))
+			require.Less(t, bare.Status, 300, bare.Body)
+			before := c.effects()
+			first := s.do(withKey(c.mk(2), "k-2"))
+			require.Less(t, first.Status, 300, first.Body)
+			require.Equal(t, bare.Calls.Ops(), first.Calls.Ops(), "a keyed write makes the calls of an unkeyed one")
+			require.Equal(t, before+1, c.effects())
+			require.Empty(t, first.Headers["idempotent-replayed"])
+
+			again := s.do(withKey(c.mk(2), "k-2"))
+			require.Equal(t, first.Status, again.Status, again.Body)
+			require.Equal(t, first.Body, again.Body, "the first answer, byte for byte")
+			require.Equal(t, "true", again.Headers["idempotent-replayed"])
+			require.LessOrEqual(t, again.Calls.Writes(), 1, again.Calls.Ops())
+			require.Equal(t, before+1, c.effects(), "the work is done once")
+
+			reused := s.do(withKey(c.other(2), "k-2"))
+			require.Equal(t, 422, reused.Status, reused.Body)
+			require.Equal(t, "IDEMPOTENCY_KEY_REUSED", reused.Code(t))
+			require.Equal(t, before+1, c.effects(), "nothing done for the reused key")
+		})
+	}
+}
+
+// Fifty identical keyed requests at once: the work is done once, and every
+// answer is the first response or its replay, byte for byte.
+func TestKeyedWriteConcurrentRepeats(t *testing.T) {
+	t.Parallel()
+	for _, rt := range keyedRoutes() {
+		t.Run(rt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStack(t, ddbtest.WithoutStream())
+			c := rt.setup(s)
+			before := c.effects()
+			replies := s.concurrently(50, func(int) call { return withKey(c.mk(7), "same-key") })
+			require.Equal(t, before+1, c.effects(), "one effect for fifty repeats")
+			fresh := 0
+			for _, r := range replies {
+				require.Less(t, r.Status, 300, r.Body)
+				require.Equal(t, replies[0].Body, r.Body, "every answer is the first one")
+				if r.Headers["idempotent-replayed"] != "true" {
+					fresh++
+				}
+			}
+			require.GreaterOrEqual(t, fresh, 1, "one request did the work")
+		})
+	}
+}
