@@ -698,6 +698,13 @@ func (c *contract) accountFlow() {
 	c.expect(404, "GROUP_NOT_FOUND", request{route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": "NOPE"}})
 	room := c.expect(201, "", request{route: "POST /v1/groups", as: patient(clinicA, "image-leader"), body: `{"dealId":"duo"}`})
 	c.expect(200, "", request{route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": room.Body["groupId"].(string)}})
+	roomImage := func(tenant string) request {
+		return request{route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": room.Body["groupId"].(string)},
+			query: map[string]string{"tenant": tenant}}
+	}
+	c.expect(200, "", roomImage(clinicA))
+	c.expect(404, "GROUP_NOT_FOUND", roomImage(clinicB))
+	c.expect(400, "BAD_REQUEST", roomImage("not a clinic"))
 	c.wechat.Fail(wechatstub.PhoneNumber, wechatstub.Busy, 2)
 	c.expect(503, "WECHAT_UNAVAILABLE", request{route: "POST /v1/me/phone", as: me, body: jsonBody(map[string]string{"code": c.wechat.PhoneCode(appID, "13812345679")})})
 	c.expect(404, "WECHAT_NOT_CONFIGURED", request{route: "POST /v1/me/phone", as: patient(clinicB, "zoe"), body: `{"code":"x"}`})

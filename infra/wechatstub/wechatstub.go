@@ -107,6 +107,14 @@ type Stub struct {
 	faults     map[string][]string
 	calls      map[string]int
 	sent       []Sent
+	drawn      []Drawn
+}
+
+// Drawn is a mini-program code the stub drew, as it was asked for.
+type Drawn struct {
+	AppID, Scene, Page, EnvVersion string
+	CheckPath                      bool
+	Width                          int
 }
 
 // Sent is a subscribe message the stub accepted.
@@ -234,6 +242,13 @@ func (s *Stub) SentMessages() []Sent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Sent(nil), s.sent...)
+}
+
+// DrawnCodes lists the mini-program codes drawn so far.
+func (s *Stub) DrawnCodes() []Drawn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Drawn(nil), s.drawn...)
 }
 
 // ServeHTTP answers WeChat's routes and the developer ones.
@@ -430,6 +445,9 @@ func (s *Stub) codeImage(r *http.Request, appID string) answer {
 	case in.Width < 280 || in.Width > 1280:
 		return errAnswer(40097, "invalid args: width")
 	}
+	s.mu.Lock()
+	s.drawn = append(s.drawn, Drawn{AppID: appID, Scene: in.Scene, Page: in.Page, EnvVersion: in.EnvVersion, CheckPath: checkPath, Width: in.Width})
+	s.mu.Unlock()
 	return answer{image: drawCode(appID+"|"+in.Page+"|"+in.Scene, in.Width)}
 }
 

@@ -227,10 +227,16 @@ var authzCases = map[string]authzCase{
 		}
 		return call{route: "GET /v1/referral/code/image"}
 	}},
-	// Public: a room's code is what its share shows.
-	"GET /v1/groups/{groupId}/image": {ok: 200, other: 200, request: func(f *authzFixture) call {
+	// Public: a room's code is what its share shows. A page names its
+	// clinic in ?tenant= (here the caller's), and B's page never shows
+	// A's room's code.
+	"GET /v1/groups/{groupId}/image": {ok: 200, other: 404, request: func(f *authzFixture) call {
 		f.s.withApp(tenantA)
-		return call{route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": f.room()}}
+		var query map[string]string
+		if f.caller != nil {
+			query = map[string]string{"tenant": f.caller["tenant"]}
+		}
+		return call{route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": f.room()}, query: query}
 	}},
 	// Public: the clinic is in the body, and any token is ignored.
 	"POST /v1/auth/wechat": {ok: 200, other: 200, request: func(f *authzFixture) call {

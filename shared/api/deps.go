@@ -25,6 +25,7 @@ import (
 	"github.com/laoyou/laoyou/shared/tenant"
 	"github.com/laoyou/laoyou/shared/token"
 	"github.com/laoyou/laoyou/shared/wechat"
+	"github.com/laoyou/laoyou/shared/wxacode"
 )
 
 // settingsTTL is how long tenant settings are cached in a warm function.
@@ -63,6 +64,7 @@ type Deps struct {
 	accounts lazy[*account.Service]
 	apps     lazy[*account.Apps]
 	weChat   lazy[*wechat.Client]
+	codes    lazy[*wxacode.Service]
 }
 
 // lazy is a value built on first use, once.

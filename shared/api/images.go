@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
-	"strings"
+	"crypto/sha256"
+	"encoding/hex"
 
 	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/share"
@@ -24,16 +26,22 @@ func sceneImage(ctx context.Context, d *Deps, tenant string, link share.Link, ca
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	page := strings.TrimPrefix(d.Links.MiniProgramPage, "/")
-	img, err := CodeImages(d).Image(ctx, app, page, link.Scene, 0)
+	img, err := CodeImages(d).Image(ctx, app, d.Links.CodePage(), link.Scene, 0)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	return imageResponse(img, cache), nil
 }
 
+// imageResponse answers img with its cache policy and an ETag of its
+// bytes, so a cache that revalidates gets the same tag from every
+// execution environment.
 func imageResponse(img wechat.Image, cache string) httpapi.Response {
-	return httpapi.Response{Status: 200, Bytes: img.Bytes, ContentType: img.ContentType, Headers: map[string]string{"cache-control": cache}}
+	sum := sha256.Sum256(img.Bytes)
+	return httpapi.Response{Status: 200, Bytes: img.Bytes, ContentType: img.ContentType, Headers: map[string]string{
+		"cache-control": cache,
+		"etag":          `"` + hex.EncodeToString(sum[:16]) + `"`,
+	}}
 }
 
 // referralCodeImage is GET /v1/referral/code/image: the caller's own code,
@@ -53,10 +61,17 @@ func referralCodeImage(d *Deps) httpapi.HandlerFunc {
 	}
 }
 
-// groupImage is GET /v1/groups/{groupId}/image, public as the room is.
+// groupImage is GET /v1/groups/{groupId}/image, public as the room is. An
+// optional ?tenant= names the clinic of the page asking: another clinic's
+// room is then not found, so a clinic's page never shows a code that opens
+// another clinic's mini-program.
 func groupImage(d *Deps) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		const op = apierr.Op("api.groupImage")
+		asking := r.Query("tenant")
+		if asking != "" && !auth.ValidID(asking) {
+			return httpapi.Response{}, apierr.E(op, apierr.BadRequest, `query parameter "tenant" is malformed`)
+		}
 		id, ok := share.Normalize(r.PathParam("groupId"), share.GroupIDLen)
 		if !ok {
 			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
@@ -65,7 +80,7 @@ func groupImage(d *Deps) httpapi.HandlerFunc {
 		if err != nil {
 			return httpapi.Response{}, apierr.E(op, err)
 		}
-		if room == nil {
+		if room == nil || (asking != "" && room.Tenant != asking) {
 			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
 		}
 		return sceneImage(ctx, d, room.Tenant, d.Links.Group(room.GroupID), imageCachePublic)

@@ -29,8 +29,13 @@ func WeChat(d *Deps) *wechat.Client {
 }
 
 // CodeImages draws mini-program codes once and serves them from the table.
+// One per Deps, on the functions' clock (claims' expiry).
 func CodeImages(d *Deps) *wxacode.Service {
-	return wxacode.New(dynamo.WeChatStore{Store: d.Store}, WeChat(d))
+	return d.codes.get(func() *wxacode.Service {
+		s := wxacode.New(dynamo.WeChatStore{Store: d.Store}, WeChat(d))
+		s.Now = func() time.Time { return d.Now() }
+		return s
+	})
 }
 
 // depsApps is d.WeChatApps as it is at each call (it may be set after the

@@ -21,13 +21,13 @@ var (
 //
 // Items:
 //
-//	WXAPP#<appId> / TOKEN                       the app's access token and its expiry (unix ms),
-//	                                            the refresh lease (holder, until) and the time of
-//	                                            the last forced refresh
-//	WXCODE#<appId> / <width>#<page>#<scene>      a mini-program code (image bytes and type), or the
-//	                                            claim of the environment drawing it
-//	T#<t>#U#<user> / WXOPENID                   the user's openid in the tenant's mini-program
-//	                                            (written at sign-in)
+//	WXAPP#<appId> / TOKEN                          the app's access token and its expiry (unix ms),
+//	                                               the refresh lease (holder, until) and the time of
+//	                                               the last forced refresh
+//	WXCODE#<appId> / <env>#<width>#<page>#<scene>  a mini-program code (image bytes and type), or the
+//	                                               claim of the environment drawing it
+//	T#<t>#U#<user> / WXOPENID                      the user's openid in the tenant's mini-program
+//	                                               (written at sign-in)
 type WeChatStore struct{ *Store }
 
 const (
@@ -41,8 +41,8 @@ const (
 func weChatTokenKey(appID string) key { return key{PK: "WXAPP#" + appID, SK: skWeChatToken} }
 
 func weChatCodeKey(k wxacode.Key) key {
-	// The scene goes last: it may hold "#", the page and width may not.
-	return key{PK: "WXCODE#" + k.AppID, SK: strconv.Itoa(k.Width) + "#" + k.Page + "#" + k.Scene}
+	// The scene goes last: it may hold "#", the version, page and width may not.
+	return key{PK: "WXCODE#" + k.AppID, SK: k.EnvVersion + "#" + strconv.Itoa(k.Width) + "#" + k.Page + "#" + k.Scene}
 }
 
 // OpenIDKey is the key of the item that holds a user's openid in the

@@ -246,3 +246,38 @@ func TestOpenIDItem(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, ok, "per tenant")
 }
+
+// A code opens the app's version: WeChat checks the page of a released
+// app's code only, and each version has codes of its own.
+func TestCodeImageFollowsTheAppsVersion(t *testing.T) {
+	clock := &testClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	srv, store := newWeChat(t, clock)
+	s := wxacode.New(store, coldClient(srv, store, clock))
+	tests := []struct {
+		env, wantEnv string
+		wantCheck    bool
+	}{
+		{"", "release", true},
+		{"release", "release", true},
+		{"trial", "trial", false},
+		{"develop", "develop", false},
+	}
+	for _, tt := range tests {
+		app := wechat.App{ID: wxApp.ID, Secret: wxApp.Secret, EnvVersion: tt.env}
+		before := len(srv.DrawnCodes())
+		_, err := s.Image(context.Background(), app, "pages/landing/index", "r=V"+tt.env, 430)
+		require.NoError(t, err, tt.env)
+		drawn := srv.DrawnCodes()
+		require.Len(t, drawn, before+1, tt.env)
+		got := drawn[before]
+		require.Equal(t, wechatstub.Drawn{AppID: wxApp.ID, Scene: "r=V" + tt.env, Page: "pages/landing/index",
+			EnvVersion: tt.wantEnv, CheckPath: tt.wantCheck, Width: 430}, got, tt.env)
+	}
+
+	// The same scene in another version is another image.
+	trial := wechat.App{ID: wxApp.ID, Secret: wxApp.Secret, EnvVersion: "trial"}
+	before := srv.Calls(wechatstub.CodeImage)
+	_, err := s.Image(context.Background(), trial, "pages/landing/index", "r=Vrelease", 430)
+	require.NoError(t, err)
+	require.Equal(t, before+1, srv.Calls(wechatstub.CodeImage), "the release code is not served for trial")
+}

@@ -84,13 +84,29 @@ func (l Links) Referral(code string) Link { return l.link("r", code) }
 // Group links a group-buy room: scene "g=ID".
 func (l Links) Group(groupID string) Link { return l.link("g", groupID) }
 
+// DefaultPage is the mini-program page links open when none is configured.
+const DefaultPage = "/pages/landing/index"
+
+// CodePage is the page a mini-program code (小程序码) opens, as WeChat's
+// getwxacodeunlimit takes it: no leading "/" and no query (the scene is
+// the code's query).
+func (l Links) CodePage() string {
+	page := l.MiniProgramPage
+	if page == "" {
+		page = DefaultPage
+	}
+	page, _, _ = strings.Cut(page, "?")
+	page, _, _ = strings.Cut(page, "#")
+	return strings.TrimLeft(page, "/")
+}
+
 func (l Links) link(param, value string) Link {
 	// Codes come from Alphabet, so the scene needs no escaping and fits
 	// WeChat's character set.
 	q := param + "=" + value
 	page := l.MiniProgramPage
 	if page == "" {
-		page = "/pages/landing/index"
+		page = DefaultPage
 	}
 	if !strings.HasPrefix(page, "/") {
 		page = "/" + page

@@ -80,3 +80,16 @@ func TestLinksFitWeChat(t *testing.T) {
 		require.True(t, strings.HasSuffix(l.ShareURL, l.Scene), l.ShareURL)
 	}
 }
+
+func TestCodePageHasNoLeadingSlashNorQuery(t *testing.T) {
+	tests := []struct{ configured, want string }{
+		{"/pages/landing/index", "pages/landing/index"},
+		{"pages/landing/index", "pages/landing/index"},
+		{"", "pages/landing/index"},
+		{"/pages/landing/index?from=share", "pages/landing/index"},
+		{"//pages/room/index#top", "pages/room/index"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, Links{MiniProgramPage: tt.configured}.CodePage(), tt.configured)
+	}
+}

@@ -1,5 +1,5 @@
 // Package wxacode serves mini-program codes (小程序码) of share scenes.
-// WeChat draws each (app, page, scene, width) once, however many ask at
+// WeChat draws each (app, version, page, scene, width) once, however many ask at
 // once and in however many execution environments: the first to claim the
 // image asks WeChat and stores it, the others wait briefly and read it, and
 // every later request is served from storage.
@@ -19,9 +19,13 @@ import (
 // Key names one image.
 type Key struct {
 	AppID string
-	Page  string // no leading "/"
-	Scene string
-	Width int
+	// EnvVersion is the version the code opens (release, trial or
+	// develop): a tenant moving its app from trial to release gets new
+	// codes, not the trial's.
+	EnvVersion string
+	Page       string // no leading "/"
+	Scene      string
+	Width      int
 }
 
 // Store keeps images and the claims of those being drawn. Each method is
@@ -41,6 +45,16 @@ type Store interface {
 // Drawer draws a code: the WeChat client.
 type Drawer interface {
 	CodeImage(ctx context.Context, app wechat.App, req wechat.CodeRequest) (wechat.Image, error)
+}
+
+// drawRequest is what WeChat is asked for k. A released app's code must
+// open a page of the published version, which WeChat checks; a trial or
+// develop version's page may not be published yet, so WeChat must not.
+func drawRequest(k Key) wechat.CodeRequest {
+	return wechat.CodeRequest{
+		Scene: k.Scene, Page: k.Page, Width: k.Width, EnvVersion: k.EnvVersion,
+		CheckPath: k.EnvVersion == wechat.EnvRelease,
+	}
 }
 
 // Timing of a claim.
@@ -71,12 +85,15 @@ func New(store Store, wx Drawer) *Service {
 	return &Service{Store: store, WeChat: wx, Now: time.Now, Wait: DefaultWait, holder: hex.EncodeToString(b)}
 }
 
-// Image is the code of scene opening page (no leading "/") at width
-// (0: WeChat's 430). Drawing asks WeChat not to check the page, which may
-// not be published yet.
+// Image is the code of scene opening page (no leading "/") of the app's
+// version (app.EnvVersion) at width (0: WeChat's 430).
 func (s *Service) Image(ctx context.Context, app wechat.App, page, scene string, width int) (wechat.Image, error) {
 	const op = apierr.Op("wxacode.Image")
-	k := Key{AppID: app.ID, Page: page, Scene: scene, Width: width}
+	env := app.EnvVersion
+	if env == "" {
+		env = wechat.EnvRelease
+	}
+	k := Key{AppID: app.ID, EnvVersion: env, Page: page, Scene: scene, Width: width}
 	giveUp := time.Now().Add(s.Wait)
 	pause := 25 * time.Millisecond
 	for {
@@ -107,7 +124,7 @@ func (s *Service) Image(ctx context.Context, app wechat.App, page, scene string,
 
 // draw asks WeChat for the image and stores it, holding the claim.
 func (s *Service) draw(ctx context.Context, app wechat.App, k Key) (wechat.Image, error) {
-	img, err := s.WeChat.CodeImage(ctx, app, wechat.CodeRequest{Scene: k.Scene, Page: k.Page, Width: k.Width, CheckPath: false})
+	img, err := s.WeChat.CodeImage(ctx, app, drawRequest(k))
 	if err != nil {
 		_ = s.Store.ReleaseImage(context.WithoutCancel(ctx), k, s.holder)
 		return wechat.Image{}, err
