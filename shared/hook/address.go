@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -22,26 +23,28 @@ var errRefusedAddress = errors.New("hook: the webhook's address is not public")
 // provider's (CGNAT holds Alibaba Cloud's metadata service), and the IPv6
 // forms that carry an IPv4 address inside (NAT64, 6to4, Teredo,
 // IPv4-compatible), which could lead back to any of them.
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT, shared address space
-	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
-	netip.MustParsePrefix("192.88.99.0/24"),  // 6to4 relay anycast
-	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
-	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and the broadcast address
-	netip.MustParsePrefix("::/96"),           // IPv4-compatible (and :: and ::1)
-	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64
-	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
-	netip.MustParsePrefix("100::/64"),        // discard-only
-	netip.MustParsePrefix("2001::/32"),       // Teredo
-	netip.MustParsePrefix("2002::/16"),       // 6to4
-	netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated)
-	netip.MustParsePrefix("fd00:ec2::/32"),   // the EC2 metadata service over IPv6 (inside fc00::/7 as well)
-	netip.MustParsePrefix("ff00::/8"),        // multicast
-	netip.MustParsePrefix("2001:db8::/32"),   // documentation
-	netip.MustParsePrefix("198.51.100.0/24"), // documentation
-	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
-}
+var nonPublic = sync.OnceValue(func() []netip.Prefix {
+	return []netip.Prefix{
+		netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
+		netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT, shared address space
+		netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+		netip.MustParsePrefix("192.88.99.0/24"),  // 6to4 relay anycast
+		netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+		netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and the broadcast address
+		netip.MustParsePrefix("::/96"),           // IPv4-compatible (and :: and ::1)
+		netip.MustParsePrefix("64:ff9b::/96"),    // NAT64
+		netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
+		netip.MustParsePrefix("100::/64"),        // discard-only
+		netip.MustParsePrefix("2001::/32"),       // Teredo
+		netip.MustParsePrefix("2002::/16"),       // 6to4
+		netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated)
+		netip.MustParsePrefix("fd00:ec2::/32"),   // the EC2 metadata service over IPv6 (inside fc00::/7 as well)
+		netip.MustParsePrefix("ff00::/8"),        // multicast
+		netip.MustParsePrefix("2001:db8::/32"),   // documentation
+		netip.MustParsePrefix("198.51.100.0/24"), // documentation
+		netip.MustParsePrefix("203.0.113.0/24"),  // documentation
+	}
+})
 
 // PublicAddr reports whether a webhook may connect to ip: a global unicast
 // address outside every private, shared and translated range. An
@@ -54,7 +57,7 @@ func PublicAddr(ip netip.Addr) bool {
 	if !ip.IsValid() || !ip.IsGlobalUnicast() || ip.IsPrivate() {
 		return false
 	}
-	for _, p := range nonPublic {
+	for _, p := range nonPublic() {
 		if p.Contains(ip) {
 			return false
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -63,15 +64,16 @@ const (
 )
 
 var (
-	keyName     = regexp.MustCompile(`^([a-z_]+?)([0-9]{1,2})$`)
-	templateID  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-	placeholder = regexp.MustCompile(`\{[^{}]*\}`)
+	// Compiled on first use, not at every function's cold start.
+	keyName     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-z_]+?)([0-9]{1,2})$`) })
+	templateID  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`) })
+	placeholder = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{[^{}]*\}`) })
 )
 
 // KeyType is the type of a template key, e.g. "thing" for "thing1", or ""
 // if the key names no type WeChat knows.
 func KeyType(key string) string {
-	m := keyName.FindStringSubmatch(key)
+	m := keyName().FindStringSubmatch(key)
 	if m == nil {
 		return ""
 	}
@@ -87,7 +89,7 @@ func (r Rule) validateSubscribe() error {
 	switch {
 	case sm.TemplateID == "":
 		return missing("subscribeMessage.templateId")
-	case !templateID.MatchString(sm.TemplateID):
+	case !templateID().MatchString(sm.TemplateID):
 		return invalid("subscribeMessage.templateId", "must be WeChat's template id: 1 to 128 letters, digits, _ or -")
 	case strings.HasPrefix(sm.Page, "/"):
 		return invalid("subscribeMessage.page", `must not start with "/"`)
@@ -115,7 +117,7 @@ func (r Rule) validateSubscribe() error {
 		if v == "" || utf8.RuneCountInString(v) > maxValue || !utf8.ValidString(v) {
 			return invalid(field, "must be 1 to 200 characters")
 		}
-		for _, p := range placeholder.FindAllString(v, -1) {
+		for _, p := range placeholder().FindAllString(v, -1) {
 			if _, ok := Placeholders[p]; !ok {
 				return invalid(field, fmt.Sprintf("uses %s, which is not one of %s", p, placeholderNames()))
 			}
@@ -130,7 +132,7 @@ func (r Rule) validateSubscribe() error {
 func Fill(data map[string]string, e event.Event) map[string]string {
 	out := make(map[string]string, len(data))
 	for k, v := range data {
-		v = placeholder.ReplaceAllStringFunc(v, func(p string) string {
+		v = placeholder().ReplaceAllStringFunc(v, func(p string) string {
 			if f, ok := Placeholders[p]; ok {
 				return f(e)
 			}
