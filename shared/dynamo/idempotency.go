@@ -121,15 +121,18 @@ func (s *Store) withKeyRecord(ctx context.Context, items []types.TransactWriteIt
 }
 
 // keyRecordFailed reads the cancellation of a write whose key record's
-// condition failed (the last item): nil when the record held is this
-// request's own (the write committed, its reply was lost and the SDK sent it
-// again: the write is done), else a *idempotency.Replay of the record held.
+// condition failed (the last item): nil when the record held is this very
+// write's (it committed, its reply was lost and the SDK sent it again: the
+// write is done), else a *idempotency.Replay of the record held. A record
+// of this request holding another answer was written by an earlier attempt
+// of the same request (e.g. a room under another id, whose reply was lost
+// before the service tried again): that answer is what was done.
 func keyRecordFailed(own *idempotency.Record, held failed) error {
 	var old idemItem
 	if err := attributevalue.UnmarshalMap(held.Item, &old); err != nil {
 		return err
 	}
-	if old.Token == own.Token {
+	if old.Token == own.Token && old.ResponseStatus == own.ResponseStatus && old.ResponseBody == own.ResponseBody {
 		return nil
 	}
 	return &idempotency.Replay{Stored: *old.record()}
