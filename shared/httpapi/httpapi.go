@@ -266,11 +266,15 @@ func encode(out Response) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, apierr.E(apierr.Op("httpapi.encode"), apierr.Internal, err)
 	}
-	status := out.Status
-	if status == 0 {
-		status = http.StatusOK
+	return statusOr200(out), body, nil
+}
+
+// statusOr200 is a response's status; a handler that names none answers 200.
+func statusOr200(out Response) int {
+	if out.Status == 0 {
+		return http.StatusOK
 	}
-	return status, body, nil
+	return out.Status
 }
 
 func (a *API) call(ctx context.Context, route Route, req *Request) (events.APIGatewayV2HTTPResponse, error) {
@@ -281,10 +285,10 @@ func (a *API) call(ctx context.Context, route Route, req *Request) (events.APIGa
 	if out.Bytes != nil {
 		return binaryResponse(out), nil
 	}
-	status, body, err := encode(out)
-	if err == nil && status == http.StatusNoContent {
-		return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"cache-control": "no-store"}}, nil
+	if out.Status == http.StatusNoContent {
+		return events.APIGatewayV2HTTPResponse{StatusCode: out.Status, Headers: map[string]string{"cache-control": "no-store"}}, nil
 	}
+	status, body, err := encode(out)
 	if err != nil {
 		return errorResponse(req.RequestID, err), err
 	}
@@ -398,10 +402,7 @@ func unauthorized() events.APIGatewayV2HTTPResponse {
 
 // binaryResponse is a handler's bytes as API Gateway sends binary bodies.
 func binaryResponse(out Response) events.APIGatewayV2HTTPResponse {
-	status := out.Status
-	if status == 0 {
-		status = http.StatusOK
-	}
+	status := statusOr200(out)
 	headers := map[string]string{"content-type": out.ContentType, "cache-control": "no-store"}
 	for k, v := range out.Headers {
 		headers[strings.ToLower(k)] = v

@@ -175,7 +175,7 @@ type Pending struct {
 }
 
 // NewPending is the pending record of a request of idempotency scope key
-// and payload hash, kept for keep (API.md: at least 24 hours).
+// and payload hash, kept for keep (docs/API.md: at least 24 hours).
 func NewPending(key, payloadHash string, now time.Time, keep time.Duration) *Pending {
 	return &Pending{rec: Record{
 		Key: key, Token: newToken(), PayloadHash: payloadHash, Status: Completed, ExpiresAt: now.Add(keep),

@@ -44,7 +44,7 @@ func TestMarkdown(t *testing.T) {
 	require.Contains(t, md, "**Goal missed:** with an Idempotency-Key the handler's median is 2.00×")
 
 	f.Keyed.Ratio = 1.2
-	require.False(t, f.GoalsMet(), "DESIGN.md: at most 1.15")
+	require.False(t, f.GoalsMet(), "docs/DESIGN.md: at most 1.15")
 	f.Keyed.Ratio = 1.1
 	require.True(t, f.GoalsMet())
 	require.Contains(t, f.Markdown(), "| 1.10 | yes |")
