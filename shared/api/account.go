@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/laoyou/laoyou/shared/account"
@@ -77,8 +76,11 @@ type signInRequest struct {
 }
 
 func (s *signInRequest) Valid() error {
-	if s.Tenant == "" || s.Code == "" {
-		return errors.New("tenant and code are required")
+	switch {
+	case s.Tenant == "":
+		return httpapi.Missing("tenant")
+	case s.Code == "":
+		return httpapi.Missing("code")
 	}
 	return nil
 }
@@ -119,7 +121,7 @@ type codeRequest struct {
 
 func (c *codeRequest) Valid() error {
 	if c.Code == "" {
-		return errors.New("code is required")
+		return httpapi.Missing("code")
 	}
 	return nil
 }
@@ -142,8 +144,11 @@ type weChatAppRequest struct {
 }
 
 func (w *weChatAppRequest) Valid() error {
-	if w.AppID == "" || w.AppSecret == "" {
-		return errors.New("appId and appSecret are required")
+	switch {
+	case w.AppID == "":
+		return httpapi.Missing("appId")
+	case w.AppSecret == "":
+		return httpapi.Missing("appSecret")
 	}
 	return nil
 }
@@ -175,7 +180,7 @@ func (g *roleRequest) Valid() error {
 	case auth.Patient, auth.Staff, auth.Admin:
 		return nil
 	}
-	return errors.New("role must be patient, staff or admin")
+	return httpapi.Invalid("role", "must be patient, staff or admin")
 }
 
 // roleGranted is the answer to a grant.
