@@ -110,11 +110,12 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, e
 // their own, with fault injection or counting).
 func DepsWith(db *dynamodb.Client, cfg config.Config, log *slog.Logger) *Deps {
 	store := dynamo.NewStore(db, cfg.Table)
+	store.Retention = cfg.Retention
 	return &Deps{
 		Config:   cfg,
 		Log:      log,
 		Store:    store,
-		Guard:    idempotency.NewGuard(dynamo.IdempotencyStore{Store: store}),
+		Guard:    idempotency.NewGuard(dynamo.IdempotencyStore{Store: store}, cfg.Retention.OrDefault().IdempotencyKeys),
 		Settings: tenant.NewCache(dynamo.SettingsStore{Store: store}, settingsTTL),
 		Links:    share.Links{BaseURL: cfg.ShareBaseURL, MiniProgramPage: cfg.MiniProgramPage},
 		Now:      time.Now,

@@ -4,8 +4,11 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is every setting a Laoyou function reads.
@@ -32,6 +35,49 @@ type Config struct {
 	// loopback (127.0.0.1, ::1, localhost). Only the local runner sets it; in
 	// AWS every webhook URL must be https.
 	AllowLoopbackWebhooks bool
+
+	// Retention of the items that only record what happened (see Retention).
+	Retention Retention
+}
+
+// Retention is how long the table keeps the items that only record what
+// happened before its TTL deletes them. TTL only cleans up: deletion lags
+// by up to days, and nothing correct depends on it. A zero field means the
+// default (DefaultRetention), so a Config built in code keeps items as a
+// deployed function does.
+type Retention struct {
+	Events          time.Duration // EVENT_RETENTION_DAYS: event (outbox) items, delivered by the stream within a day
+	IdempotencyKeys time.Duration // IDEMPOTENCY_KEY_HOURS: Idempotency-Key records, replayed this long; at least 24 hours
+	Clicks          time.Duration // CLICK_RETENTION_DAYS: opened share links, counted from the stream within a day
+	DeadLetters     time.Duration // DEAD_LETTER_RETENTION_DAYS: webhooks and subscribe messages given up on, listable by admins
+}
+
+// DefaultRetention is the retention of template.yaml's parameter defaults.
+var DefaultRetention = Retention{
+	Events:          180 * 24 * time.Hour,
+	IdempotencyKeys: 25 * time.Hour,
+	Clicks:          24 * time.Hour,
+	DeadLetters:     90 * 24 * time.Hour,
+}
+
+// MinIdempotencyKeyRetention is the contract's floor: keys are kept at
+// least 24 hours.
+const MinIdempotencyKeyRetention = 24 * time.Hour
+
+// OrDefault is r with every zero field set to its default.
+func (r Retention) OrDefault() Retention {
+	or := func(d, def time.Duration) time.Duration {
+		if d <= 0 {
+			return def
+		}
+		return d
+	}
+	return Retention{
+		Events:          or(r.Events, DefaultRetention.Events),
+		IdempotencyKeys: or(r.IdempotencyKeys, DefaultRetention.IdempotencyKeys),
+		Clicks:          or(r.Clicks, DefaultRetention.Clicks),
+		DeadLetters:     or(r.DeadLetters, DefaultRetention.DeadLetters),
+	}
 }
 
 // LocalPhonePepper is the pepper of the local runner and tests when
@@ -46,25 +92,30 @@ var ErrNoPhonePepper = errors.New("config: PHONE_PEPPER is not set: the secret p
 // FromEnv reads a deployed function's configuration. Every setting but the
 // phone pepper has a default; a missing PHONE_PEPPER is an error, as a
 // public default would let anyone reverse the stored phone hashes.
+//
+// A retention setting that is not a whole number of days (hours), or keeps
+// Idempotency-Key records less than 24 hours, is an error too.
 func FromEnv() (Config, error) {
-	c := read()
+	c, err := read()
 	if c.PhonePepper == "" {
-		return c, ErrNoPhonePepper
+		err = errors.Join(ErrNoPhonePepper, err)
 	}
-	return c, nil
+	return c, err
 }
 
 // LocalFromEnv reads the local runner's configuration: as FromEnv, but
-// PHONE_PEPPER defaults to LocalPhonePepper.
+// PHONE_PEPPER defaults to LocalPhonePepper, and a retention setting
+// FromEnv refuses keeps its default.
 func LocalFromEnv() Config {
-	c := read()
+	c, _ := read()
 	if c.PhonePepper == "" {
 		c.PhonePepper = LocalPhonePepper
 	}
 	return c
 }
 
-func read() Config {
+func read() (Config, error) {
+	retention, err := readRetention()
 	return Config{
 		Table:           env("TABLE_NAME", "laoyou"),
 		Endpoint:        strings.TrimSpace(os.Getenv("DYNAMODB_ENDPOINT")),
@@ -83,7 +134,38 @@ func read() Config {
 		SecretsKeyID:        env("SECRETS_KEY_ID", ""),
 
 		AllowLoopbackWebhooks: env("WEBHOOK_ALLOW_LOOPBACK", "") == "true",
+
+		Retention: retention,
+	}, err
+}
+
+// readRetention reads the retention settings; each one unset, or refused
+// (named in err), keeps its default.
+func readRetention() (Retention, error) {
+	r := DefaultRetention
+	var errs []error
+	period := func(dst *time.Duration, name string, unit, least time.Duration) {
+		v := strings.TrimSpace(os.Getenv(name))
+		if v == "" {
+			return
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || time.Duration(n) > time.Duration(1<<62)/unit {
+			errs = append(errs, fmt.Errorf("config: %s=%q is not a positive whole number", name, v))
+			return
+		}
+		if d := time.Duration(n) * unit; d >= least {
+			*dst = d
+			return
+		}
+		errs = append(errs, fmt.Errorf("config: %s=%q keeps less than the %.0f hours the API promises", name, v, least.Hours()))
 	}
+	const day = 24 * time.Hour
+	period(&r.Events, "EVENT_RETENTION_DAYS", day, 0)
+	period(&r.IdempotencyKeys, "IDEMPOTENCY_KEY_HOURS", time.Hour, MinIdempotencyKeyRetention)
+	period(&r.Clicks, "CLICK_RETENTION_DAYS", day, 0)
+	period(&r.DeadLetters, "DEAD_LETTER_RETENTION_DAYS", day, 0)
+	return r, errors.Join(errs...)
 }
 
 func env(name, fallback string) string {

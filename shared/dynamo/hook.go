@@ -47,8 +47,6 @@ const (
 	// effectKeep outlives any redelivery: the stream keeps records 24
 	// hours and the event source gives up on them after a day.
 	effectKeep = 30 * 24 * time.Hour
-	// deadLetterKeep is how long dead letters stay listable.
-	deadLetterKeep = 90 * 24 * time.Hour
 	// deadLettersLimit bounds the listing to one page of the newest.
 	deadLettersLimit = 100
 )
@@ -288,7 +286,7 @@ func (s HookStore) DeadLetter(ctx context.Context, dl hook.DeadLetter, effect st
 		key:  key{PK: tenantPK(dl.Tenant), SK: skDeadLetter + dl.At.UTC().Format(sortableTime) + "#" + dl.EventID + "#" + dl.RuleID},
 		Kind: kindDeadLetter, Tenant: dl.Tenant, EventID: dl.EventID, EventType: string(dl.EventType), RuleID: dl.RuleID,
 		Action: dl.Action, URL: dl.URL, TemplateID: dl.TemplateID, Recipient: dl.Recipient, Attempts: dl.Attempts,
-		Status: dl.Status, Error: dl.Error, Payload: string(dl.Payload), At: dl.At, TTL: s.ttlAfter(deadLetterKeep),
+		Status: dl.Status, Error: dl.Error, Payload: string(dl.Payload), At: dl.At, TTL: s.ttlAfter(s.retention().DeadLetters),
 	})
 	if err != nil {
 		return err

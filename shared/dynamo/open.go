@@ -20,7 +20,7 @@ import (
 //
 // Items:
 //
-//	OPEN#<id> / _     one opened link: the code as given, when; kept a day
+//	OPEN#<id> / _     one opened link: the code as given, when; kept for the click retention
 //
 // An open is written with one PutItem and no read, so the public route
 // cannot tell a known code from an unknown one and a viral code makes no
@@ -29,10 +29,7 @@ import (
 // referral.clicked events of their tenant; an unknown code's open counts
 // nowhere and expires.
 
-const (
-	kindOpen = "open"
-	openKeep = 24 * time.Hour
-)
+const kindOpen = "open"
 
 func openPK(id string) string { return "OPEN#" + id }
 
@@ -48,7 +45,7 @@ type openItem struct {
 func (s ReferralStore) RecordOpen(ctx context.Context, code string, at time.Time) error {
 	put, err := s.put(openItem{
 		key:  key{PK: openPK(uuid.Must(uuid.NewV7()).String()), SK: skSelf},
-		Kind: kindOpen, Code: code, OpenedAt: at.UTC(), TTL: s.ttlAfter(openKeep),
+		Kind: kindOpen, Code: code, OpenedAt: at.UTC(), TTL: s.ttlAfter(s.retention().Clicks),
 	})
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/idempotency"
 )
 
@@ -21,6 +22,9 @@ type Store struct {
 	DB    *dynamodb.Client
 	Table string
 	Now   func() time.Time
+	// Retention sets the TTL of events, opens and dead letters; zero
+	// fields keep their defaults.
+	Retention config.Retention
 }
 
 // NewStore returns a store over table.
@@ -277,3 +281,6 @@ func (s *Store) getItem(ctx context.Context, k key, out any) (found bool, err er
 
 // ttlAfter is a TTL attribute value: epoch seconds d from now.
 func (s *Store) ttlAfter(d time.Duration) int64 { return s.Now().Add(d).Unix() }
+
+// retention is the store's retention with the defaults filled in.
+func (s *Store) retention() config.Retention { return s.Retention.OrDefault() }

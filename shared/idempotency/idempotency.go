@@ -70,9 +70,10 @@ type Guard struct {
 	Now      func() time.Time
 }
 
-// NewGuard returns a guard keeping responses for 25 hours.
-func NewGuard(s Store) *Guard {
-	return &Guard{Store: s, Keep: 25 * time.Hour, InFlight: 30 * time.Second, Now: time.Now}
+// NewGuard returns a guard keeping responses for keep (the configured
+// Idempotency-Key retention).
+func NewGuard(s Store, keep time.Duration) *Guard {
+	return &Guard{Store: s, Keep: keep, InFlight: 30 * time.Second, Now: time.Now}
 }
 
 // ValidKey reports whether a client's Idempotency-Key is acceptable.
