@@ -83,14 +83,19 @@ func newStackWith(t *testing.T, setup func(*config.Config), opts ...ddbtest.Opti
 	_, _ = rand.Read(sealKey)
 	deps.Secrets, err = secret.NewAESGCM(sealKey)
 	require.NoError(t, err)
-	s := &stack{t: t, db: db, deps: deps, wechat: stub, apis: map[string]lambdaAPI{
+	s := &stack{t: t, db: db, deps: deps, wechat: stub, apis: apisOf(deps)}
+	return s
+}
+
+// apisOf is every HTTP function's API over deps, by function name.
+func apisOf(deps *Deps) map[string]lambdaAPI {
+	return map[string]lambdaAPI{
 		"referral": Referral(deps),
 		"coupons":  Coupons(deps),
 		"groupbuy": GroupBuy(deps),
 		"admin":    Admin(deps),
 		"auth":     Auth(deps),
-	}}
-	return s
+	}
 }
 
 var (
