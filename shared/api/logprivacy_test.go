@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
@@ -123,9 +124,10 @@ func TestLogsAndMetricsCarryNoPersonalData(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, r.Status, r.Body)
 	s.wechat.ClearFaults()
 
-	// The hooks function: a room succeeds; its members get a subscribe
-	// message (the friend never accepted the template: skipped) and a
-	// webhook that fails for good is dead-lettered.
+	// The hooks function: rooms succeed; their members get a subscribe
+	// message (the friend never accepted the template: skipped), first
+	// while WeChat is busy (given up on), and a webhook that fails for good
+	// is dead-lettered.
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}))
@@ -135,12 +137,19 @@ func TestLogsAndMetricsCarryNoPersonalData(t *testing.T) {
 		fmt.Sprintf(`{"event":"group.succeeded","webhook":{"url":%q,"secret":%q}}`, broken.URL, webhookSecret)).Status)
 	require.Equal(t, http.StatusOK, s.putHook(boss, "tell-members",
 		`{"event":"group.succeeded","to":"members","subscribeMessage":{"templateId":"TPL-OK","page":"pages/group/index","data":{"thing1":"{deal.title}"}}}`).Status)
+	hooksOf(s.deps).dispatcher.Messages.Backoff = time.Millisecond
 	s.wechat.Accept(testAppID, leaderOpenID, "TPL-OK")
-	s.deal(tenant, "duo", map[string]any{"groupSize": 2, "stock": 10})
-	room := s.opened(leader, "duo")
-	require.Equal(t, http.StatusOK, s.join(friend, room).Status)
-	drainHooks(t, s)
-	require.Len(t, s.wechat.SentMessages(), 1, "the leader's message went out, the friend's was skipped")
+	succeed := func(dealID string) {
+		s.deal(tenant, dealID, map[string]any{"groupSize": 2, "stock": 10})
+		room := s.opened(leader, dealID)
+		require.Equal(t, http.StatusOK, s.join(friend, room).Status)
+		drainHooks(t, s)
+	}
+	s.wechat.Fail(wechatstub.Subscribe, wechatstub.Busy, 100)
+	succeed("duo-busy")
+	s.wechat.ClearFaults()
+	succeed("duo")
+	require.Len(t, s.wechat.SentMessages(), 1, "the leader's message went out once WeChat answered, the friend's was skipped")
 	s.runCloser(s.deps)
 
 	if tok, ok := s.rawItem("WXAPP#"+testAppID, "TOKEN")["token"].(*types.AttributeValueMemberS); ok {
@@ -153,6 +162,7 @@ func TestLogsAndMetricsCarryNoPersonalData(t *testing.T) {
 	logged, metered := logs.String(), emf.String()
 	require.Contains(t, logged, `"msg":"request"`, "access log lines were captured")
 	require.Contains(t, logged, `"msg":"webhook failed"`, "the hooks function's lines were captured")
+	require.Contains(t, logged, `"msg":"subscribe message not sent"`)
 	require.Contains(t, metered, `"_aws"`, "EMF records were captured")
 	var leaks []string
 	for source, lines := range map[string]string{"log": logged, "EMF": metered} {
