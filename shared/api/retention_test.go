@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/laoyou/laoyou/infra/ddbtest"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/idempotency"
 )
@@ -105,5 +106,58 @@ func TestRetentionSetsEachRecordsTTL(t *testing.T) {
 		if _, ok := it["ttl"]; ok {
 			require.True(t, expiring[str(it, "kind")], "%s / %s (kind %q) expires", str(it, "pk"), str(it, "sk"), str(it, "kind"))
 		}
+	}
+}
+
+// TestIdempotencyKeyPastItsRetentionIsFree: TTL deletion lags by days, so
+// an Idempotency-Key record still present after its retention is treated
+// as gone: the key is free for a new request. Within its retention the
+// same key with another body is IDEMPOTENCY_KEY_REUSED. Both ways a key is
+// recorded: claimed before the work, and written with it.
+func TestIdempotencyKeyPastItsRetentionIsFree(t *testing.T) {
+	t.Parallel()
+	const keep = 30 * time.Hour
+	tenant := "clinic-a"
+	tests := []struct {
+		name        string
+		fn, route   string
+		as          who
+		first, next string
+		ok          int
+	}{
+		{name: "claimed before the work", fn: "admin", route: "PUT /v1/admin/settings", as: admin(tenant),
+			first: `{"holdDays":7,"bindingWindowDays":30}`, next: `{"holdDays":3,"bindingWindowDays":30}`, ok: http.StatusOK},
+		{name: "written with the work", fn: "coupons", route: "POST /v1/coupons/claim", as: patient(tenant, "bob"),
+			first: `{"templateId":"welcome"}`, next: `{"templateId":"spring"}`, ok: http.StatusCreated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStackWith(t, func(c *config.Config) { c.Retention.IdempotencyKeys = keep }, ddbtest.WithoutStream())
+			s.putTemplate(tenant, "welcome", map[string]any{"stock": 10})
+			s.putTemplate(tenant, "spring", map[string]any{"stock": 10})
+			start := time.Now().UTC().Truncate(time.Second)
+			at := start
+			s.deps.Store.Now = func() time.Time { return at }
+			s.deps.Guard.Now = func() time.Time { return at }
+			keyed := func(body string) reply {
+				return s.do(call{fn: tt.fn, route: tt.route, as: tt.as, body: body, headers: map[string]string{"Idempotency-Key": "k-1"}})
+			}
+
+			r := keyed(tt.first)
+			require.Equal(t, tt.ok, r.Status, r.Body)
+
+			at = start.Add(keep) // the record's last second
+			r = keyed(tt.next)
+			require.Equal(t, http.StatusUnprocessableEntity, r.Status, r.Body)
+			require.Equal(t, "IDEMPOTENCY_KEY_REUSED", r.Code(t))
+
+			at = start.Add(keep + time.Second) // expired, not yet deleted
+			r = keyed(tt.next)
+			require.Equal(t, tt.ok, r.Status, "a new request under the freed key: %s", r.Body)
+			again := keyed(tt.next)
+			require.Equal(t, r.Status, again.Status)
+			require.Equal(t, r.Body, again.Body, "the new record replays")
+		})
 	}
 }
