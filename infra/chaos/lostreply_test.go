@@ -45,7 +45,10 @@ func TestLostReplyOfIdempotencyClaim(t *testing.T) {
 
 // keyInWrite names the cases of TestRetryAfterLostCommit whose route
 // writes its Idempotency-Key record with its own write.
-var keyInWrite = map[string]bool{"join": true, "open": true, "claim": true, "redeem": true}
+var keyInWrite = map[string]bool{
+	"join": true, "open": true, "claim": true, "redeem": true,
+	"bind": true,
+}
 
 // TestRetryAfterLostCommit: a request's write commits, the function's
 // call times out before the reply, it answers 5xx, and the client retries

@@ -94,6 +94,19 @@ func keyedRoutes() []keyedRoute {
 				effects: func() int { return len(s.events(event.CouponRedeemed)) },
 			}
 		}},
+		{"bind", func(s *stack) keyedCalls {
+			alice := s.codeOf(patient("clinic-a", "alice"))
+			zoe := s.codeOf(patient("clinic-a", "zoe"))
+			bind := func(code string, i int) call {
+				return call{fn: "referral", route: "POST /v1/referral/bind", as: patient("clinic-a", fmt.Sprintf("u%d", i)),
+					body: fmt.Sprintf(`{"code":%q}`, code)}
+			}
+			return keyedCalls{
+				mk:      func(i int) call { return bind(alice, i) },
+				other:   func(i int) call { return bind(zoe, i) },
+				effects: func() int { return len(s.events(event.ReferralBound)) },
+			}
+		}},
 	}
 }
 

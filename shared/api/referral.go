@@ -18,7 +18,7 @@ func Referral(d *Deps) *httpapi.API {
 		httpapi.Route{Key: "POST /v1/referral/code", Access: auth.AnyUser, Handle: createCode(svc)},
 		httpapi.Route{Key: "GET /v1/r/{code}", Access: auth.Public, Handle: resolveCode(svc)},
 		httpapi.Route{Key: "POST /v1/r/{code}/open", Access: auth.Public, Handle: openCode(svc)},
-		httpapi.Route{Key: "POST /v1/referral/bind", Access: auth.AnyUser, Handle: bindCode(svc)},
+		httpapi.Route{Key: "POST /v1/referral/bind", Access: auth.AnyUser, Handle: bindCode(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /v1/referral/me", Access: auth.AnyUser, Handle: myReferrals(svc)},
 		httpapi.Route{Key: "GET /v1/referral/code/image", Access: auth.AnyUser, Handle: referralCodeImage(d)},
 		httpapi.Route{Key: "POST /v1/staff/visits", Access: auth.StaffOnly, Handle: recordVisit(svc)},
@@ -81,8 +81,9 @@ func bindCode(svc *referral.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		b, err := svc.Bind(ctx, r.Caller, in.Code)
-		return httpapi.OK(b), err
+		respond := func(b referral.BindResult) httpapi.Response { return httpapi.OK(b) }
+		b, err := svc.Bind(httpapi.Answering(ctx, respond), r.Caller, in.Code)
+		return respond(b), err
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/privacy"
 	"github.com/laoyou/laoyou/shared/share"
 	"github.com/laoyou/laoyou/shared/tenant"
@@ -267,6 +268,11 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 	e := event.New(event.ReferralBound, b.Tenant, b.BoundAt, map[string]any{
 		"referrerId": b.ReferrerID, "refereeId": b.RefereeID, "code": b.Code, "channel": "code",
 	})
+	// The answer is decided, and stored with the write: a retry after a
+	// lost reply is cancelled on its key's record and replays it.
+	if err := idempotency.Prepare(ctx, b.result()); err != nil {
+		return BindResult{}, apierr.E(op, err)
+	}
 	conflict, err := s.Store.Bind(ctx, b, e)
 	if err != nil {
 		return BindResult{}, apierr.E(op, err)
@@ -278,7 +284,12 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 		}
 		b = *existing
 	}
-	return BindResult{Referrer: Person{DisplayName: b.ReferrerName}, Referee: Person{DisplayName: b.RefereeName}, BoundAt: b.BoundAt}, nil
+	return b.result(), nil
+}
+
+// result is the answer to a bind that made, or found, b.
+func (b Binding) result() BindResult {
+	return BindResult{Referrer: Person{DisplayName: b.ReferrerName}, Referee: Person{DisplayName: b.RefereeName}, BoundAt: b.BoundAt}
 }
 
 // withSettings does a route's one read and returns the tenant's settings
