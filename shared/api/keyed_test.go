@@ -1,12 +1,15 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/event"
 )
 
@@ -107,6 +110,32 @@ func keyedRoutes() []keyedRoute {
 				effects: func() int { return len(s.events(event.ReferralBound)) },
 			}
 		}},
+		{"visit", func(s *stack) keyedCalls { return visitCalls(s, "") }},
+		// The referrer's role record says staff: the qualifying write is
+		// cancelled on its check and written again without that reward; the
+		// key's record goes with the write that commits.
+		{"visit, referrer granted staff", func(s *stack) keyedCalls { return visitCalls(s, auth.Staff) }},
+	}
+}
+
+// visitCalls report the qualifying visits of newcomers bound to a referrer
+// whose role record, when referrerRole is set, is that role.
+func visitCalls(s *stack, referrerRole auth.Role) keyedCalls {
+	referrer := patient("clinic-a", "alice")
+	for i := range 8 {
+		s.referralBound(referrer, fmt.Sprintf("u%d", i))
+	}
+	if referrerRole != "" {
+		require.NoError(s.t, dynamo.RoleStore{Store: s.deps.Store}.SetRole(context.Background(), "clinic-a", "alice", referrerRole))
+	}
+	visit := func(visitID string, i int) call {
+		return call{fn: "referral", route: "POST /v1/staff/visits", as: staff("clinic-a", "desk"),
+			body: fmt.Sprintf(`{"visitId":%q,"userId":"u%d","kind":"treatment","amountFen":19900}`, visitID, i)}
+	}
+	return keyedCalls{
+		mk:      func(i int) call { return visit(fmt.Sprintf("V%d", i), i) },
+		other:   func(i int) call { return visit(fmt.Sprintf("W%d", i), i) },
+		effects: func() int { return len(s.events(event.ReferralQualified)) },
 	}
 }
 
