@@ -47,7 +47,7 @@ func TestLostReplyOfIdempotencyClaim(t *testing.T) {
 // writes its Idempotency-Key record with its own write.
 var keyInWrite = map[string]bool{
 	"join": true, "open": true, "claim": true, "redeem": true,
-	"bind": true, "visit": true,
+	"bind": true, "visit": true, "referral code": true,
 }
 
 // TestRetryAfterLostCommit: a request's write commits, the function's

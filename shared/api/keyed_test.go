@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -115,6 +116,17 @@ func keyedRoutes() []keyedRoute {
 		// cancelled on its check and written again without that reward; the
 		// key's record goes with the write that commits.
 		{"visit, referrer granted staff", func(s *stack) keyedCalls { return visitCalls(s, auth.Staff) }},
+		{"referral code", func(s *stack) keyedCalls {
+			// The route takes no body; another body is another request.
+			code := func(body string, i int) call {
+				return call{fn: "referral", route: "POST /v1/referral/code", as: patient("clinic-a", fmt.Sprintf("u%d", i)), body: body}
+			}
+			return keyedCalls{
+				mk:      func(i int) call { return code("", i) },
+				other:   func(i int) call { return code("{}", i) },
+				effects: s.codes,
+			}
+		}},
 	}
 }
 
@@ -137,6 +149,18 @@ func visitCalls(s *stack, referrerRole auth.Role) keyedCalls {
 		other:   func(i int) call { return visit(fmt.Sprintf("W%d", i), i) },
 		effects: func() int { return len(s.events(event.ReferralQualified)) },
 	}
+}
+
+// codes counts the referral codes made (their CODE# items; each has a
+// copy under its owner too).
+func (s *stack) codes() int {
+	n := 0
+	for _, item := range s.scan() {
+		if pk, ok := item["pk"].(*typesS); ok && strings.HasPrefix(pk.Value, "CODE#") {
+			n++
+		}
+	}
+	return n
 }
 
 func withKey(c call, key string) call {

@@ -15,7 +15,7 @@ import (
 func Referral(d *Deps) *httpapi.API {
 	svc := ReferralService(d)
 	return httpapi.New(d.Log, d.Guard,
-		httpapi.Route{Key: "POST /v1/referral/code", Access: auth.AnyUser, Handle: createCode(svc)},
+		httpapi.Route{Key: "POST /v1/referral/code", Access: auth.AnyUser, Handle: createCode(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /v1/r/{code}", Access: auth.Public, Handle: resolveCode(svc)},
 		httpapi.Route{Key: "POST /v1/r/{code}/open", Access: auth.Public, Handle: openCode(svc)},
 		httpapi.Route{Key: "POST /v1/referral/bind", Access: auth.AnyUser, Handle: bindCode(svc), KeyInWrite: true},
@@ -39,8 +39,9 @@ func ReferralService(d *Deps) *referral.Service {
 
 func createCode(svc *referral.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		s, err := svc.MyCode(ctx, r.Caller)
-		return httpapi.OK(s), err
+		respond := func(s referral.Share) httpapi.Response { return httpapi.OK(s) }
+		s, err := svc.MyCode(httpapi.Answering(ctx, respond), r.Caller)
+		return respond(s), err
 	}
 }
 

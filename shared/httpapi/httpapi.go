@@ -74,7 +74,7 @@ type Route struct {
 	// idempotency.Prepare before its commit): a keyed request costs no extra
 	// call. Other routes are guarded by a claim before and a completion
 	// after the work (two more writes): so far
-	// POST /v1/referral/code, the admin PUTs, the
+	// the admin PUTs, the
 	// refund, sign-in and phone routes and the public open route.
 	KeyInWrite bool
 }

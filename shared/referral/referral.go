@@ -39,6 +39,7 @@ type Code struct {
 	PhoneHash   string // HMAC of the referrer's phone, for self-referral checks
 	Role        auth.Role
 	CreatedAt   time.Time
+	Req         string // the idempotency scope of the request that made it; "" without a key
 }
 
 // Binding ties a referee to their referrer. A referee has at most one
@@ -85,6 +86,7 @@ var ErrCodeTaken = errors.New("referral: code taken")
 // Store keeps referral state. Every write is a single conditional call.
 type Store interface {
 	VisitStore
+	idempotency.Recorder
 	// CodeOf returns the user's code, or nil, and the hash of the phone
 	// bound to their profile ("" if none), in one read.
 	CodeOf(ctx context.Context, tenant, userID string) (*Code, string, error)
@@ -134,6 +136,15 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 	if err != nil {
 		return Share{}, apierr.E(op, err)
 	}
+	req := idempotency.ScopeOf(ctx)
+	if c != nil && req != "" && c.Req == req {
+		// This request's own earlier commit, whose reply was lost.
+		done := s.shareOf(c.Code)
+		if err := idempotency.Again(ctx, s.Store, done); err != nil {
+			return Share{}, apierr.E(op, err)
+		}
+		return done, nil
+	}
 	phoneHash := privacy.PhoneHash(s.Pepper, caller.PhoneNumber)
 	if phoneHash == "" {
 		phoneHash = boundPhone // the number the user bound through WeChat
@@ -147,6 +158,11 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 			PhoneHash:   phoneHash,
 			Role:        caller.Role,
 			CreatedAt:   s.Now().UTC(),
+			Req:         req,
+		}
+		// Each attempt (a new code) stores its own answer with its write.
+		if err := idempotency.Prepare(ctx, s.shareOf(fresh.Code)); err != nil {
+			return Share{}, apierr.E(op, err)
 		}
 		existing, err := s.Store.SaveCode(ctx, fresh)
 		switch {
@@ -160,7 +176,12 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 			c = &fresh
 		}
 	}
-	return Share{Code: c.Code, Link: s.Links.Referral(c.Code)}, nil
+	return s.shareOf(c.Code), nil
+}
+
+// shareOf is code with its share links.
+func (s *Service) shareOf(code string) Share {
+	return Share{Code: code, Link: s.Links.Referral(code)}
 }
 
 // Landing is what a shared code opens: whose code, at which clinic, and
