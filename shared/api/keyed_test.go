@@ -127,6 +127,19 @@ func keyedRoutes() []keyedRoute {
 				effects: s.codes,
 			}
 		}},
+		{"link open", func(s *stack) keyedCalls {
+			alice := s.codeOf(patient("clinic-a", "alice"))
+			zoe := s.codeOf(patient("clinic-a", "zoe"))
+			// Public: no caller, so every party is the same anonymous one.
+			open := func(code string) call {
+				return call{fn: "referral", route: "POST /v1/r/{code}/open", params: map[string]string{"code": code}}
+			}
+			return keyedCalls{
+				mk:      func(int) call { return open(alice) },
+				other:   func(int) call { return open(zoe) },
+				effects: func() int { return s.countPK("OPEN#") },
+			}
+		}},
 	}
 }
 
@@ -153,10 +166,13 @@ func visitCalls(s *stack, referrerRole auth.Role) keyedCalls {
 
 // codes counts the referral codes made (their CODE# items; each has a
 // copy under its owner too).
-func (s *stack) codes() int {
+func (s *stack) codes() int { return s.countPK("CODE#") }
+
+// countPK counts the table's items whose partition key starts with prefix.
+func (s *stack) countPK(prefix string) int {
 	n := 0
 	for _, item := range s.scan() {
-		if pk, ok := item["pk"].(*typesS); ok && strings.HasPrefix(pk.Value, "CODE#") {
+		if pk, ok := item["pk"].(*typesS); ok && strings.HasPrefix(pk.Value, prefix) {
 			n++
 		}
 	}

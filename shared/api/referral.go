@@ -17,7 +17,7 @@ func Referral(d *Deps) *httpapi.API {
 	return httpapi.New(d.Log, d.Guard,
 		httpapi.Route{Key: "POST /v1/referral/code", Access: auth.AnyUser, Handle: createCode(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /v1/r/{code}", Access: auth.Public, Handle: resolveCode(svc)},
-		httpapi.Route{Key: "POST /v1/r/{code}/open", Access: auth.Public, Handle: openCode(svc)},
+		httpapi.Route{Key: "POST /v1/r/{code}/open", Access: auth.Public, Handle: openCode(svc), KeyInWrite: true},
 		httpapi.Route{Key: "POST /v1/referral/bind", Access: auth.AnyUser, Handle: bindCode(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /v1/referral/me", Access: auth.AnyUser, Handle: myReferrals(svc)},
 		httpapi.Route{Key: "GET /v1/referral/code/image", Access: auth.AnyUser, Handle: referralCodeImage(d)},
@@ -61,7 +61,8 @@ func resolveCode(svc *referral.Service) httpapi.HandlerFunc {
 
 func openCode(svc *referral.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		return httpapi.NoContent(), svc.Open(ctx, r.PathParam("code"))
+		respond := func(struct{}) httpapi.Response { return httpapi.NoContent() }
+		return respond(struct{}{}), svc.Open(httpapi.Answering(ctx, respond), r.PathParam("code"))
 	}
 }
 

@@ -101,7 +101,9 @@ type Store interface {
 	FindCodeFor(ctx context.Context, code, tenant, userID string, withSettings bool) (*Code, string, *tenant.Settings, error)
 	// RecordOpen records that a share link of code was opened, with one
 	// write and no read. Only opens of a code that exists are counted (by
-	// the stream, which knows the code's tenant); others count nowhere.
+	// the stream, which knows the code's tenant); others count nowhere. A
+	// keyed open is its key's record: a repeat of it writes nothing and
+	// returns an *idempotency.Replay.
 	RecordOpen(ctx context.Context, code string, at time.Time) error
 	// Bind stores b with its event, in one transaction, only if the referee
 	// is unbound and not a patient and the referrer is not bound to the
@@ -228,6 +230,10 @@ func (s *Service) Open(ctx context.Context, raw string) error {
 	code, ok := share.Normalize(raw, share.ReferralCodeLen)
 	if !ok {
 		return nil
+	}
+	// The answer, no content, is stored with the open (see Store.RecordOpen).
+	if err := idempotency.Prepare(ctx, struct{}{}); err != nil {
+		return apierr.E(apierr.Op("referral.Open"), err)
 	}
 	if err := s.Store.RecordOpen(ctx, code, s.Now().UTC()); err != nil {
 		return apierr.E(apierr.Op("referral.Open"), err)
