@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -45,7 +46,14 @@ func TestLostReplyOfIdempotencyClaim(t *testing.T) {
 
 // keyInWrite names the cases of TestRetryAfterLostCommit whose route
 // writes its Idempotency-Key record with its own write.
-var keyInWrite = map[string]bool{"join": true, "open": true, "claim": true, "redeem": true}
+var keyInWrite = map[string]bool{
+	"join": true, "open": true, "claim": true, "redeem": true,
+	"bind": true, "visit": true, "referral code": true, "link open": true,
+}
+
+// lostWrite names the write whose reply is lost in a case of
+// TestRetryAfterLostCommit, where it is not a TransactWriteItems.
+var lostWrite = map[string]string{"link open": "PutItem"}
 
 // TestRetryAfterLostCommit: a request's write commits, the function's
 // call times out before the reply, it answers 5xx, and the client retries
@@ -91,12 +99,16 @@ func TestRetryAfterLostCommit(t *testing.T) {
 			id := f.setup(request{fn: "groupbuy", route: "POST /v1/groups", body: `{"dealId":"trio"}`, as: patientOf(clinic, "alice")}).json()["groupId"].(string)
 			return request{fn: "groupbuy", route: "POST /v1/groups/{groupId}/join", params: map[string]string{"groupId": id}, as: patientOf(clinic, "bob")}
 		}, http.StatusOK, "join-retry-conflicts-with-itself"},
+		{"link open", func(f fixture) request {
+			code := f.setup(request{fn: "referral", route: "POST /v1/referral/code", as: patientOf(clinic, "alice")}).json()["code"].(string)
+			return request{fn: "referral", route: "POST /v1/r/{code}/open", params: map[string]string{"code": code}}
+		}, http.StatusNoContent, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel() // a table and faults of its own
 			db := ddbtest.New(t)
-			faults := New(1, Rates{}).Only("TransactWriteItems")
+			faults := New(1, Rates{}).Only(cmp.Or(lostWrite[tt.name], "TransactWriteItems"))
 			sys := newSystem(db.Endpoint, db.Table, db.NewClient(t, faults.Option, FastRetries(2)), db.Client)
 			calm := newSystem(db.Endpoint, db.Table, db.Client, db.Client)
 			setUp(t, calm)

@@ -1,12 +1,16 @@
 package api
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/event"
 )
 
@@ -94,7 +98,85 @@ func keyedRoutes() []keyedRoute {
 				effects: func() int { return len(s.events(event.CouponRedeemed)) },
 			}
 		}},
+		{"bind", func(s *stack) keyedCalls {
+			alice := s.codeOf(patient("clinic-a", "alice"))
+			zoe := s.codeOf(patient("clinic-a", "zoe"))
+			bind := func(code string, i int) call {
+				return call{fn: "referral", route: "POST /v1/referral/bind", as: patient("clinic-a", fmt.Sprintf("u%d", i)),
+					body: fmt.Sprintf(`{"code":%q}`, code)}
+			}
+			return keyedCalls{
+				mk:      func(i int) call { return bind(alice, i) },
+				other:   func(i int) call { return bind(zoe, i) },
+				effects: func() int { return len(s.events(event.ReferralBound)) },
+			}
+		}},
+		{"visit", func(s *stack) keyedCalls { return visitCalls(s, "") }},
+		// The referrer's role record says staff: the qualifying write is
+		// cancelled on its check and written again without that reward; the
+		// key's record goes with the write that commits.
+		{"visit, referrer granted staff", func(s *stack) keyedCalls { return visitCalls(s, auth.Staff) }},
+		{"referral code", func(s *stack) keyedCalls {
+			// The route takes no body; another body is another request.
+			code := func(body string, i int) call {
+				return call{fn: "referral", route: "POST /v1/referral/code", as: patient("clinic-a", fmt.Sprintf("u%d", i)), body: body}
+			}
+			return keyedCalls{
+				mk:      func(i int) call { return code("", i) },
+				other:   func(i int) call { return code("{}", i) },
+				effects: s.codes,
+			}
+		}},
+		{"link open", func(s *stack) keyedCalls {
+			alice := s.codeOf(patient("clinic-a", "alice"))
+			zoe := s.codeOf(patient("clinic-a", "zoe"))
+			// Public: no caller, so every party is the same anonymous one.
+			open := func(code string) call {
+				return call{fn: "referral", route: "POST /v1/r/{code}/open", params: map[string]string{"code": code}}
+			}
+			return keyedCalls{
+				mk:      func(int) call { return open(alice) },
+				other:   func(int) call { return open(zoe) },
+				effects: func() int { return s.countPK("OPEN#") },
+			}
+		}},
 	}
+}
+
+// visitCalls report the qualifying visits of newcomers bound to a referrer
+// whose role record, when referrerRole is set, is that role.
+func visitCalls(s *stack, referrerRole auth.Role) keyedCalls {
+	referrer := patient("clinic-a", "alice")
+	for i := range 8 {
+		s.referralBound(referrer, fmt.Sprintf("u%d", i))
+	}
+	if referrerRole != "" {
+		require.NoError(s.t, dynamo.RoleStore{Store: s.deps.Store}.SetRole(context.Background(), "clinic-a", "alice", referrerRole))
+	}
+	visit := func(visitID string, i int) call {
+		return call{fn: "referral", route: "POST /v1/staff/visits", as: staff("clinic-a", "desk"),
+			body: fmt.Sprintf(`{"visitId":%q,"userId":"u%d","kind":"treatment","amountFen":19900}`, visitID, i)}
+	}
+	return keyedCalls{
+		mk:      func(i int) call { return visit(fmt.Sprintf("V%d", i), i) },
+		other:   func(i int) call { return visit(fmt.Sprintf("W%d", i), i) },
+		effects: func() int { return len(s.events(event.ReferralQualified)) },
+	}
+}
+
+// codes counts the referral codes made (their CODE# items; each has a
+// copy under its owner too).
+func (s *stack) codes() int { return s.countPK("CODE#") }
+
+// countPK counts the table's items whose partition key starts with prefix.
+func (s *stack) countPK(prefix string) int {
+	n := 0
+	for _, item := range s.scan() {
+		if pk, ok := item["pk"].(*typesS); ok && strings.HasPrefix(pk.Value, prefix) {
+			n++
+		}
+	}
+	return n
 }
 
 func withKey(c call, key string) call {

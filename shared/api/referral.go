@@ -15,13 +15,13 @@ import (
 func Referral(d *Deps) *httpapi.API {
 	svc := ReferralService(d)
 	return httpapi.New(d.Log, d.Guard,
-		httpapi.Route{Key: "POST /v1/referral/code", Access: auth.AnyUser, Handle: createCode(svc)},
+		httpapi.Route{Key: "POST /v1/referral/code", Access: auth.AnyUser, Handle: createCode(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /v1/r/{code}", Access: auth.Public, Handle: resolveCode(svc)},
-		httpapi.Route{Key: "POST /v1/r/{code}/open", Access: auth.Public, Handle: openCode(svc)},
-		httpapi.Route{Key: "POST /v1/referral/bind", Access: auth.AnyUser, Handle: bindCode(svc)},
+		httpapi.Route{Key: "POST /v1/r/{code}/open", Access: auth.Public, Handle: openCode(svc), KeyInWrite: true},
+		httpapi.Route{Key: "POST /v1/referral/bind", Access: auth.AnyUser, Handle: bindCode(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /v1/referral/me", Access: auth.AnyUser, Handle: myReferrals(svc)},
 		httpapi.Route{Key: "GET /v1/referral/code/image", Access: auth.AnyUser, Handle: referralCodeImage(d)},
-		httpapi.Route{Key: "POST /v1/staff/visits", Access: auth.StaffOnly, Handle: recordVisit(svc)},
+		httpapi.Route{Key: "POST /v1/staff/visits", Access: auth.StaffOnly, Handle: recordVisit(svc), KeyInWrite: true},
 		httpapi.Route{Key: "POST /v1/staff/visits/{visitId}/refund", Access: auth.StaffOnly, Handle: refundVisit(svc)},
 	)
 }
@@ -39,8 +39,9 @@ func ReferralService(d *Deps) *referral.Service {
 
 func createCode(svc *referral.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		s, err := svc.MyCode(ctx, r.Caller)
-		return httpapi.OK(s), err
+		respond := func(s referral.Share) httpapi.Response { return httpapi.OK(s) }
+		s, err := svc.MyCode(httpapi.Answering(ctx, respond), r.Caller)
+		return respond(s), err
 	}
 }
 
@@ -60,7 +61,8 @@ func resolveCode(svc *referral.Service) httpapi.HandlerFunc {
 
 func openCode(svc *referral.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		return httpapi.NoContent(), svc.Open(ctx, r.PathParam("code"))
+		respond := func(struct{}) httpapi.Response { return httpapi.NoContent() }
+		return respond(struct{}{}), svc.Open(httpapi.Answering(ctx, respond), r.PathParam("code"))
 	}
 }
 
@@ -81,8 +83,9 @@ func bindCode(svc *referral.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		b, err := svc.Bind(ctx, r.Caller, in.Code)
-		return httpapi.OK(b), err
+		respond := func(b referral.BindResult) httpapi.Response { return httpapi.OK(b) }
+		b, err := svc.Bind(httpapi.Answering(ctx, respond), r.Caller, in.Code)
+		return respond(b), err
 	}
 }
 

@@ -45,10 +45,11 @@ func recordVisit(svc *referral.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		res, err := svc.RecordVisit(ctx, r.Caller, referral.Visit{
+		respond := func(res referral.VisitResult) httpapi.Response { return httpapi.OK(res) }
+		res, err := svc.RecordVisit(httpapi.Answering(ctx, respond), r.Caller, referral.Visit{
 			VisitID: in.VisitID, UserID: in.UserID, Kind: referral.VisitKind(in.Kind), AmountFen: in.AmountFen,
 		})
-		return httpapi.OK(res), err
+		return respond(res), err
 	}
 }
 

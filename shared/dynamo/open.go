@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/referral"
 )
 
@@ -28,6 +30,14 @@ import (
 // a stream batch with one read and turns opens of known codes into
 // referral.clicked events of their tenant; an unknown code's open counts
 // nowhere and expires.
+//
+// An open with an Idempotency-Key is its key's record: its id is the key's
+// scope and its put is conditional on the id being new, so a retry is the
+// same put, refused, and still one PutItem. The route is public, so the
+// scope is the client's key with the caller's address (httpapi): there is
+// no user to hold a key, and a key stays one client's. It is not the
+// code: the payload hash holds the path, so the key sent again for
+// another code is IDEMPOTENCY_KEY_REUSED, as on any route.
 
 const kindOpen = "open"
 
@@ -39,18 +49,50 @@ type openItem struct {
 	Code     string    `dynamodbav:"code"`
 	OpenedAt time.Time `dynamodbav:"openedAt"`
 	TTL      int64     `dynamodbav:"ttl"`
+	// A keyed open's record of its request.
+	Token          string `dynamodbav:"token,omitempty"`
+	PayloadHash    string `dynamodbav:"payloadHash,omitempty"`
+	ResponseStatus int    `dynamodbav:"responseStatus,omitempty"`
 }
 
-// RecordOpen writes one opened link of code.
+// RecordOpen writes one opened link of code; with the request's prepared
+// idempotency record, under the key's scope unless that open is written
+// already (then a *idempotency.Replay of it).
 func (s ReferralStore) RecordOpen(ctx context.Context, code string, at time.Time) error {
-	put, err := s.put(openItem{
+	it := openItem{
 		key:  key{PK: openPK(uuid.Must(uuid.NewV7()).String()), SK: skSelf},
 		Kind: kindOpen, Code: code, OpenedAt: at.UTC(), TTL: s.ttlAfter(s.retention().Clicks),
-	})
+	}
+	rec, keyed := idempotency.Take(ctx)
+	if !keyed {
+		put, err := s.put(it)
+		if err != nil {
+			return err
+		}
+		return s.putAlone(ctx, put)
+	}
+	it.PK, it.TTL = openPK(rec.Key), rec.ExpiresAt.Unix()
+	it.Token, it.PayloadHash, it.ResponseStatus = rec.Token, rec.PayloadHash, rec.ResponseStatus
+	put, err := s.putIf(it, notExists())
 	if err != nil {
 		return err
 	}
-	return s.putAlone(ctx, put)
+	err = s.putAlone(ctx, put)
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		return err
+	}
+	var old openItem
+	if err := attributevalue.UnmarshalMap(ccf.Item, &old); err != nil {
+		return err
+	}
+	if old.Token == rec.Token {
+		return nil // this very put, sent again by the SDK after a lost reply
+	}
+	return &idempotency.Replay{Stored: idempotency.Record{
+		Key: rec.Key, Token: old.Token, PayloadHash: old.PayloadHash, Status: idempotency.Completed,
+		ExpiresAt: time.Unix(old.TTL, 0), ResponseStatus: old.ResponseStatus,
+	}}
 }
 
 // Open is an opened share link as the stream delivers it.

@@ -41,12 +41,15 @@ type codeItem struct {
 	PhoneHash   string    `dynamodbav:"phoneHash,omitempty"`
 	Role        string    `dynamodbav:"role"`
 	CreatedAt   time.Time `dynamodbav:"createdAt"`
+	// Req is on the owner's copy only: a retry of the request that made the
+	// code finds it there (see referral.Service.MyCode).
+	Req string `dynamodbav:"req,omitempty"`
 }
 
 func (i codeItem) code() *referral.Code {
 	return &referral.Code{
 		Code: i.Code, Tenant: i.Tenant, UserID: i.UserID, DisplayName: i.DisplayName,
-		PhoneHash: i.PhoneHash, Role: auth.Role(i.Role), CreatedAt: i.CreatedAt,
+		PhoneHash: i.PhoneHash, Role: auth.Role(i.Role), CreatedAt: i.CreatedAt, Req: i.Req,
 	}
 }
 
@@ -72,7 +75,9 @@ func (s ReferralStore) CodeOf(ctx context.Context, tenant, userID string) (*refe
 // SaveCode writes the code and the owner's copy in one transaction, each
 // conditional on not existing: one code per user, one user per code.
 func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral.Code, error) {
-	mine, err := s.putIf(newCodeItem(key{PK: userPK(c.Tenant, c.UserID), SK: skCode}, c), notExists())
+	mine := newCodeItem(key{PK: userPK(c.Tenant, c.UserID), SK: skCode}, c)
+	mine.Req = c.Req
+	minePut, err := s.putIf(mine, notExists())
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +85,7 @@ func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral
 	if err != nil {
 		return nil, err
 	}
-	reasons, err := s.transact(ctx, []types.TransactWriteItem{mine, global})
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{minePut, global})
 	switch {
 	case err != nil:
 		return nil, err

@@ -118,18 +118,20 @@ func (s *Store) put(item any) (types.TransactWriteItem, error) {
 // putAlone writes a transaction Put as a single PutItem, for a write that
 // needs no transaction (a fact recorded on its own, a marker), so the item
 // and its condition are built in one place either way. A failed condition
-// comes back as *types.ConditionalCheckFailedException. With a prepared
-// idempotency record it is a two-item transaction (see writeAlone).
+// comes back as *types.ConditionalCheckFailedException, with the item as it
+// was where the Put asks for it (putIf). With a prepared idempotency record
+// it is a two-item transaction (see writeAlone).
 func (s *Store) putAlone(ctx context.Context, put types.TransactWriteItem) error {
 	if done, err := s.writeAlone(ctx, put); done {
 		return err
 	}
 	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 put.Put.TableName,
-		Item:                      put.Put.Item,
-		ConditionExpression:       put.Put.ConditionExpression,
-		ExpressionAttributeNames:  put.Put.ExpressionAttributeNames,
-		ExpressionAttributeValues: put.Put.ExpressionAttributeValues,
+		TableName:                           put.Put.TableName,
+		Item:                                put.Put.Item,
+		ConditionExpression:                 put.Put.ConditionExpression,
+		ExpressionAttributeNames:            put.Put.ExpressionAttributeNames,
+		ExpressionAttributeValues:           put.Put.ExpressionAttributeValues,
+		ReturnValuesOnConditionCheckFailure: put.Put.ReturnValuesOnConditionCheckFailure,
 	})
 	return err
 }

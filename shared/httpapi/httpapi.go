@@ -73,9 +73,8 @@ type Route struct {
 	// record (its handler answers through Answering, its domain calls
 	// idempotency.Prepare before its commit): a keyed request costs no extra
 	// call. Other routes are guarded by a claim before and a completion
-	// after the work (two more writes): so far POST /v1/referral/bind,
-	// POST /v1/staff/visits, POST /v1/referral/code, the admin PUTs, the
-	// refund, sign-in and phone routes and the public open route.
+	// after the work (two more writes): so far the admin PUTs, the refund,
+	// sign-in and phone routes.
 	KeyInWrite bool
 }
 
@@ -260,8 +259,11 @@ func Answering[T any](ctx context.Context, respond func(T) Response) context.Con
 	})
 }
 
-// encode is a JSON response's status and body.
+// encode is a JSON response's status and body; a 204 has none.
 func encode(out Response) (int, []byte, error) {
+	if out.Status == http.StatusNoContent {
+		return out.Status, nil, nil
+	}
 	body, err := json.Marshal(out.Body)
 	if err != nil {
 		return 0, nil, apierr.E(apierr.Op("httpapi.encode"), apierr.Internal, err)

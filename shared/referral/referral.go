@@ -14,6 +14,7 @@ import (
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/privacy"
 	"github.com/laoyou/laoyou/shared/share"
 	"github.com/laoyou/laoyou/shared/tenant"
@@ -38,6 +39,7 @@ type Code struct {
 	PhoneHash   string // HMAC of the referrer's phone, for self-referral checks
 	Role        auth.Role
 	CreatedAt   time.Time
+	Req         string // the idempotency scope of the request that made it; "" without a key
 }
 
 // Binding ties a referee to their referrer. A referee has at most one
@@ -84,6 +86,7 @@ var ErrCodeTaken = errors.New("referral: code taken")
 // Store keeps referral state. Every write is a single conditional call.
 type Store interface {
 	VisitStore
+	idempotency.Recorder
 	// CodeOf returns the user's code, or nil, and the hash of the phone
 	// bound to their profile ("" if none), in one read.
 	CodeOf(ctx context.Context, tenant, userID string) (*Code, string, error)
@@ -98,7 +101,9 @@ type Store interface {
 	FindCodeFor(ctx context.Context, code, tenant, userID string, withSettings bool) (*Code, string, *tenant.Settings, error)
 	// RecordOpen records that a share link of code was opened, with one
 	// write and no read. Only opens of a code that exists are counted (by
-	// the stream, which knows the code's tenant); others count nowhere.
+	// the stream, which knows the code's tenant); others count nowhere. A
+	// keyed open is its key's record: a repeat of it writes nothing and
+	// returns an *idempotency.Replay.
 	RecordOpen(ctx context.Context, code string, at time.Time) error
 	// Bind stores b with its event, in one transaction, only if the referee
 	// is unbound and not a patient and the referrer is not bound to the
@@ -133,6 +138,15 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 	if err != nil {
 		return Share{}, apierr.E(op, err)
 	}
+	req := idempotency.ScopeOf(ctx)
+	if c != nil && req != "" && c.Req == req {
+		// This request's own earlier commit, whose reply was lost.
+		done := s.shareOf(c.Code)
+		if err := idempotency.Again(ctx, s.Store, done); err != nil {
+			return Share{}, apierr.E(op, err)
+		}
+		return done, nil
+	}
 	phoneHash := privacy.PhoneHash(s.Pepper, caller.PhoneNumber)
 	if phoneHash == "" {
 		phoneHash = boundPhone // the number the user bound through WeChat
@@ -146,6 +160,11 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 			PhoneHash:   phoneHash,
 			Role:        caller.Role,
 			CreatedAt:   s.Now().UTC(),
+			Req:         req,
+		}
+		// Each attempt (a new code) stores its own answer with its write.
+		if err := idempotency.Prepare(ctx, s.shareOf(fresh.Code)); err != nil {
+			return Share{}, apierr.E(op, err)
 		}
 		existing, err := s.Store.SaveCode(ctx, fresh)
 		switch {
@@ -159,7 +178,12 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 			c = &fresh
 		}
 	}
-	return Share{Code: c.Code, Link: s.Links.Referral(c.Code)}, nil
+	return s.shareOf(c.Code), nil
+}
+
+// shareOf is code with its share links.
+func (s *Service) shareOf(code string) Share {
+	return Share{Code: code, Link: s.Links.Referral(code)}
 }
 
 // Landing is what a shared code opens: whose code, at which clinic, and
@@ -206,6 +230,10 @@ func (s *Service) Open(ctx context.Context, raw string) error {
 	code, ok := share.Normalize(raw, share.ReferralCodeLen)
 	if !ok {
 		return nil
+	}
+	// The answer, no content, is stored with the open (see Store.RecordOpen).
+	if err := idempotency.Prepare(ctx, struct{}{}); err != nil {
+		return apierr.E(apierr.Op("referral.Open"), err)
 	}
 	if err := s.Store.RecordOpen(ctx, code, s.Now().UTC()); err != nil {
 		return apierr.E(apierr.Op("referral.Open"), err)
@@ -267,6 +295,11 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 	e := event.New(event.ReferralBound, b.Tenant, b.BoundAt, map[string]any{
 		"referrerId": b.ReferrerID, "refereeId": b.RefereeID, "code": b.Code, "channel": "code",
 	})
+	// The answer is decided, and stored with the write: a retry after a
+	// lost reply is cancelled on its key's record and replays it.
+	if err := idempotency.Prepare(ctx, b.result()); err != nil {
+		return BindResult{}, apierr.E(op, err)
+	}
 	conflict, err := s.Store.Bind(ctx, b, e)
 	if err != nil {
 		return BindResult{}, apierr.E(op, err)
@@ -278,7 +311,12 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 		}
 		b = *existing
 	}
-	return BindResult{Referrer: Person{DisplayName: b.ReferrerName}, Referee: Person{DisplayName: b.RefereeName}, BoundAt: b.BoundAt}, nil
+	return b.result(), nil
+}
+
+// result is the answer to a bind that made, or found, b.
+func (b Binding) result() BindResult {
+	return BindResult{Referrer: Person{DisplayName: b.ReferrerName}, Referee: Person{DisplayName: b.RefereeName}, BoundAt: b.BoundAt}
 }
 
 // withSettings does a route's one read and returns the tenant's settings

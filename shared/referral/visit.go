@@ -8,6 +8,7 @@ import (
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/tenant"
 )
 
@@ -234,6 +235,11 @@ func (s *Service) RecordVisit(ctx context.Context, caller auth.Caller, v Visit) 
 		q.excludeStaff(&rec, caller.IsStaff() && q.Binding.ReferrerID == caller.UserID, who.Role.IsStaff())
 	}
 	for attempt := 0; ; attempt++ {
+		// Each attempt stores its own answer with its write, so the key's
+		// record is in whichever write commits.
+		if err := idempotency.Prepare(ctx, rec.Result); err != nil {
+			return VisitResult{}, apierr.E(op, err)
+		}
 		conflict, err := s.Store.RecordVisit(ctx, rec, q)
 		switch {
 		case err != nil:
