@@ -254,10 +254,10 @@ func (s CouponStore) ClaimableTemplates(ctx context.Context, tenant string) ([]c
 // template is created only if absent, with its shards; a replacement only
 // if the stored stock is still prev's, with the raise added to the shards.
 // The issued count is left as the last roll-up made it.
-func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *coupon.Template, adds []int64) error {
+func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *coupon.Template, adds []int64) (bool, error) {
 	av, err := attributevalue.MarshalMap(newTemplateItem(t))
 	if err != nil {
-		return err
+		return false, err
 	}
 	var upd expression.UpdateBuilder
 	for name, v := range av {
@@ -283,7 +283,7 @@ func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *
 				key: shardKey(t.Tenant, t.ID, n), Kind: kindStockShard, Tenant: t.Tenant, TemplateID: t.ID, Left: left,
 			}, notExists())
 			if err != nil {
-				return err
+				return false, err
 			}
 			items = append(items, put)
 		}
@@ -296,15 +296,7 @@ func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *
 		}
 	}
 	reasons, err := s.transact(ctx, items)
-	if err != nil {
-		return err
-	}
-	for _, r := range reasons {
-		if r.ConditionFailed() {
-			return coupon.ErrTemplateChanged
-		}
-	}
-	return nil
+	return reasons == nil && err == nil, err // a failed condition: another save came first
 }
 
 // Issue writes the coupon, takes a unit from its stock shard, counts the
