@@ -69,7 +69,7 @@ func (s ReferralStore) CodeOf(ctx context.Context, tenant, userID string) (*refe
 
 // SaveCode writes the code and the owner's copy in one transaction, each
 // conditional on not existing: one code per user, one user per code.
-func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral.Code, error) {
+func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral.CodeConflict, error) {
 	mine, err := s.putIf(newCodeItem(key{PK: userPK(c.Tenant, c.UserID), SK: skCode}, c), notExists())
 	if err != nil {
 		return nil, err
@@ -85,13 +85,13 @@ func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral
 	case reasons == nil:
 		return nil, nil
 	case reasons[0].ConditionFailed():
-		var it codeItem
-		if err := attributevalue.UnmarshalMap(reasons[0].Item, &it); err != nil {
+		it, err := decodeAs[codeItem](reasons[0].Item)
+		if err != nil {
 			return nil, err
 		}
-		return it.code(), nil
+		return &referral.CodeConflict{Existing: it.code()}, nil
 	default:
-		return nil, referral.ErrCodeTaken
+		return &referral.CodeConflict{Taken: true}, nil
 	}
 }
 
