@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"strings"
 	"time"
 
@@ -63,9 +62,7 @@ func seatPK(tenant, dealID string, shard int) string {
 const expiryShards = 16
 
 func expShardOf(groupID string) string {
-	h := fnv.New32a()
-	h.Write([]byte(groupID))
-	return fmt.Sprintf("EXP#%02d", h.Sum32()%expiryShards)
+	return fmt.Sprintf("EXP#%02d", shardOf(groupID, expiryShards))
 }
 
 // ---- deals ----
@@ -372,13 +369,8 @@ func (i roomItem) room() *groupbuy.Room {
 	return r
 }
 
-func roomFrom(item map[string]types.AttributeValue) (*groupbuy.Room, error) {
-	var it roomItem
-	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-		return nil, err
-	}
-	return it.room(), nil
-}
+// roomFrom reads a room as GetItem or a failed condition returns it.
+var roomFrom = decodeVia(roomItem.room)
 
 // memberItem makes a second join by the same user fail on its own key.
 type memberItem struct {

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"math/rand/v2"
 	"time"
 
@@ -286,6 +287,14 @@ func (s *Store) transactItems(ctx context.Context, items []types.TransactWriteIt
 		case <-time.After(time.Duration(10<<attempt+rand.IntN(10)) * time.Millisecond):
 		}
 	}
+}
+
+// shardOf spreads ids over n shards by a hash of the id, so that writes
+// keyed by shard never make one partition hot.
+func shardOf(id string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(n))
 }
 
 // ttlAfter is a TTL attribute value: epoch seconds d from now.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -62,9 +61,7 @@ func capKey(tenant, referrer, month string) key {
 
 // holdShardOf spreads held coupons by code.
 func holdShardOf(code string) string {
-	h := fnv.New32a()
-	h.Write([]byte(code))
-	return "HOLD#" + strconv.Itoa(int(h.Sum32()%holdShards))
+	return "HOLD#" + strconv.Itoa(shardOf(code, holdShards))
 }
 
 type visitItem struct {
@@ -129,13 +126,8 @@ func (i visitItem) visit() *referral.RecordedVisit {
 	return v
 }
 
-func visitFrom(av map[string]types.AttributeValue) (*referral.RecordedVisit, error) {
-	var it visitItem
-	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-		return nil, err
-	}
-	return it.visit(), nil
-}
+// visitFrom reads a visit as a failed condition returns it.
+var visitFrom = decodeVia(visitItem.visit)
 
 // RecordVisit writes, in one transaction: the visit, on the condition that
 // its id is new; the user's PATIENT marker; a staff or admin reporter's
