@@ -78,9 +78,9 @@ type signInRequest struct {
 func (s *signInRequest) Valid() error {
 	switch {
 	case s.Tenant == "":
-		return httpapi.Missing("tenant")
+		return apierr.Missing("tenant")
 	case s.Code == "":
-		return httpapi.Missing("code")
+		return apierr.Missing("code")
 	}
 	return nil
 }
@@ -121,7 +121,7 @@ type codeRequest struct {
 
 func (c *codeRequest) Valid() error {
 	if c.Code == "" {
-		return httpapi.Missing("code")
+		return apierr.Missing("code")
 	}
 	return nil
 }
@@ -146,9 +146,9 @@ type weChatAppRequest struct {
 func (w *weChatAppRequest) Valid() error {
 	switch {
 	case w.AppID == "":
-		return httpapi.Missing("appId")
+		return apierr.Missing("appId")
 	case w.AppSecret == "":
-		return httpapi.Missing("appSecret")
+		return apierr.Missing("appSecret")
 	}
 	return nil
 }
@@ -180,7 +180,7 @@ func (g *roleRequest) Valid() error {
 	case auth.Patient, auth.Staff, auth.Admin:
 		return nil
 	}
-	return httpapi.Invalid("role", "must be patient, staff or admin")
+	return apierr.Invalid("role", "must be patient, staff or admin")
 }
 
 // roleGranted is the answer to a grant.

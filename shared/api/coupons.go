@@ -70,17 +70,17 @@ func (t *templateRequest) Valid() error {
 	t.Title = strings.TrimSpace(t.Title)
 	switch {
 	case t.Title == "":
-		return httpapi.Missing("title")
+		return apierr.Missing("title")
 	case t.Kind == "":
-		return httpapi.Missing("kind")
+		return apierr.Missing("kind")
 	case t.Stock == nil:
-		return httpapi.Missing("stock")
+		return apierr.Missing("stock")
 	case t.PerUserLimit == nil:
-		return httpapi.Missing("perUserLimit")
+		return apierr.Missing("perUserLimit")
 	case t.Claimable == nil:
-		return httpapi.Missing("claimable")
+		return apierr.Missing("claimable")
 	case t.ValidDays != nil && *t.ValidDays < 1:
-		return httpapi.Invalid("validDays", "must be at least 1")
+		return apierr.Invalid("validDays", "must be at least 1")
 	}
 	var err error
 	if t.validFrom, err = templateTime("validFrom", t.ValidFrom); err != nil {
@@ -96,7 +96,7 @@ func templateTime(field string, v *string) (time.Time, error) {
 	}
 	at, err := time.Parse(time.RFC3339, *v)
 	if err != nil {
-		return time.Time{}, httpapi.Invalid(field, "must be an RFC 3339 time, e.g. 2025-01-31T16:00:00Z")
+		return time.Time{}, apierr.Invalid(field, "must be an RFC 3339 time, e.g. 2025-01-31T16:00:00Z")
 	}
 	return at.UTC(), nil
 }
@@ -122,7 +122,7 @@ func putCouponTemplate(svc *coupon.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		id := r.PathParam("templateId")
 		if !auth.ValidID(id) {
-			return httpapi.Response{}, httpapi.Invalid("templateId", "must be 1 to 128 letters, digits or _.:@|-")
+			return httpapi.Response{}, apierr.Invalid("templateId", "must be 1 to 128 letters, digits or _.:@|-")
 		}
 		var in templateRequest
 		if err := httpapi.Decode(r, &in); err != nil {
@@ -159,9 +159,9 @@ type claimRequest struct {
 func (c *claimRequest) Valid() error {
 	switch {
 	case c.TemplateID == "":
-		return httpapi.Missing("templateId")
+		return apierr.Missing("templateId")
 	case !auth.ValidID(c.TemplateID):
-		return httpapi.Invalid("templateId", "must be 1 to 128 letters, digits or _.:@|-")
+		return apierr.Invalid("templateId", "must be 1 to 128 letters, digits or _.:@|-")
 	}
 	return nil
 }

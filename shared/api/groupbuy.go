@@ -158,9 +158,9 @@ type openRequest struct {
 func (o *openRequest) Valid() error {
 	switch {
 	case o.DealID == "":
-		return httpapi.Missing("dealId")
+		return apierr.Missing("dealId")
 	case !auth.ValidID(o.DealID):
-		return httpapi.Invalid("dealId", "is malformed")
+		return apierr.Invalid("dealId", "is malformed")
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/coupon"
 	"github.com/laoyou/laoyou/shared/dynamo"
@@ -286,7 +287,7 @@ type hookRequest struct {
 // Valid checks the body's shape; the hook rules check the values.
 func (h *hookRequest) Valid() error {
 	if h.Event == "" {
-		return httpapi.Missing("event")
+		return apierr.Missing("event")
 	}
 	n := 0
 	for _, set := range []bool{h.IssueCoupon != nil, h.Webhook != nil, h.SubscribeMessage != nil} {
@@ -295,10 +296,10 @@ func (h *hookRequest) Valid() error {
 		}
 	}
 	if n != 1 {
-		return httpapi.Invalid("issueCoupon", `, "webhook" or "subscribeMessage" is required, exactly one of them`)
+		return apierr.Invalid("issueCoupon", `, "webhook" or "subscribeMessage" is required, exactly one of them`)
 	}
 	if h.To != "" && h.SubscribeMessage == nil {
-		return httpapi.Invalid("to", `goes with "subscribeMessage"; an issueCoupon rule names its recipient in "issueCoupon.to"`)
+		return apierr.Invalid("to", `goes with "subscribeMessage"; an issueCoupon rule names its recipient in "issueCoupon.to"`)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
@@ -72,7 +73,7 @@ type bindRequest struct {
 
 func (b *bindRequest) Valid() error {
 	if b.Code == "" {
-		return httpapi.Missing("code")
+		return apierr.Missing("code")
 	}
 	return nil
 }

@@ -22,19 +22,19 @@ type visitRequest struct {
 func (v *visitRequest) Valid() error {
 	switch {
 	case v.VisitID == "":
-		return httpapi.Missing("visitId")
+		return apierr.Missing("visitId")
 	case !auth.ValidID(v.VisitID):
-		return httpapi.Invalid("visitId", "must be 1 to 128 letters, digits or _.:@|-")
+		return apierr.Invalid("visitId", "must be 1 to 128 letters, digits or _.:@|-")
 	case v.UserID == "":
-		return httpapi.Missing("userId")
+		return apierr.Missing("userId")
 	case !auth.ValidID(v.UserID):
-		return httpapi.Invalid("userId", "must be 1 to 128 letters, digits or _.:@|-")
+		return apierr.Invalid("userId", "must be 1 to 128 letters, digits or _.:@|-")
 	case v.Kind == "":
-		return httpapi.Missing("kind")
+		return apierr.Missing("kind")
 	case v.Kind != string(referral.Arrival) && v.Kind != string(referral.Treatment):
-		return httpapi.Invalid("kind", "must be arrival or treatment")
+		return apierr.Invalid("kind", "must be arrival or treatment")
 	case v.AmountFen != nil && (*v.AmountFen < 0 || *v.AmountFen > referral.MaxAmountFen):
-		return httpapi.Invalid("amountFen", fmt.Sprintf("must be 0 to %d", referral.MaxAmountFen))
+		return apierr.Invalid("amountFen", fmt.Sprintf("must be 0 to %d", referral.MaxAmountFen))
 	}
 	return nil
 }

@@ -153,3 +153,16 @@ func Message(err error) string {
 	}
 	return ""
 }
+
+// Missing is the BadRequest of a required request field that is absent or
+// empty. Every layer words field errors with it and Invalid, so a client
+// reads the same sentence whichever layer caught the mistake.
+func Missing(field string) error {
+	return Errorf("", BadRequest, "field %q is required", field)
+}
+
+// Invalid is the BadRequest of a request field whose value is out of range
+// or malformed; why completes the sentence `field "x" ...`.
+func Invalid(field, why string) error {
+	return Errorf("", BadRequest, "field %q %s", field, why)
+}

@@ -44,10 +44,6 @@ type IssueConflict struct {
 // coupon as it was (nil: there is none).
 type RedeemConflict struct{ Current *Coupon }
 
-// ErrTemplateChanged is returned by Store.SaveTemplate when the stored
-// template is no longer the one the change was computed from.
-var ErrTemplateChanged = errors.New("coupon: template changed concurrently")
-
 // Store keeps templates, stock and coupons. Every write is one conditional
 // call.
 type Store interface {
@@ -56,8 +52,10 @@ type Store interface {
 	// ClaimableTemplates lists the tenant's templates marked claimable.
 	ClaimableTemplates(ctx context.Context, tenant string) ([]Template, error)
 	// SaveTemplate creates t (prev nil: with its stock shards) or replaces
-	// prev with t, adding adds[i] units to shard i, keeping the issued count.
-	SaveTemplate(ctx context.Context, t Template, prev *Template, adds []int64) error
+	// prev with t, adding adds[i] units to shard i, keeping the issued count;
+	// saved is false, and nothing written, when the stored template is no
+	// longer prev (another save came first).
+	SaveTemplate(ctx context.Context, t Template, prev *Template, adds []int64) (saved bool, err error)
 	// Issue writes in.Coupon and its event only if every condition of in
 	// holds; otherwise it reports the conflict and writes nothing.
 	Issue(ctx context.Context, in Issue) (*IssueConflict, error)
@@ -139,12 +137,15 @@ func (s *Service) SaveTemplate(ctx context.Context, t Template) (TemplateView, e
 		} else if adds, err = t.Replacing(*prev); err != nil {
 			return TemplateView{}, err
 		}
-		err = s.Store.SaveTemplate(ctx, t, prev, adds)
-		if errors.Is(err, ErrTemplateChanged) && attempt < 3 {
-			continue // another admin saved it meanwhile: decide again on theirs
-		}
+		saved, err := s.Store.SaveTemplate(ctx, t, prev, adds)
 		if err != nil {
 			return TemplateView{}, apierr.E(op, err)
+		}
+		if !saved {
+			if attempt < 3 {
+				continue // another admin saved it meanwhile: decide again on theirs
+			}
+			return TemplateView{}, apierr.E(op, errors.New("coupon: template changed concurrently"))
 		}
 		s.Templates.Forget(t.Tenant, t.ID)
 		return t.view(), nil

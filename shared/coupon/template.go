@@ -123,61 +123,61 @@ func (t Template) Validity(issuedAt time.Time) (from, to time.Time) {
 // BAD_REQUEST and name the field.
 func (t Template) Validate(now time.Time) error {
 	if t.Title == "" {
-		return missing("title")
+		return apierr.Missing("title")
 	}
 	if utf8.RuneCountInString(t.Title) > MaxTitle {
-		return invalid("title", "must be at most 60 characters")
+		return apierr.Invalid("title", "must be at most 60 characters")
 	}
 	if err := t.validateValue(); err != nil {
 		return err
 	}
 	if t.MinSpendFen < 0 || t.MinSpendFen > MaxAmountFen {
-		return invalid("minSpendFen", "must be an amount in fen from 0 to 100000000")
+		return apierr.Invalid("minSpendFen", "must be an amount in fen from 0 to 100000000")
 	}
 	if err := t.validateValidity(now); err != nil {
 		return err
 	}
 	if t.Stock < 0 || t.Stock > MaxStock {
-		return invalid("stock", "must be from 0 (unlimited) to 10000000")
+		return apierr.Invalid("stock", "must be from 0 (unlimited) to 10000000")
 	}
 	if t.PerUserLimit < 1 || t.PerUserLimit > MaxPerUserLimit {
-		return invalid("perUserLimit", "must be from 1 to 100")
+		return apierr.Invalid("perUserLimit", "must be from 1 to 100")
 	}
 	return nil
 }
 
 func (t Template) validateValue() error {
 	if t.ValueFen < 0 || t.ValueFen > MaxAmountFen {
-		return invalid("valueFen", "must be an amount in fen from 0 to 100000000")
+		return apierr.Invalid("valueFen", "must be an amount in fen from 0 to 100000000")
 	}
 	if t.Kind != Percent {
 		if t.PercentOff != 0 {
-			return invalid("percentOff", "is only for PERCENT coupons")
+			return apierr.Invalid("percentOff", "is only for PERCENT coupons")
 		}
 		if t.MaxOffFen != 0 {
-			return invalid("maxOffFen", "is only for PERCENT coupons")
+			return apierr.Invalid("maxOffFen", "is only for PERCENT coupons")
 		}
 	}
 	switch t.Kind {
 	case "":
-		return missing("kind")
+		return apierr.Missing("kind")
 	case Cash:
 		if t.ValueFen == 0 {
-			return invalid("valueFen", "must be a positive amount in fen for a CASH coupon")
+			return apierr.Invalid("valueFen", "must be a positive amount in fen for a CASH coupon")
 		}
 	case Percent:
 		if t.ValueFen != 0 {
-			return invalid("valueFen", "is not for PERCENT coupons: use percentOff and maxOffFen")
+			return apierr.Invalid("valueFen", "is not for PERCENT coupons: use percentOff and maxOffFen")
 		}
 		if t.PercentOff < 1 || t.PercentOff > 99 {
-			return invalid("percentOff", "must be from 1 to 99 for a PERCENT coupon")
+			return apierr.Invalid("percentOff", "must be from 1 to 99 for a PERCENT coupon")
 		}
 		if t.MaxOffFen <= 0 || t.MaxOffFen > MaxAmountFen {
-			return invalid("maxOffFen", "must be a positive amount in fen: it caps a PERCENT coupon")
+			return apierr.Invalid("maxOffFen", "must be a positive amount in fen: it caps a PERCENT coupon")
 		}
 	case Gift, Voucher:
 	default:
-		return invalid("kind", "must be CASH, PERCENT, GIFT or VOUCHER")
+		return apierr.Invalid("kind", "must be CASH, PERCENT, GIFT or VOUCHER")
 	}
 	return nil
 }
@@ -186,19 +186,19 @@ func (t Template) validateValidity(now time.Time) error {
 	window := !t.ValidFrom.IsZero() || !t.ValidTo.IsZero()
 	switch {
 	case t.ValidDays < 0 || t.ValidDays > MaxValidDays:
-		return invalid("validDays", "must be from 1 to 3650")
+		return apierr.Invalid("validDays", "must be from 1 to 3650")
 	case t.ValidDays > 0 && window:
-		return invalid("validDays", "cannot be combined with validFrom or validTo: validity is a fixed window or a number of days from issue")
+		return apierr.Invalid("validDays", "cannot be combined with validFrom or validTo: validity is a fixed window or a number of days from issue")
 	case t.ValidDays > 0:
 		return nil
 	case t.ValidTo.IsZero() && !t.ValidFrom.IsZero():
-		return missing("validTo")
+		return apierr.Missing("validTo")
 	case t.ValidTo.IsZero():
 		return apierr.Errorf(op("Validate"), apierr.BadRequest, `field "validTo" or "validDays" is required`)
 	case !t.ValidFrom.IsZero() && !t.ValidFrom.Before(t.ValidTo):
-		return invalid("validTo", "must be after validFrom")
+		return apierr.Invalid("validTo", "must be after validFrom")
 	case !t.ValidTo.After(now):
-		return invalid("validTo", "must be in the future")
+		return apierr.Invalid("validTo", "must be in the future")
 	}
 	return nil
 }
@@ -212,9 +212,9 @@ func (t *Template) Replacing(prev Template) (adds []int64, err error) {
 	t.Issued = prev.Issued
 	switch {
 	case prev.Stock == 0 && t.Stock != 0:
-		return nil, invalid("stock", "cannot be limited: this template was created with unlimited stock (0)")
+		return nil, apierr.Invalid("stock", "cannot be limited: this template was created with unlimited stock (0)")
 	case prev.Stock != 0 && t.Stock == 0:
-		return nil, invalid("stock", "cannot become unlimited: this template was created with a limited stock")
+		return nil, apierr.Invalid("stock", "cannot become unlimited: this template was created with a limited stock")
 	case t.Stock < prev.Stock:
 		return nil, apierr.Errorf(op("Replacing"), apierr.BadRequest,
 			"field %q can only be raised: it is %d", "stock", prev.Stock)
@@ -227,12 +227,3 @@ func (t *Template) Replacing(prev Template) (adds []int64, err error) {
 }
 
 func op(name string) apierr.Op { return apierr.Op("coupon." + name) }
-
-// missing and invalid word field errors as the HTTP layer does.
-func missing(field string) error {
-	return apierr.Errorf(op("Validate"), apierr.BadRequest, "field %q is required", field)
-}
-
-func invalid(field, why string) error {
-	return apierr.Errorf(op("Validate"), apierr.BadRequest, "field %q %s", field, why)
-}

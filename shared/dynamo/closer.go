@@ -5,16 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/laoyou/laoyou/shared/groupbuy"
 )
-
-// expiringIndex is the sparse GSI of open rooms: expShard (EXP#nn), expAt.
-const expiringIndex = "Expiring"
 
 // duePage bounds one page of the expiry index, so a run that stops early
 // (MaxRooms, deadline) has read little past where it stopped.
@@ -29,25 +24,19 @@ func (s GroupStore) ExpiryShards() int { return expiryShards }
 // The index is eventually consistent: an entry may outlive its room's
 // settlement by a moment, which SettleRoom's condition absorbs.
 func (s GroupStore) ExpiredRooms(ctx context.Context, shard int, now time.Time, each func(groupID string) bool) (int, error) {
-	kc := expression.Key("expShard").Equal(expression.Value(fmt.Sprintf("EXP#%02d", shard))).
-		And(expression.Key("expAt").LessThanEqual(expression.Value(second(now))))
-	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc))
-	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		IndexName:                 aws.String(expiringIndex),
-		KeyConditionExpression:    e.KeyCondition(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-		Limit:                     aws.Int32(duePage),
-	})
+	q := query{
+		index: expiringIndex,
+		key: expression.Key("expShard").Equal(expression.Value(fmt.Sprintf("EXP#%02d", shard))).
+			And(expression.Key("expAt").LessThanEqual(expression.Value(second(now)))),
+		page: duePage,
+	}
 	read := 0
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	for page, err := range s.queryPages(ctx, q) {
 		if err != nil {
 			return read, err
 		}
-		read += len(page.Items)
-		for _, item := range page.Items {
+		read += len(page)
+		for _, item := range page {
 			pk, ok := item["pk"].(*types.AttributeValueMemberS)
 			if !ok {
 				continue

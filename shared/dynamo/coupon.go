@@ -161,9 +161,6 @@ type couponItem struct {
 	ExpAt      string     `dynamodbav:"expAt,omitempty"`
 }
 
-// sortableTime has a fixed width, so it sorts as it reads.
-const sortableTime = "2006-01-02T15:04:05.000Z"
-
 func newCouponItem(c coupon.Coupon) couponItem {
 	it := couponItem{
 		key: couponKey(c.Code), Kind: kindCoupon, Code: c.Code, Tenant: c.Tenant, UserID: c.UserID,
@@ -183,7 +180,7 @@ func newCouponItem(c coupon.Coupon) couponItem {
 		until := h.Until.UTC()
 		it.VisitID, it.RefereeID, it.ReferrerID, it.ReleaseAt = h.VisitID, h.RefereeID, h.ReferrerID, &until
 		if c.Status == coupon.Pending {
-			it.ExpShard, it.ExpAt = holdShardOf(c.Code), holdAt(until)
+			it.ExpShard, it.ExpAt = holdShardOf(c.Code), second(until)
 		}
 	}
 	return it
@@ -204,28 +201,6 @@ func (i couponItem) coupon() *coupon.Coupon {
 		c.Hold = &coupon.Hold{Until: *i.ReleaseAt, VisitID: i.VisitID, RefereeID: i.RefereeID, ReferrerID: i.ReferrerID}
 	}
 	return c
-}
-
-// update is a transaction Update of the item at k, under cond where given,
-// returning the old item if cond fails.
-func (s *Store) update(k key, upd expression.UpdateBuilder, cond *expression.ConditionBuilder) types.TransactWriteItem {
-	b := expression.NewBuilder().WithUpdate(upd)
-	if cond != nil {
-		b = b.WithCondition(*cond)
-	}
-	e := mustBuild(b)
-	u := &types.Update{
-		TableName:                 aws.String(s.Table),
-		Key:                       k.av(),
-		UpdateExpression:          e.Update(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-	}
-	if cond != nil {
-		u.ConditionExpression = e.Condition()
-		u.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
-	}
-	return types.TransactWriteItem{Update: u}
 }
 
 // Template reads a template, or nil.
@@ -269,42 +244,20 @@ func (s CouponStore) MissingTemplates(ctx context.Context, tenant string, ids []
 // ClaimableTemplates reads the tenant's claimable templates with one Query
 // of the tenant's partition.
 func (s CouponStore) ClaimableTemplates(ctx context.Context, tenant string) ([]coupon.Template, error) {
-	kc := expression.Key("pk").Equal(expression.Value(tenantPK(tenant))).
-		And(expression.Key("sk").BeginsWith(skTemplate))
-	filter := expression.Name("claimable").Equal(expression.Value(true))
-	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc).WithFilter(filter))
-	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		KeyConditionExpression:    e.KeyCondition(),
-		FilterExpression:          e.Filter(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-	})
-	var out []coupon.Template
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var items []templateItem
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, err
-		}
-		for _, it := range items {
-			out = append(out, *it.template())
-		}
-	}
-	return out, nil
+	q := prefixQuery(tenantPK(tenant), skTemplate)
+	claimable := expression.Name("claimable").Equal(expression.Value(true))
+	q.filter = &claimable
+	return queryAll(ctx, s.Store, q, decodeVia(func(it templateItem) coupon.Template { return *it.template() }))
 }
 
 // SaveTemplate writes the template and its stock in one transaction. A new
 // template is created only if absent, with its shards; a replacement only
 // if the stored stock is still prev's, with the raise added to the shards.
 // The issued count is left as the last roll-up made it.
-func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *coupon.Template, adds []int64) error {
+func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *coupon.Template, adds []int64) (bool, error) {
 	av, err := attributevalue.MarshalMap(newTemplateItem(t))
 	if err != nil {
-		return err
+		return false, err
 	}
 	var upd expression.UpdateBuilder
 	for name, v := range av {
@@ -330,7 +283,7 @@ func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *
 				key: shardKey(t.Tenant, t.ID, n), Kind: kindStockShard, Tenant: t.Tenant, TemplateID: t.ID, Left: left,
 			}, notExists())
 			if err != nil {
-				return err
+				return false, err
 			}
 			items = append(items, put)
 		}
@@ -343,15 +296,7 @@ func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *
 		}
 	}
 	reasons, err := s.transact(ctx, items)
-	if err != nil {
-		return err
-	}
-	for _, r := range reasons {
-		if r.ConditionFailed() {
-			return coupon.ErrTemplateChanged
-		}
-	}
-	return nil
+	return reasons == nil && err == nil, err // a failed condition: another save came first
 }
 
 // Issue writes the coupon, takes a unit from its stock shard, counts the
@@ -437,30 +382,13 @@ func (s CouponStore) Coupon(ctx context.Context, code string) (*coupon.Coupon, e
 // CouponsOf reads the user's newest coupons with one Query of the ByOwner
 // index.
 func (s CouponStore) CouponsOf(ctx context.Context, tenant, userID string) ([]coupon.Coupon, error) {
-	kc := expression.Key("ownerKey").Equal(expression.Value(userPK(tenant, userID))).
-		And(expression.Key("ownerSort").BeginsWith("COUPON#"))
-	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc))
-	res, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		IndexName:                 aws.String(indexByOwner),
-		KeyConditionExpression:    e.KeyCondition(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(myCouponsLimit),
-	})
-	if err != nil {
-		return nil, err
-	}
-	var items []couponItem
-	if err := attributevalue.UnmarshalListOfMaps(res.Items, &items); err != nil {
-		return nil, err
-	}
-	out := make([]coupon.Coupon, 0, len(items))
-	for _, it := range items {
-		out = append(out, *it.coupon())
-	}
-	return out, nil
+	return queryFirst(ctx, s.Store, query{
+		index: indexByOwner,
+		key: expression.Key("ownerKey").Equal(expression.Value(userPK(tenant, userID))).
+			And(expression.Key("ownerSort").BeginsWith("COUPON#")),
+		descending: true,
+		page:       myCouponsLimit,
+	}, decodeVia(func(it couponItem) coupon.Coupon { return *it.coupon() }))
 }
 
 // Redeem marks the coupon REDEEMED and records coupon.redeemed in one

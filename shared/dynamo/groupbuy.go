@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"strings"
 	"time"
 
@@ -56,17 +55,6 @@ func seatPK(tenant, dealID string, shard int) string {
 	return fmt.Sprintf("SEAT#%s#%s#%d", tenant, dealID, shard)
 }
 
-// Times compared in conditions and sorted in the expiry index are strings of
-// one fixed width, whole seconds in UTC, so string order is time order.
-const secondLayout = "2006-01-02T15:04:05Z"
-
-func second(t time.Time) string { return t.UTC().Truncate(time.Second).Format(secondLayout) }
-
-func parseSecond(s string) time.Time {
-	t, _ := time.Parse(secondLayout, s)
-	return t
-}
-
 // Open rooms are spread over expiryShards partitions of the Expiring index
 // by a hash of their id, so opening rooms never makes one index key hot
 // (16 keys take 16,000 opens/s), and the closer reads each shard's due
@@ -74,9 +62,7 @@ func parseSecond(s string) time.Time {
 const expiryShards = 16
 
 func expShardOf(groupID string) string {
-	h := fnv.New32a()
-	h.Write([]byte(groupID))
-	return fmt.Sprintf("EXP#%02d", h.Sum32()%expiryShards)
+	return fmt.Sprintf("EXP#%02d", shardOf(groupID, expiryShards))
 }
 
 // ---- deals ----
@@ -134,30 +120,8 @@ func (s GroupStore) Deal(ctx context.Context, tenant, dealID string) (*groupbuy.
 
 // Deals reads all of a tenant's deals with one Query.
 func (s GroupStore) Deals(ctx context.Context, tenant string) ([]groupbuy.Deal, error) {
-	kc := expression.Key("pk").Equal(expression.Value(tenantPK(tenant))).
-		And(expression.Key("sk").BeginsWith(skDealPrefix))
-	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc))
-	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		KeyConditionExpression:    e.KeyCondition(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-	})
-	var deals []groupbuy.Deal
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, item := range page.Items {
-			var it dealItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return nil, err
-			}
-			deals = append(deals, *it.deal())
-		}
-	}
-	return deals, nil
+	return queryAll(ctx, s.Store, prefixQuery(tenantPK(tenant), skDealPrefix),
+		decodeVia(func(it dealItem) groupbuy.Deal { return *it.deal() }))
 }
 
 type seatShardItem struct {
@@ -405,13 +369,8 @@ func (i roomItem) room() *groupbuy.Room {
 	return r
 }
 
-func roomFrom(item map[string]types.AttributeValue) (*groupbuy.Room, error) {
-	var it roomItem
-	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-		return nil, err
-	}
-	return it.room(), nil
-}
+// roomFrom reads a room as GetItem or a failed condition returns it.
+var roomFrom = decodeVia(roomItem.room)
 
 // memberItem makes a second join by the same user fail on its own key.
 type memberItem struct {

@@ -265,7 +265,9 @@ func TestRefreshIssued(t *testing.T) {
 	unlimited := limited
 	unlimited.ID, unlimited.Stock, unlimited.Shards = "gift", 0, 0
 	for _, tpl := range []coupon.Template{limited, unlimited} {
-		require.NoError(t, s.SaveTemplate(ctx, tpl, nil, nil))
+		saved, err := s.SaveTemplate(ctx, tpl, nil, nil)
+		require.NoError(t, err)
+		require.True(t, saved)
 	}
 	take := func(shard int, n int64) { // what claims do to a shard
 		_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -298,7 +300,9 @@ func TestRefreshIssued(t *testing.T) {
 	raised.Stock = 150
 	adds, err := raised.Replacing(limited)
 	require.NoError(t, err)
-	require.NoError(t, s.SaveTemplate(ctx, raised, &limited, adds))
+	saved, err := s.SaveTemplate(ctx, raised, &limited, adds)
+	require.NoError(t, err)
+	require.True(t, saved)
 	require.NoError(t, s.RefreshIssued(ctx, "clinic-a", "flash", limited.Shards, time.Now()))
 	require.EqualValues(t, 7, issued("flash"))
 

@@ -153,49 +153,7 @@ func (s HookStore) SaveRule(ctx context.Context, r hook.Rule) error {
 
 // Rules reads the tenant's rules with one Query of the tenant's partition.
 func (s HookStore) Rules(ctx context.Context, tenant string) ([]hook.Rule, error) {
-	var items []ruleItem
-	if err := s.queryTenant(ctx, tenant, skHookRule, true, 0, &items); err != nil {
-		return nil, err
-	}
-	out := make([]hook.Rule, 0, len(items))
-	for _, it := range items {
-		out = append(out, it.rule())
-	}
-	return out, nil
-}
-
-// queryTenant reads the items of the tenant's partition whose sort key
-// begins with prefix, all pages, or the first limit items if limit > 0.
-func (s HookStore) queryTenant(ctx context.Context, tenant, prefix string, forward bool, limit int32, out any) error {
-	kc := expression.Key("pk").Equal(expression.Value(tenantPK(tenant))).
-		And(expression.Key("sk").BeginsWith(prefix))
-	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc))
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		KeyConditionExpression:    e.KeyCondition(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-		ScanIndexForward:          aws.Bool(forward),
-	}
-	var items []map[string]types.AttributeValue
-	if limit > 0 {
-		in.Limit = aws.Int32(limit)
-		res, err := s.DB.Query(ctx, in)
-		if err != nil {
-			return err
-		}
-		items = res.Items
-	} else {
-		p := dynamodb.NewQueryPaginator(s.DB, in)
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return err
-			}
-			items = append(items, page.Items...)
-		}
-	}
-	return attributevalue.UnmarshalListOfMaps(items, out)
+	return queryAll(ctx, s.Store, prefixQuery(tenantPK(tenant), skHookRule), decodeVia(ruleItem.rule))
 }
 
 // EffectDone reports whether the effect was recorded.
@@ -297,19 +255,15 @@ func (s HookStore) DeadLetter(ctx context.Context, dl hook.DeadLetter, effect st
 
 // DeadLetters reads the tenant's newest dead letters with one Query.
 func (s HookStore) DeadLetters(ctx context.Context, tenant string) ([]hook.DeadLetter, error) {
-	var items []deadLetterItem
-	if err := s.queryTenant(ctx, tenant, skDeadLetter, false, deadLettersLimit, &items); err != nil {
-		return nil, err
-	}
-	out := make([]hook.DeadLetter, 0, len(items))
-	for _, it := range items {
-		out = append(out, hook.DeadLetter{
+	q := prefixQuery(tenantPK(tenant), skDeadLetter)
+	q.descending, q.page = true, deadLettersLimit
+	return queryFirst(ctx, s.Store, q, decodeVia(func(it deadLetterItem) hook.DeadLetter {
+		return hook.DeadLetter{
 			Tenant: it.Tenant, EventID: it.EventID, EventType: event.Type(it.EventType), RuleID: it.RuleID,
 			Action: it.Action, URL: it.URL, TemplateID: it.TemplateID, Recipient: it.Recipient,
 			Attempts: it.Attempts, Status: it.Status, Error: it.Error, Payload: json.RawMessage(it.Payload), At: it.At,
-		})
-	}
-	return out, nil
+		}
+	}))
 }
 
 // RecordEvent writes an event that comes with no change of state of its

@@ -5,10 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/laoyou/laoyou/shared/auth"
@@ -74,7 +72,7 @@ func (s ReferralStore) CodeOf(ctx context.Context, tenant, userID string) (*refe
 
 // SaveCode writes the code and the owner's copy in one transaction, each
 // conditional on not existing: one code per user, one user per code.
-func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral.Code, error) {
+func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral.CodeConflict, error) {
 	mine := newCodeItem(key{PK: userPK(c.Tenant, c.UserID), SK: skCode}, c)
 	mine.Req = c.Req
 	minePut, err := s.putIf(mine, notExists())
@@ -92,13 +90,13 @@ func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral
 	case reasons == nil:
 		return nil, nil
 	case reasons[0].ConditionFailed():
-		var it codeItem
-		if err := attributevalue.UnmarshalMap(reasons[0].Item, &it); err != nil {
+		it, err := decodeAs[codeItem](reasons[0].Item)
+		if err != nil {
 			return nil, err
 		}
-		return it.code(), nil
+		return &referral.CodeConflict{Existing: it.code()}, nil
 	default:
-		return nil, referral.ErrCodeTaken
+		return &referral.CodeConflict{Taken: true}, nil
 	}
 }
 
@@ -209,35 +207,24 @@ func (s ReferralStore) Bind(ctx context.Context, b referral.Binding, e event.Eve
 
 // Referrals reads the user's code and friends with one Query.
 func (s ReferralStore) Referrals(ctx context.Context, tenant, userID string) (*referral.Code, []referral.Friend, error) {
-	kc := expression.Key("pk").Equal(expression.Value(userPK(tenant, userID))).
-		And(expression.Key("sk").BeginsWith(skReferral))
-	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc))
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		KeyConditionExpression:    e.KeyCondition(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-	}
 	var code *referral.Code
 	var friends []referral.Friend
-	p := dynamodb.NewQueryPaginator(s.DB, in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	for page, err := range s.queryPages(ctx, prefixQuery(userPK(tenant, userID), skReferral)) {
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, item := range page.Items {
+		for _, item := range page {
 			sk := item["sk"].(*types.AttributeValueMemberS).Value
 			switch {
 			case sk == skCode:
-				var it codeItem
-				if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				it, err := decodeAs[codeItem](item)
+				if err != nil {
 					return nil, nil, err
 				}
 				code = it.code()
 			case strings.HasPrefix(sk, skFriend):
-				var it friendItem
-				if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				it, err := decodeAs[friendItem](item)
+				if err != nil {
 					return nil, nil, err
 				}
 				friends = append(friends, referral.Friend{
@@ -260,31 +247,17 @@ func (s ReferralStore) VisitorOf(ctx context.Context, tenant, userID string) (re
 // and was not reversed, with one strongly consistent Query of the
 // referrer's friend entries.
 func (s ReferralStore) QualifiedFriends(ctx context.Context, tenant, referrerID string) (int, error) {
-	kc := expression.Key("pk").Equal(expression.Value(userPK(tenant, referrerID))).
-		And(expression.Key("sk").BeginsWith(skFriend))
-	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc).
-		WithProjection(expression.NamesList(expression.Name("stage"))))
-	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		KeyConditionExpression:    e.KeyCondition(),
-		ProjectionExpression:      e.Projection(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-		ConsistentRead:            aws.Bool(true),
-	})
+	q := prefixQuery(userPK(tenant, referrerID), skFriend)
+	q.attrs, q.consistent = []string{"stage"}, true
+	friends, err := queryAll(ctx, s.Store, q, decodeAs[friendItem])
+	if err != nil {
+		return 0, err
+	}
 	n := 0
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return 0, err
-		}
-		for _, item := range page.Items {
-			if st, ok := item["stage"].(*types.AttributeValueMemberS); ok {
-				switch referral.Stage(st.Value) {
-				case referral.Qualified, referral.Rewarded:
-					n++
-				}
-			}
+	for _, f := range friends {
+		switch referral.Stage(f.Stage) {
+		case referral.Qualified, referral.Rewarded:
+			n++
 		}
 	}
 	return n, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -86,13 +85,4 @@ func (s *Store) notStaff(tenant, userID string) types.TransactWriteItem {
 	role := expression.Name("role")
 	return s.check(roleKey(tenant, userID), expression.AttributeNotExists(role).
 		Or(expression.Not(role.In(expression.Value(string(auth.Staff)), expression.Value(string(auth.Admin))))))
-}
-
-// roleFrom reads a role item as BatchGetItem returns it.
-func roleFrom(av map[string]types.AttributeValue) (auth.Role, error) {
-	var it roleItem
-	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-		return "", err
-	}
-	return auth.Role(it.Role), nil
 }

@@ -6,8 +6,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/referral"
 	"github.com/laoyou/laoyou/shared/tenant"
 )
@@ -55,43 +55,19 @@ func (s SettingsStore) SaveSettings(ctx context.Context, t string, st tenant.Set
 // same call; a missing one leaves its destination as it is.
 func (s *Store) withSettings(ctx context.Context, t string, k key, out any, extra ...any) (found bool, st *tenant.Settings, err error) {
 	sk := key{PK: tenantPK(t), SK: skSettings}
-	keys := []map[string]types.AttributeValue{k.av(), sk.av()}
-	extraOut := map[key]any{}
+	var settings settingsItem
+	outs := map[key]any{k: out, sk: &settings}
 	for i := 0; i+1 < len(extra); i += 2 {
-		ek := extra[i].(key)
-		extraOut[ek] = extra[i+1]
-		keys = append(keys, ek.av())
+		outs[extra[i].(key)] = extra[i+1]
 	}
-	items, err := s.batchGet(ctx, keys)
+	got, err := s.getAll(ctx, outs)
 	if err != nil {
 		return false, nil, err
 	}
-	for _, item := range items {
-		var got key
-		if err := attributevalue.UnmarshalMap(item, &got); err != nil {
-			return false, nil, err
-		}
-		switch got {
-		case k:
-			if err := attributevalue.UnmarshalMap(item, out); err != nil {
-				return false, nil, err
-			}
-			found = true
-		case sk:
-			var it settingsItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return false, nil, err
-			}
-			st = &it.Settings
-		default:
-			if dst, ok := extraOut[got]; ok {
-				if err := attributevalue.UnmarshalMap(item, dst); err != nil {
-					return false, nil, err
-				}
-			}
-		}
+	if got[sk] {
+		st = &settings.Settings
 	}
-	return found, st, nil
+	return got[k], st, nil
 }
 
 // FindCodeFor reads a referral code, the phone hash on the user's profile
@@ -113,33 +89,6 @@ func (s ReferralStore) FindCodeFor(ctx context.Context, code, t, userID string, 
 	return it.code(), profile.PhoneHash, st, nil
 }
 
-// getWith reads the item at k into out and, in the same BatchGetItem, the
-// item at also into alsoOut (left as it is when missing).
-func (s *Store) getWith(ctx context.Context, k key, out any, also key, alsoOut any) (found bool, err error) {
-	items, err := s.batchGet(ctx, []map[string]types.AttributeValue{k.av(), also.av()})
-	if err != nil {
-		return false, err
-	}
-	for _, item := range items {
-		var got key
-		if err := attributevalue.UnmarshalMap(item, &got); err != nil {
-			return false, err
-		}
-		switch got {
-		case k:
-			if err := attributevalue.UnmarshalMap(item, out); err != nil {
-				return false, err
-			}
-			found = true
-		case also:
-			if err := attributevalue.UnmarshalMap(item, alsoOut); err != nil {
-				return false, err
-			}
-		}
-	}
-	return found, nil
-}
-
 // VisitorWithSettings reads the user's binding and role record and the
 // tenant's settings in one strongly consistent call.
 func (s ReferralStore) VisitorWithSettings(ctx context.Context, t, userID string) (referral.Visitor, *tenant.Settings, error) {
@@ -149,40 +98,22 @@ func (s ReferralStore) VisitorWithSettings(ctx context.Context, t, userID string
 // visitor reads the user's binding and role record and, withSettings, the
 // tenant's settings, in one strongly consistent BatchGetItem.
 func (s ReferralStore) visitor(ctx context.Context, t, userID string, withSettings bool) (referral.Visitor, *tenant.Settings, error) {
-	keys := []map[string]types.AttributeValue{bindingKey(t, userID).av(), roleKey(t, userID).av()}
-	sk := key{PK: tenantPK(t), SK: skSettings}
+	var binding bindingItem
+	var role roleItem
+	var bound bool
+	var st *tenant.Settings
+	var err error
 	if withSettings {
-		keys = append(keys, sk.av())
+		bound, st, err = s.withSettings(ctx, t, bindingKey(t, userID), &binding, roleKey(t, userID), &role)
+	} else {
+		bound, err = s.getWith(ctx, bindingKey(t, userID), &binding, roleKey(t, userID), &role)
 	}
-	items, err := s.batchGet(ctx, keys)
 	if err != nil {
 		return referral.Visitor{}, nil, err
 	}
-	var v referral.Visitor
-	var st *tenant.Settings
-	for _, item := range items {
-		var got key
-		if err := attributevalue.UnmarshalMap(item, &got); err != nil {
-			return referral.Visitor{}, nil, err
-		}
-		switch got {
-		case bindingKey(t, userID):
-			var it bindingItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return referral.Visitor{}, nil, err
-			}
-			v.Binding = it.binding()
-		case roleKey(t, userID):
-			if v.Role, err = roleFrom(item); err != nil {
-				return referral.Visitor{}, nil, err
-			}
-		case sk:
-			var it settingsItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return referral.Visitor{}, nil, err
-			}
-			st = &it.Settings
-		}
+	v := referral.Visitor{Role: auth.Role(role.Role)}
+	if bound {
+		v.Binding = binding.binding()
 	}
 	return v, st, nil
 }

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"math/rand/v2"
 	"time"
 
@@ -113,6 +114,28 @@ func (s *Store) put(item any) (types.TransactWriteItem, error) {
 		return types.TransactWriteItem{}, err
 	}
 	return types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: av}}, nil
+}
+
+// update is a transaction Update of the item at k, under cond where given,
+// returning the old item if cond fails.
+func (s *Store) update(k key, upd expression.UpdateBuilder, cond *expression.ConditionBuilder) types.TransactWriteItem {
+	b := expression.NewBuilder().WithUpdate(upd)
+	if cond != nil {
+		b = b.WithCondition(*cond)
+	}
+	e := mustBuild(b)
+	u := &types.Update{
+		TableName:                 aws.String(s.Table),
+		Key:                       k.av(),
+		UpdateExpression:          e.Update(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	}
+	if cond != nil {
+		u.ConditionExpression = e.Condition()
+		u.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	}
+	return types.TransactWriteItem{Update: u}
 }
 
 // putAlone writes a transaction Put as a single PutItem, for a write that
@@ -272,13 +295,12 @@ func (s *Store) transactItems(ctx context.Context, items []types.TransactWriteIt
 	}
 }
 
-// getItem reads one item into out; found is false if it does not exist.
-func (s *Store) getItem(ctx context.Context, k key, out any) (found bool, err error) {
-	res, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: k.av()})
-	if err != nil || res.Item == nil {
-		return false, err
-	}
-	return true, attributevalue.UnmarshalMap(res.Item, out)
+// shardOf spreads ids over n shards by a hash of the id, so that writes
+// keyed by shard never make one partition hot.
+func shardOf(id string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(n))
 }
 
 // ttlAfter is a TTL attribute value: epoch seconds d from now.
@@ -286,3 +308,31 @@ func (s *Store) ttlAfter(d time.Duration) int64 { return s.Now().Add(d).Unix() }
 
 // retention is the store's retention with the defaults filled in.
 func (s *Store) retention() config.Retention { return s.Retention.OrDefault() }
+
+// Times compared in conditions and sorted in the Expiring index (rooms'
+// expiry, held rewards' release) are strings of one fixed width, whole
+// seconds in UTC, so string order is time order.
+const secondLayout = "2006-01-02T15:04:05Z"
+
+func second(t time.Time) string { return t.UTC().Truncate(time.Second).Format(secondLayout) }
+
+func parseSecond(s string) time.Time {
+	t, _ := time.Parse(secondLayout, s)
+	return t
+}
+
+// sortableTime has a fixed width, so it sorts as it reads.
+const sortableTime = "2006-01-02T15:04:05.000Z"
+
+// fromMillis reads a time stored as unix ms; 0 is none.
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// expiringIndex is the sparse GSI of what falls due: expShard (hash),
+// expAt (range, a second()). Open rooms sit under EXP#nn, held rewards
+// under HOLD#n.
+const expiringIndex = "Expiring"

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/laoyou/laoyou/shared/coupon"
@@ -50,8 +47,6 @@ const (
 	// and keep an idle run at four Queries. The group-buy closer uses the
 	// same index under EXP#nn, which never meets HOLD#n.
 	holdShards = 4
-	// expiringIndexName is the sparse GSI: expShard (hash), expAt (range).
-	expiringIndexName = "Expiring"
 	// capKeep outlives the month a cap counts and any refund of it.
 	capKeep = 400 * 24 * time.Hour
 )
@@ -66,14 +61,8 @@ func capKey(tenant, referrer, month string) key {
 
 // holdShardOf spreads held coupons by code.
 func holdShardOf(code string) string {
-	h := fnv.New32a()
-	h.Write([]byte(code))
-	return "HOLD#" + strconv.Itoa(int(h.Sum32()%holdShards))
+	return "HOLD#" + strconv.Itoa(shardOf(code, holdShards))
 }
-
-// holdAt is a release time as the index sorts it: RFC 3339 UTC to the
-// second, fixed width.
-func holdAt(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
 
 type visitItem struct {
 	key
@@ -137,13 +126,8 @@ func (i visitItem) visit() *referral.RecordedVisit {
 	return v
 }
 
-func visitFrom(av map[string]types.AttributeValue) (*referral.RecordedVisit, error) {
-	var it visitItem
-	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-		return nil, err
-	}
-	return it.visit(), nil
-}
+// visitFrom reads a visit as a failed condition returns it.
+var visitFrom = decodeVia(visitItem.visit)
 
 // RecordVisit writes, in one transaction: the visit, on the condition that
 // its id is new; the user's PATIENT marker; a staff or admin reporter's
@@ -348,24 +332,19 @@ func (s ReferralStore) HoldShards() int { return holdShards }
 // outlive its coupon's release for a moment, which ReleaseReward's
 // condition absorbs; coupons no longer PENDING are left out.
 func (s ReferralStore) DueRewards(ctx context.Context, shard int, now time.Time, limit int) ([]referral.HeldReward, error) {
-	kc := expression.Key("expShard").Equal(expression.Value(fmt.Sprintf("HOLD#%d", shard))).
-		And(expression.Key("expAt").LessThanEqual(expression.Value(holdAt(now))))
-	e := mustBuild(expression.NewBuilder().WithKeyCondition(kc))
-	res, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		IndexName:                 aws.String(expiringIndexName),
-		KeyConditionExpression:    e.KeyCondition(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-		Limit:                     aws.Int32(int32(min(limit, 100))), // one BatchGetItem takes 100 keys
-	})
-	if err != nil || len(res.Items) == 0 {
+	due, err := queryFirst(ctx, s.Store, query{
+		index: expiringIndex,
+		key: expression.Key("expShard").Equal(expression.Value(fmt.Sprintf("HOLD#%d", shard))).
+			And(expression.Key("expAt").LessThanEqual(expression.Value(second(now)))),
+		page: int32(min(limit, 100)), // one BatchGetItem takes 100 keys
+	}, decodeAs[key])
+	if err != nil || len(due) == 0 {
 		return nil, err
 	}
-	keys := make([]map[string]types.AttributeValue, 0, len(res.Items))
-	for _, item := range res.Items {
-		if pk, ok := item["pk"].(*types.AttributeValueMemberS); ok && strings.HasPrefix(pk.Value, "COUPON#") {
-			keys = append(keys, key{PK: pk.Value, SK: skSelf}.av())
+	keys := make([]map[string]types.AttributeValue, 0, len(due))
+	for _, k := range due {
+		if strings.HasPrefix(k.PK, "COUPON#") {
+			keys = append(keys, key{PK: k.PK, SK: skSelf}.av())
 		}
 	}
 	items, err := s.batchGet(ctx, keys)
@@ -385,29 +364,6 @@ func (s ReferralStore) DueRewards(ctx context.Context, shard int, now time.Time,
 			CouponCode: it.Code, Tenant: it.Tenant, VisitID: it.VisitID,
 			RefereeID: it.RefereeID, ReferrerID: it.ReferrerID, ReleaseAt: *it.ReleaseAt,
 		})
-	}
-	return out, nil
-}
-
-// batchGet reads items by key, strongly consistent, retrying what DynamoDB
-// left unprocessed.
-func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
-	var out []map[string]types.AttributeValue
-	pending := map[string]types.KeysAndAttributes{s.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
-	for attempt := 0; len(pending) > 0 && len(pending[s.Table].Keys) > 0; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Duration(10<<min(attempt, 6)) * time.Millisecond):
-			}
-		}
-		res, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, res.Responses[s.Table]...)
-		pending = res.UnprocessedKeys
 	}
 	return out, nil
 }
@@ -470,13 +426,4 @@ func (s ReferralStore) ReleaseReward(ctx context.Context, h referral.HeldReward,
 	// No such visit (written by hand): the coupon alone.
 	reasons, err = s.transact(ctx, []types.TransactWriteItem{release})
 	return err == nil && reasons == nil, err
-}
-
-// getItemConsistent is getItem with a strongly consistent read.
-func (s *Store) getItemConsistent(ctx context.Context, k key, out any) (found bool, err error) {
-	res, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: k.av(), ConsistentRead: aws.Bool(true)})
-	if err != nil || res.Item == nil {
-		return false, err
-	}
-	return true, attributevalue.UnmarshalMap(res.Item, out)
 }

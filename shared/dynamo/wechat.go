@@ -59,13 +59,6 @@ type tokenItem struct {
 	ForcedAt    int64  `dynamodbav:"forcedAt,omitempty"`   // unix ms
 }
 
-func fromMillis(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
-
 // LoadToken reads the app's token record with one GetItem.
 func (s WeChatStore) LoadToken(ctx context.Context, appID string) (wechat.TokenRecord, error) {
 	var it tokenItem

@@ -101,47 +101,47 @@ type DealSpec struct {
 func (s *DealSpec) Valid() error {
 	switch {
 	case s.Title == "":
-		return missing("title")
+		return apierr.Missing("title")
 	case utf8.RuneCountInString(s.Title) > maxTitle:
-		return invalid("title", "must be at most 100 characters")
+		return apierr.Invalid("title", "must be at most 100 characters")
 	case s.SKU == "":
-		return missing("sku")
+		return apierr.Missing("sku")
 	case utf8.RuneCountInString(s.SKU) > maxSKU:
-		return invalid("sku", "must be at most 64 characters")
+		return apierr.Invalid("sku", "must be at most 64 characters")
 	case s.PriceFen == nil:
-		return missing("priceFen")
+		return apierr.Missing("priceFen")
 	case *s.PriceFen < 0 || *s.PriceFen > MaxPriceFen:
-		return invalid("priceFen", "must be 0 to 100000000 fen")
+		return apierr.Invalid("priceFen", "must be 0 to 100000000 fen")
 	case s.GroupPriceFen == nil:
-		return missing("groupPriceFen")
+		return apierr.Missing("groupPriceFen")
 	case *s.GroupPriceFen < 0 || *s.GroupPriceFen > *s.PriceFen:
-		return invalid("groupPriceFen", "must be 0 to priceFen")
+		return apierr.Invalid("groupPriceFen", "must be 0 to priceFen")
 	case s.LeaderPriceFen != nil && (*s.LeaderPriceFen < 0 || *s.LeaderPriceFen > *s.PriceFen):
-		return invalid("leaderPriceFen", "must be 0 to priceFen")
+		return apierr.Invalid("leaderPriceFen", "must be 0 to priceFen")
 	case s.GroupSize == nil:
-		return missing("groupSize")
+		return apierr.Missing("groupSize")
 	case *s.GroupSize < MinGroupSize || *s.GroupSize > MaxGroupSize:
-		return invalid("groupSize", "must be 2 to 20")
+		return apierr.Invalid("groupSize", "must be 2 to 20")
 	case s.MinSize != nil && (*s.MinSize < MinGroupSize || *s.MinSize > *s.GroupSize):
-		return invalid("minSize", "must be 2 to groupSize")
+		return apierr.Invalid("minSize", "must be 2 to groupSize")
 	case s.TTLSeconds == nil:
-		return missing("ttlSeconds")
+		return apierr.Missing("ttlSeconds")
 	case *s.TTLSeconds < int(MinTTL/time.Second) || *s.TTLSeconds > int(MaxTTL/time.Second):
-		return invalid("ttlSeconds", "must be 60 to 604800 (7 days)")
+		return apierr.Invalid("ttlSeconds", "must be 60 to 604800 (7 days)")
 	case s.Stock == nil:
-		return missing("stock")
+		return apierr.Missing("stock")
 	case *s.Stock < 0 || *s.Stock > MaxStock:
-		return invalid("stock", "must be 0 to 1000000 seats")
+		return apierr.Invalid("stock", "must be 0 to 1000000 seats")
 	case s.PerUserLimit == nil:
-		return missing("perUserLimit")
+		return apierr.Missing("perUserLimit")
 	case *s.PerUserLimit < 1 || *s.PerUserLimit > MaxPerUser:
-		return invalid("perUserLimit", "must be 1 to 1000")
+		return apierr.Invalid("perUserLimit", "must be 1 to 1000")
 	case s.NewcomersOnly == nil:
-		return missing("newcomersOnly")
+		return apierr.Missing("newcomersOnly")
 	case s.StartsAt != nil && s.EndsAt != nil && !s.StartsAt.Before(*s.EndsAt):
-		return invalid("endsAt", "must be after startsAt")
+		return apierr.Invalid("endsAt", "must be after startsAt")
 	case s.VoucherTemplateID != "" && !auth.ValidID(s.VoucherTemplateID):
-		return invalid("voucherTemplateId", "must be 1 to 128 letters, digits or _.:@|-")
+		return apierr.Invalid("voucherTemplateId", "must be 1 to 128 letters, digits or _.:@|-")
 	}
 	return nil
 }
@@ -196,12 +196,4 @@ func (d *Deal) LeaderPrice() int64 {
 		return *d.LeaderPriceFen
 	}
 	return d.GroupPriceFen
-}
-
-func missing(field string) error {
-	return apierr.Errorf("groupbuy.Valid", apierr.BadRequest, "field %q is required", field)
-}
-
-func invalid(field, why string) error {
-	return apierr.Errorf("groupbuy.Valid", apierr.BadRequest, "field %q %s", field, why)
 }

@@ -76,11 +76,11 @@ const BuiltinPrefix = "builtin:"
 func (r Rule) Validate(allowLoopback bool) error {
 	switch {
 	case !auth.ValidID(r.ID) || strings.HasPrefix(r.ID, BuiltinPrefix):
-		return invalid("ruleId", "must be 1 to 128 letters, digits or _.:@|- and not start with builtin:")
+		return apierr.Invalid("ruleId", "must be 1 to 128 letters, digits or _.:@|- and not start with builtin:")
 	case r.Event == "":
-		return missing("event")
+		return apierr.Missing("event")
 	case !slices.Contains(event.Public, r.Event):
-		return invalid("event", "must be one of "+publicEvents())
+		return apierr.Invalid("event", "must be one of "+publicEvents())
 	case r.actions() != 1:
 		return apierr.Errorf(op("Validate"), apierr.BadRequest, `exactly one of field "issueCoupon", "webhook" or "subscribeMessage" is required`)
 	case r.IssueCoupon != nil:
@@ -107,20 +107,20 @@ func (r Rule) validateIssue() error {
 	family, _, _ := strings.Cut(string(r.Event), ".")
 	switch {
 	case ic.TemplateID == "":
-		return missing("issueCoupon.templateId")
+		return apierr.Missing("issueCoupon.templateId")
 	case !auth.ValidID(ic.TemplateID):
-		return invalid("issueCoupon.templateId", "must be 1 to 128 letters, digits or _.:@|-")
+		return apierr.Invalid("issueCoupon.templateId", "must be 1 to 128 letters, digits or _.:@|-")
 	case ic.To == "":
-		return missing("issueCoupon.to")
+		return apierr.Missing("issueCoupon.to")
 	case !slices.Contains([]Recipient{Referrer, Referee, Leader, Members, User}, ic.To):
-		return invalid("issueCoupon.to", "must be referrer, referee, leader, members or user")
+		return apierr.Invalid("issueCoupon.to", "must be referrer, referee, leader, members or user")
 	case (ic.To == Referrer || ic.To == Referee) && family != "referral":
-		return invalid("issueCoupon.to", "can be referrer or referee only for referral.* events")
+		return apierr.Invalid("issueCoupon.to", "can be referrer or referee only for referral.* events")
 	case (ic.To == Leader || ic.To == Members) && family != "group":
-		return invalid("issueCoupon.to", "can be leader or members only for group.* events")
+		return apierr.Invalid("issueCoupon.to", "can be leader or members only for group.* events")
 	case r.Event == event.CouponIssued:
 		// Each coupon it issued would fire it again.
-		return invalid("event", "cannot be coupon.issued for an issueCoupon rule: it would issue coupons without end")
+		return apierr.Invalid("event", "cannot be coupon.issued for an issueCoupon rule: it would issue coupons without end")
 	}
 	return nil
 }
@@ -129,14 +129,14 @@ func (r Rule) validateWebhook(allowLoopback bool) error {
 	w := r.Webhook
 	switch {
 	case w.URL == "":
-		return missing("webhook.url")
+		return apierr.Missing("webhook.url")
 	case w.Secret == "":
-		return missing("webhook.secret")
+		return apierr.Missing("webhook.secret")
 	case len(w.Secret) < MinSecret || len(w.Secret) > MaxSecret:
-		return invalid("webhook.secret", "must be 16 to 256 characters")
+		return apierr.Invalid("webhook.secret", "must be 16 to 256 characters")
 	}
 	if err := CheckURL(w.URL, allowLoopback); err != nil {
-		return invalid("webhook.url", apierr.Message(err))
+		return apierr.Invalid("webhook.url", apierr.Message(err))
 	}
 	return nil
 }
@@ -248,12 +248,3 @@ func publicEvents() string {
 }
 
 func op(name string) apierr.Op { return apierr.Op("hook." + name) }
-
-// missing and invalid word field errors as the HTTP layer does.
-func missing(field string) error {
-	return apierr.Errorf(op("Validate"), apierr.BadRequest, "field %q is required", field)
-}
-
-func invalid(field, why string) error {
-	return apierr.Errorf(op("Validate"), apierr.BadRequest, "field %q %s", field, why)
-}

@@ -88,38 +88,38 @@ func (r Rule) validateSubscribe() error {
 	family, _, _ := strings.Cut(string(r.Event), ".")
 	switch {
 	case sm.TemplateID == "":
-		return missing("subscribeMessage.templateId")
+		return apierr.Missing("subscribeMessage.templateId")
 	case !templateID().MatchString(sm.TemplateID):
-		return invalid("subscribeMessage.templateId", "must be WeChat's template id: 1 to 128 letters, digits, _ or -")
+		return apierr.Invalid("subscribeMessage.templateId", "must be WeChat's template id: 1 to 128 letters, digits, _ or -")
 	case strings.HasPrefix(sm.Page, "/"):
-		return invalid("subscribeMessage.page", `must not start with "/"`)
+		return apierr.Invalid("subscribeMessage.page", `must not start with "/"`)
 	case len(sm.Page) > maxPage || strings.ContainsAny(sm.Page, " \t\r\n"):
-		return invalid("subscribeMessage.page", "must be a mini-program page of at most 512 characters, without spaces")
+		return apierr.Invalid("subscribeMessage.page", "must be a mini-program page of at most 512 characters, without spaces")
 	case len(sm.Data) == 0:
-		return missing("subscribeMessage.data")
+		return apierr.Missing("subscribeMessage.data")
 	case len(sm.Data) > maxKeys:
-		return invalid("subscribeMessage.data", "must have at most 20 keys")
+		return apierr.Invalid("subscribeMessage.data", "must have at most 20 keys")
 	case r.To == "":
-		return missing("to")
+		return apierr.Missing("to")
 	case !slices.Contains([]Recipient{Referrer, Referee, Leader, Members, User}, r.To):
-		return invalid("to", "must be referrer, referee, leader, members or user")
+		return apierr.Invalid("to", "must be referrer, referee, leader, members or user")
 	case (r.To == Referrer || r.To == Referee) && family != "referral":
-		return invalid("to", "can be referrer or referee only for referral.* events")
+		return apierr.Invalid("to", "can be referrer or referee only for referral.* events")
 	case (r.To == Leader || r.To == Members) && family != "group":
-		return invalid("to", "can be leader or members only for group.* events")
+		return apierr.Invalid("to", "can be leader or members only for group.* events")
 	}
 	for _, k := range slices.Sorted(maps.Keys(sm.Data)) {
 		v := sm.Data[k]
 		field := "subscribeMessage.data." + k
 		if KeyType(k) == "" {
-			return invalid(field, "must be a template key such as thing1, phrase2, name3, character_string4, number5, time6 or date7")
+			return apierr.Invalid(field, "must be a template key such as thing1, phrase2, name3, character_string4, number5, time6 or date7")
 		}
 		if v == "" || utf8.RuneCountInString(v) > maxValue || !utf8.ValidString(v) {
-			return invalid(field, "must be 1 to 200 characters")
+			return apierr.Invalid(field, "must be 1 to 200 characters")
 		}
 		for _, p := range placeholder().FindAllString(v, -1) {
 			if _, ok := Placeholders[p]; !ok {
-				return invalid(field, fmt.Sprintf("uses %s, which is not one of %s", p, placeholderNames()))
+				return apierr.Invalid(field, fmt.Sprintf("uses %s, which is not one of %s", p, placeholderNames()))
 			}
 		}
 	}

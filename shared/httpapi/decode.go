@@ -87,13 +87,3 @@ func jsonType(goKind string) string {
 	}
 	return "of another type"
 }
-
-// Missing is the error for a required field that is absent or empty.
-func Missing(field string) error {
-	return apierr.Errorf("httpapi.Valid", apierr.BadRequest, "field %q is required", field)
-}
-
-// Invalid is the error for a field whose value is out of range or malformed.
-func Invalid(field, why string) error {
-	return apierr.Errorf("httpapi.Valid", apierr.BadRequest, "field %q %s", field, why)
-}

@@ -22,13 +22,13 @@ type echoRequest struct {
 
 func (e *echoRequest) Valid() error {
 	if e.Name == "" {
-		return Missing("name")
+		return apierr.Missing("name")
 	}
 	if e.Count == nil {
-		return Missing("count")
+		return apierr.Missing("count")
 	}
 	if *e.Count < 0 {
-		return Invalid("count", "must not be negative")
+		return apierr.Invalid("count", "must not be negative")
 	}
 	return nil
 }

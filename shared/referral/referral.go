@@ -80,8 +80,11 @@ type BindConflict struct {
 	Loop            bool     // the referrer is bound to the referee
 }
 
-// ErrCodeTaken is returned by Store.SaveCode when the random code exists.
-var ErrCodeTaken = errors.New("referral: code taken")
+// CodeConflict says why a code was not saved.
+type CodeConflict struct {
+	Existing *Code // the user already has this code (a concurrent call made it first)
+	Taken    bool  // the random code belongs to another user
+}
 
 // Store keeps referral state. Every write is a single conditional call.
 type Store interface {
@@ -90,9 +93,9 @@ type Store interface {
 	// CodeOf returns the user's code, or nil, and the hash of the phone
 	// bound to their profile ("" if none), in one read.
 	CodeOf(ctx context.Context, tenant, userID string) (*Code, string, error)
-	// SaveCode stores c unless the user already has a code (then it returns
-	// that one) or the code is taken (ErrCodeTaken).
-	SaveCode(ctx context.Context, c Code) (existing *Code, err error)
+	// SaveCode stores c unless the user already has a code or the code is
+	// taken; then it reports the conflict and writes nothing.
+	SaveCode(ctx context.Context, c Code) (*CodeConflict, error)
 	// FindCode returns the code, or nil.
 	FindCode(ctx context.Context, code string) (*Code, error)
 	// FindCodeFor is FindCode, with the hash of the phone bound to the
@@ -166,16 +169,18 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 		if err := idempotency.Prepare(ctx, s.shareOf(fresh.Code)); err != nil {
 			return Share{}, apierr.E(op, err)
 		}
-		existing, err := s.Store.SaveCode(ctx, fresh)
+		conflict, err := s.Store.SaveCode(ctx, fresh)
 		switch {
-		case errors.Is(err, ErrCodeTaken) && attempt < 3:
-			continue // 44 random bits: a clash is rare, three in a row is a bug
 		case err != nil:
 			return Share{}, apierr.E(op, err)
-		case existing != nil:
-			c = existing // a concurrent call made it first
-		default:
+		case conflict == nil:
 			c = &fresh
+		case conflict.Existing != nil:
+			c = conflict.Existing // a concurrent call made it first
+		case attempt < 3:
+			continue // 44 random bits: a clash is rare, three in a row is a bug
+		default:
+			return Share{}, apierr.E(op, errors.New("referral: code taken"))
 		}
 	}
 	return s.shareOf(c.Code), nil

@@ -113,35 +113,35 @@ func (s Settings) Validate() error {
 		title := strings.TrimSpace(o.Title)
 		switch {
 		case title == "":
-			return missing("newcomerOffer.title")
+			return apierr.Missing("newcomerOffer.title")
 		case utf8.RuneCountInString(title) > MaxOfferTitle:
-			return invalid("newcomerOffer.title", fmt.Sprintf("must be at most %d characters", MaxOfferTitle))
+			return apierr.Invalid("newcomerOffer.title", fmt.Sprintf("must be at most %d characters", MaxOfferTitle))
 		case o.TemplateID != "" && !auth.ValidID(o.TemplateID):
-			return invalid("newcomerOffer.templateId", "must be 1 to 128 letters, digits or _.:@|-")
+			return apierr.Invalid("newcomerOffer.templateId", "must be 1 to 128 letters, digits or _.:@|-")
 		}
 	}
 	switch {
 	case s.BindingWindowDays < 1 || s.BindingWindowDays > MaxBindingWindowDays:
-		return invalid("bindingWindowDays", fmt.Sprintf("must be 1 to %d", MaxBindingWindowDays))
+		return apierr.Invalid("bindingWindowDays", fmt.Sprintf("must be 1 to %d", MaxBindingWindowDays))
 	case s.HoldDays != nil && (*s.HoldDays < 0 || *s.HoldDays > MaxHoldDays):
-		return invalid("holdDays", fmt.Sprintf("must be 0 to %d", MaxHoldDays))
+		return apierr.Invalid("holdDays", fmt.Sprintf("must be 0 to %d", MaxHoldDays))
 	case s.MonthlyCap < 0 || s.MonthlyCap > MaxMonthlyCap:
-		return invalid("monthlyCap", fmt.Sprintf("must be 0 (no cap) to %d", MaxMonthlyCap))
+		return apierr.Invalid("monthlyCap", fmt.Sprintf("must be 0 (no cap) to %d", MaxMonthlyCap))
 	case len(s.Milestones) > MaxMilestones:
-		return invalid("milestones", fmt.Sprintf("must hold at most %d milestones", MaxMilestones))
+		return apierr.Invalid("milestones", fmt.Sprintf("must hold at most %d milestones", MaxMilestones))
 	}
 	seen := map[int]bool{}
 	for i, m := range s.Milestones {
 		field := fmt.Sprintf("milestones[%d]", i)
 		switch {
 		case m.Count < 1 || m.Count > MaxMilestoneCount:
-			return invalid(field+".count", fmt.Sprintf("must be 1 to %d", MaxMilestoneCount))
+			return apierr.Invalid(field+".count", fmt.Sprintf("must be 1 to %d", MaxMilestoneCount))
 		case seen[m.Count]:
-			return invalid(field+".count", "must differ from every other milestone's count")
+			return apierr.Invalid(field+".count", "must differ from every other milestone's count")
 		case m.TemplateID == "":
-			return missing(field + ".templateId")
+			return apierr.Missing(field + ".templateId")
 		case !auth.ValidID(m.TemplateID):
-			return invalid(field+".templateId", "must be 1 to 128 letters, digits or _.:@|-")
+			return apierr.Invalid(field+".templateId", "must be 1 to 128 letters, digits or _.:@|-")
 		}
 		seen[m.Count] = true
 	}
@@ -157,15 +157,15 @@ func (c *Clinic) validate() error {
 	name, addr, phone := strings.TrimSpace(c.Name), strings.TrimSpace(c.Address), strings.TrimSpace(c.Phone)
 	switch {
 	case name == "":
-		return missing("clinic.name")
+		return apierr.Missing("clinic.name")
 	case utf8.RuneCountInString(name) > MaxClinicName:
-		return invalid("clinic.name", fmt.Sprintf("must be at most %d characters", MaxClinicName))
+		return apierr.Invalid("clinic.name", fmt.Sprintf("must be at most %d characters", MaxClinicName))
 	case utf8.RuneCountInString(addr) > MaxClinicAddress:
-		return invalid("clinic.address", fmt.Sprintf("must be at most %d characters", MaxClinicAddress))
+		return apierr.Invalid("clinic.address", fmt.Sprintf("must be at most %d characters", MaxClinicAddress))
 	case utf8.RuneCountInString(phone) > MaxClinicPhone:
-		return invalid("clinic.phone", fmt.Sprintf("must be at most %d characters", MaxClinicPhone))
+		return apierr.Invalid("clinic.phone", fmt.Sprintf("must be at most %d characters", MaxClinicPhone))
 	case strings.Trim(phone, "+-() 0123456789") != "":
-		return invalid("clinic.phone", "may hold only digits, spaces and + - ( )")
+		return apierr.Invalid("clinic.phone", "may hold only digits, spaces and + - ( )")
 	}
 	return nil
 }
@@ -200,14 +200,6 @@ func (s Settings) TemplateIDs() []string {
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids)
-}
-
-func missing(field string) error {
-	return apierr.Errorf("tenant.Validate", apierr.BadRequest, "field %q is required", field)
-}
-
-func invalid(field, why string) error {
-	return apierr.Errorf("tenant.Validate", apierr.BadRequest, "field %q %s", field, why)
 }
 
 // Source loads a tenant's settings; nil settings mean none were saved.
