@@ -102,7 +102,7 @@ func TestMarkdown(t *testing.T) {
 		},
 		{
 			Route: apistack.Route{Key: "PUT /v1/admin/wechat"}, Scenario: &calls.Scenario{Route: "PUT /v1/admin/wechat"},
-			Cold:  calls.Count{Writes: 1}, Warm: calls.Count{Writes: 1},
+			Cold: calls.Count{Writes: 1}, Warm: calls.Count{Writes: 1},
 			Keyed: &calls.Count{Writes: 3, Ops: []string{"PutItem", "PutItem", "UpdateItem"}},
 		},
 		{

@@ -58,9 +58,24 @@ func (f Figures) Markdown() string {
 		"or template, or for one key; a replay repeats its first answer; no 5xx.\n\n",
 		c.Rooms, c.Members, c.SeatShards, c.Templates, c.Coupons)
 
-	b.WriteString("Answers, with keys:\n\n| request | sent as | status | code | count |\n|---|---|---:|---|---:|\n")
-	for _, a := range f.Keyed.Answers {
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %d |\n", a.Op, a.Kind, a.Status, a.Code, a.Count)
+	b.WriteString("DynamoDB calls, counted per request by the call middleware (a TransactWriteItems sent again within a " +
+		"request was cancelled by a conflicting transaction, or is a service's retry on another shard):\n\n")
+	b.WriteString("| run | reads | writes | calls per operation done | transactions sent again |\n|---|---:|---:|---:|---:|\n")
+	for _, sd := range []Side{f.Keyed, f.Unkeyed} {
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %d |\n", sd.Name, sd.Calls.Reads, sd.Calls.Writes,
+			perOp(sd.Calls.Reads+sd.Calls.Writes, sd.Done), sd.Calls.TransactionsAgain)
+	}
+	fmt.Fprintf(&b, "| bare calls | %d | %d | %s | |\n\n", f.Bare.Calls.Reads, f.Bare.Calls.Writes,
+		perOp(f.Bare.Calls.Reads+f.Bare.Calls.Writes, f.Bare.Ops))
+
+	for _, sd := range []Side{f.Keyed, f.Unkeyed} {
+		fmt.Fprintf(&b, "Answers, %s:\n\n| request | sent as | status | code | count | reads + writes per request |\n"+
+			"|---|---|---:|---|---:|---:|\n", strings.TrimPrefix(sd.Name, "handlers, "))
+		for _, a := range sd.Answers {
+			fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %s + %s |\n", a.Op, a.Kind, a.Status, a.Code, a.Count,
+				perOp(a.Calls.Reads, a.Count), perOp(a.Calls.Writes, a.Count))
+		}
+		b.WriteString("\n")
 	}
 
 	for _, sd := range []Side{f.Keyed, f.Unkeyed} {
@@ -86,6 +101,14 @@ func (f Figures) Markdown() string {
 			f.Keyed.Ratio, MinThroughputRatio, f.Unkeyed.Ratio)
 	}
 	return b.String()
+}
+
+// perOp is n per op, to two places.
+func perOp(n, ops int) string {
+	if ops == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(n)/float64(ops))
 }
 
 func yesNo(ok bool) string {
