@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -52,6 +53,7 @@ func TestShareLinkPagesCalls(t *testing.T) {
 	landing := call{fn: "referral", route: "GET /v1/r/{code}", params: map[string]string{"code": code}}
 	roomView := call{fn: "groupbuy", route: "GET /v1/groups/{groupId}", params: map[string]string{"groupId": room}}
 	open := call{fn: "referral", route: "POST /v1/r/{code}/open", params: map[string]string{"code": code}}
+	ofClinic := func(c call) call { c.query = map[string]string{"tenant": "clinic-a"}; return c }
 	tests := []struct {
 		name          string
 		cold          bool
@@ -61,8 +63,12 @@ func TestShareLinkPagesCalls(t *testing.T) {
 	}{
 		{"landing, warm", false, landing, 200, 1, 0},
 		{"landing, cold", true, landing, 200, 2, 0},
+		{"landing of a clinic's page, warm", false, ofClinic(landing), 200, 1, 0},
+		{"landing of a clinic's page, cold: code and settings in one call", true, ofClinic(landing), 200, 1, 0},
 		{"room, warm", false, roomView, 200, 1, 0},
 		{"room, cold", true, roomView, 200, 2, 0},
+		{"room of a clinic's page, warm", false, ofClinic(roomView), 200, 1, 0},
+		{"room of a clinic's page, cold: room and settings in one call", true, ofClinic(roomView), 200, 1, 0},
 		{"open, warm", false, open, 204, 0, 1},
 		{"open, cold", true, open, 204, 0, 1},
 	}
@@ -83,5 +89,57 @@ func TestShareLinkPagesCalls(t *testing.T) {
 				require.Equal(t, map[string]any{"name": "悦颜医疗美容门诊部", "phone": "021-62880000"}, r.JSON(t)["clinic"])
 			}
 		})
+	}
+}
+
+// A page that names its clinic is shown only that clinic's codes and rooms,
+// cold or warm: another clinic's is not found, as an unknown one is, and a
+// malformed tenant is a bad request.
+func TestShareLinkPagesOfAClinic(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, ddbtest.WithoutStream())
+	s.settings("clinic-a", `{"clinic":{"name":"悦颜医疗美容门诊部","phone":"021-62880000"}}`)
+	s.settings("clinic-b", `{"clinic":{"name":"另一家门诊部","phone":"021-00000000"}}`)
+	code := s.codeOf(patient("clinic-a", "alice"))
+	s.deal("clinic-a", "duo", map[string]any{"stock": 10, "groupSize": 2})
+	room := s.opened(patient("clinic-a", "bob"), "duo")
+
+	pages := []struct {
+		name, fn, route, param, id, notFound string
+	}{
+		{"landing", "referral", "GET /v1/r/{code}", "code", code, "CODE_NOT_FOUND"},
+		{"room", "groupbuy", "GET /v1/groups/{groupId}", "groupId", room, "GROUP_NOT_FOUND"},
+	}
+	asking := []struct {
+		tenant string
+		status int
+		code   string
+	}{
+		{"clinic-a", 200, ""},
+		{"clinic-b", 404, ""},
+		{"no clinic", 400, "BAD_REQUEST"},
+	}
+	for _, p := range pages {
+		for _, cold := range []bool{true, false} {
+			for _, a := range asking {
+				t.Run(fmt.Sprintf("%s, cold %v, asked by %s", p.name, cold, a.tenant), func(t *testing.T) {
+					s.deps.Settings.TTL = time.Hour
+					if cold {
+						s.deps.Settings.TTL = 0
+					}
+					r := s.do(call{fn: p.fn, route: p.route, params: map[string]string{p.param: p.id},
+						query: map[string]string{"tenant": a.tenant}})
+					require.Equal(t, a.status, r.Status, r.Body)
+					switch a.status {
+					case 200:
+						require.Equal(t, "悦颜医疗美容门诊部", r.JSON(t)["clinic"].(map[string]any)["name"])
+					case 404:
+						require.Equal(t, p.notFound, r.Code(t), r.Body)
+					default:
+						require.Equal(t, a.code, r.Code(t), r.Body)
+					}
+				})
+			}
+		}
 	}
 }

@@ -33,6 +33,17 @@ func sceneImage(ctx context.Context, d *Deps, tenant string, link share.Link, ca
 	return imageResponse(img, cache), nil
 }
 
+// askingTenant is a public page's optional ?tenant=, the clinic whose page
+// asks ("" when not given): a share link's code or room of another clinic
+// is then not found, and the clinic's settings can be read with it.
+func askingTenant(op apierr.Op, r *httpapi.Request) (string, error) {
+	asking := r.Query("tenant")
+	if asking != "" && !auth.ValidID(asking) {
+		return "", apierr.E(op, apierr.BadRequest, `query parameter "tenant" is malformed`)
+	}
+	return asking, nil
+}
+
 // imageResponse answers img with its cache policy and an ETag of its
 // bytes, so a cache that revalidates gets the same tag from every
 // execution environment.
@@ -68,9 +79,9 @@ func referralCodeImage(d *Deps) httpapi.HandlerFunc {
 func groupImage(d *Deps) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		const op = apierr.Op("api.groupImage")
-		asking := r.Query("tenant")
-		if asking != "" && !auth.ValidID(asking) {
-			return httpapi.Response{}, apierr.E(op, apierr.BadRequest, `query parameter "tenant" is malformed`)
+		asking, err := askingTenant(op, r)
+		if err != nil {
+			return httpapi.Response{}, err
 		}
 		id, ok := share.Normalize(r.PathParam("groupId"), share.GroupIDLen)
 		if !ok {

@@ -2,12 +2,14 @@ package dynamo
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/referral"
 	"github.com/laoyou/laoyou/shared/tenant"
 )
@@ -111,6 +113,42 @@ func (s ReferralStore) FindCodeFor(ctx context.Context, code, t, userID string, 
 		return nil, profile.PhoneHash, st, err
 	}
 	return it.code(), profile.PhoneHash, st, nil
+}
+
+// FindCodeWithSettings reads a referral code and tenant t's settings in
+// one BatchGetItem: a landing page that names its clinic.
+func (s ReferralStore) FindCodeWithSettings(ctx context.Context, code, t string) (*referral.Code, *tenant.Settings, error) {
+	var it codeItem
+	found, st, err := s.withSettings(ctx, t, key{PK: codePK(code), SK: skSelf}, &it)
+	if !found || err != nil {
+		return nil, st, err
+	}
+	return it.code(), st, nil
+}
+
+// RoomWithSettings reads a room and tenant t's settings in one
+// BatchGetItem: a room's page that names its clinic.
+func (s GroupStore) RoomWithSettings(ctx context.Context, groupID, t string) (*groupbuy.Room, *tenant.Settings, error) {
+	var it rawItem
+	found, st, err := s.withSettings(ctx, t, key{PK: roomPK(groupID), SK: skSelf}, &it)
+	if !found || err != nil {
+		return nil, st, err
+	}
+	r, err := roomFrom(it)
+	return r, st, err
+}
+
+// rawItem keeps an item as read, for decoders that take the attributes
+// themselves (roomFrom).
+type rawItem map[string]types.AttributeValue
+
+func (r *rawItem) UnmarshalDynamoDBAttributeValue(av types.AttributeValue) error {
+	m, ok := av.(*types.AttributeValueMemberM)
+	if !ok {
+		return fmt.Errorf("dynamo: an item is a map, not %T", av)
+	}
+	*r = m.Value
+	return nil
 }
 
 // getWith reads the item at k into out and, in the same BatchGetItem, the
