@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/infra/wechatstub"
 )
 
 // A bind or a visit that finds no tenant settings cached reads them with
@@ -142,4 +143,24 @@ func TestShareLinkPagesOfAClinic(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Once drawn, a referral code's image is one read: its owner's code and the
+// image stored under the owner, in one BatchGetItem (the clinic's
+// mini-program cached).
+func TestReferralCodeImageLaterRequestsReadOnce(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, ddbtest.WithoutStream())
+	s.withApp("clinic-a")
+	alice := patient("clinic-a", "alice")
+	s.codeOf(alice)
+	img := call{fn: "referral", route: "GET /v1/referral/code/image", as: alice}
+	requirePNG(t, s.do(img)) // drawn and stored
+
+	for range 2 {
+		r := s.do(img)
+		requirePNG(t, r)
+		require.Equal(t, []string{"BatchGetItem"}, r.Calls.Ops())
+	}
+	require.Equal(t, 1, s.wechat.Calls(wechatstub.CodeImage), "drawn once")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/share"
 	"github.com/laoyou/laoyou/shared/wechat"
+	"github.com/laoyou/laoyou/shared/wxacode"
 )
 
 // An image of a scene never changes once drawn: caches may keep it.
@@ -57,18 +58,40 @@ func imageResponse(img wechat.Image, cache string) httpapi.Response {
 
 // referralCodeImage is GET /v1/referral/code/image: the caller's own code,
 // made by POST /v1/referral/code first.
+// The image is stored under its owner (a code is one user's, for ever), so
+// the code and its image are one read once drawn.
 func referralCodeImage(d *Deps) httpapi.HandlerFunc {
-	codes := dynamo.ReferralStore{Store: d.Store}
+	store := dynamo.WeChatStore{Store: d.Store}
+	scene := func(code string) string { return d.Links.Referral(code).Scene }
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		const op = apierr.Op("api.referralCodeImage")
-		c, _, err := codes.CodeOf(ctx, r.Caller.Tenant, r.Caller.UserID)
+		noCode := apierr.E(op, apierr.CodeNotFound, "you have no referral code yet: POST /v1/referral/code makes it")
+		app, err := depsApps{d}.App(ctx, r.Caller.Tenant)
+		if apierr.Is(apierr.WeChatNotConfigured, err) {
+			// No code is the first thing to say: the caller can fix it.
+			if c, _, cerr := (dynamo.ReferralStore{Store: d.Store}).CodeOf(ctx, r.Caller.Tenant, r.Caller.UserID); cerr == nil && c == nil {
+				return httpapi.Response{}, noCode
+			}
+		}
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		k := wxacode.KeyFor(app, d.Links.CodePage(), "", 0)
+		k.Owner = r.Caller.Tenant + "#" + r.Caller.UserID
+		c, img, stored, err := store.CodeWithImage(ctx, r.Caller.Tenant, r.Caller.UserID, k, scene)
 		if err != nil {
 			return httpapi.Response{}, apierr.E(op, err)
 		}
 		if c == nil {
-			return httpapi.Response{}, apierr.E(op, apierr.CodeNotFound, "you have no referral code yet: POST /v1/referral/code makes it")
+			return httpapi.Response{}, noCode
 		}
-		return sceneImage(ctx, d, c.Tenant, d.Links.Referral(c.Code), imageCacheOwn)
+		if !stored {
+			k.Scene = scene(c.Code)
+			if img, err = CodeImages(d).ImageAt(ctx, app, k); err != nil {
+				return httpapi.Response{}, err
+			}
+		}
+		return imageResponse(img, imageCacheOwn), nil
 	}
 }
 

@@ -426,8 +426,9 @@ var Scenarios = []Scenario{
 		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
 			return apistack.Request{Route: "GET /v1/referral/code/image", As: w.Referrer}, nil
 		},
-		Note: "The caller's code (BatchGetItem), then the stored image (GetItem); cold, the clinic's mini-program too. WeChat draws the image once, on the first request.",
-		Fix:  "Keep the image key beside the code, or serve images from a CDN in front of the route (Cache-Control allows it).",
+		Note: "once drawn (WeChat draws it once, on the first request), the caller's code and its image, stored under its " +
+			"owner, in one BatchGetItem; cold, the clinic's mini-program is read first (GetItem, then cached)",
+		Fix: "Cold: keep the clinic's mini-program in configuration, or read it in the same BatchGetItem.",
 	},
 	{
 		Route: "GET /v1/groups/{groupId}/image", Name: "group-image", Status: http.StatusOK,
