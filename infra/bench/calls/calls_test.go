@@ -116,8 +116,8 @@ func TestMarkdown(t *testing.T) {
 	require.True(t, strings.HasPrefix(md, "**NOT MEASURED: `POST /v1/staff/visits` (ReferralFunction)"), md)
 	require.Contains(t, md, "| `POST /v1/coupons/claim` | 1 + 1 | 0 + 1 | TransactWriteItems | 0 + 1 | yes |\n")
 	require.Contains(t, md, "| `PUT /v1/admin/wechat` | 0 + 1 | 0 + 1 |  | 0 + 3 | **no**: with a key 0 + 3 (Guard) |\n")
-	require.Contains(t, md, "- `PUT /v1/admin/wechat` with an Idempotency-Key: 0 reads + 3 writes (PutItem, PutItem, UpdateItem), "+
-		"goal 1 write and at most 1 read. The route is still on the Guard")
+	require.Contains(t, md, "- With an Idempotency-Key, the routes still on the Guard, goal 1 write and at most 1 read: "+
+		"`PUT /v1/admin/wechat` (0 reads + 3 writes: PutItem, PutItem, UpdateItem). The key's claim")
 	require.Contains(t, md, "| `GET /v1/r/{code}` | 2 + 1 | 1 + 1 | GetItem, PutItem |  | **no** |\n")
 	require.Contains(t, md, "| `POST /v1/staff/visits` | **NOT MEASURED** |")
 	require.Contains(t, md, "- `POST /v1/coupons/claim`: the template is cached warm.")

@@ -51,7 +51,7 @@ func (f Figures) Markdown() string {
 		b.WriteString("\nWhat each request did, where the calls need saying:\n\n" + strings.Join(notes, "\n") + "\n")
 	}
 
-	var missed []string
+	var missed, guarded []string
 	for _, r := range f.Rows {
 		switch {
 		case !r.Measured():
@@ -69,9 +69,20 @@ func (f Figures) Markdown() string {
 			missed = append(missed, fmt.Sprintf("- `%s`: %s, goal %s. %s", r.Route.Key, budgetUse(r), goalOf(r), fix))
 		}
 		if r.Measured() && !r.KeyedMeetsGoal() {
-			missed = append(missed, fmt.Sprintf("- `%s` with an Idempotency-Key: %s (%s), goal %s. %s", r.Route.Key,
-				callWords(*r.Keyed), strings.Join(r.Keyed.Ops, ", "), goalOf(r), keyedFix(r)))
+			if onGuard(r) {
+				guarded = append(guarded, fmt.Sprintf("`%s` (%s: %s)", r.Route.Key, callWords(*r.Keyed), strings.Join(r.Keyed.Ops, ", ")))
+				continue
+			}
+			missed = append(missed, fmt.Sprintf("- `%s` with an Idempotency-Key: %s (%s), goal 1 write and at most 1 read. "+
+				"The route writes the key's record in its own write, yet makes more calls with a key than without: a "+
+				"keyed request should make the same calls.", r.Route.Key, callWords(*r.Keyed), strings.Join(r.Keyed.Ops, ", ")))
 		}
+	}
+	if len(guarded) > 0 {
+		missed = append(missed, "- With an Idempotency-Key, the routes still on the Guard, goal 1 write and at most 1 read: "+
+			strings.Join(guarded, ", ")+". The key's claim (a conditional PutItem) and its stored answer (an UpdateItem) "+
+			"are writes of their own; writing the key's record in the route's own write (`KeyInWrite`, as joins and "+
+			"claims do) makes a keyed request the same calls as one without a key.")
 	}
 	if len(missed) > 0 {
 		b.WriteString("\n**Goals missed:**\n\n" + strings.Join(missed, "\n") + "\n")
@@ -108,18 +119,6 @@ func verdict(r Row) string {
 // onGuard reports whether the route claims an Idempotency-Key and stores
 // its answer in writes of their own, rather than in its own write.
 func onGuard(r Row) bool { return r.Route.Writes() && !r.Route.KeyInWrite }
-
-// keyedFix says why a keyed request is over budget and what would bring it
-// within it.
-func keyedFix(r Row) string {
-	if onGuard(r) {
-		return "The route is still on the Guard: the key's claim (a conditional PutItem) and its stored answer (an " +
-			"UpdateItem) are writes of their own. Writing the key's record in the route's own write (`KeyInWrite`, as " +
-			"joins and claims do) makes a keyed request the same calls as one without a key."
-	}
-	return "The route writes the key's record in its own write, yet makes more calls with a key than without: " +
-		"a keyed request should make the same calls."
-}
 
 func goalOf(r Row) string {
 	if r.Route.Writes() {
