@@ -164,3 +164,30 @@ func TestReferralCodeImageLaterRequestsReadOnce(t *testing.T) {
 	}
 	require.Equal(t, 1, s.wechat.Calls(wechatstub.CodeImage), "drawn once")
 }
+
+// A room's image, once drawn, is one read when the page names its clinic:
+// the room and the image in one BatchGetItem (the scene is the room's id).
+// Without ?tenant= the room is read first, to know whose mini-program.
+func TestGroupImageLaterRequestsOfAClinicReadOnce(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, ddbtest.WithoutStream())
+	s.withApp("clinic-a")
+	s.deal("clinic-a", "duo", map[string]any{"stock": 10, "groupSize": 2})
+	room := s.opened(patient("clinic-a", "bob"), "duo")
+	img := call{fn: "groupbuy", route: "GET /v1/groups/{groupId}/image", params: map[string]string{"groupId": room}}
+	requirePNG(t, s.do(img)) // drawn and stored
+
+	ofClinic := img
+	ofClinic.query = map[string]string{"tenant": "clinic-a"}
+	r := s.do(ofClinic)
+	requirePNG(t, r)
+	require.Equal(t, []string{"BatchGetItem"}, r.Calls.Ops())
+	require.Equal(t, 2, s.do(img).Calls.Reads(), "the room, then the image")
+
+	other := ofClinic
+	other.query = map[string]string{"tenant": "clinic-b"}
+	require.Equal(t, "GROUP_NOT_FOUND", s.do(other).Code(t), "clinic-b has no mini-program: the room is read first")
+	s.withApp("clinic-b")
+	require.Equal(t, "GROUP_NOT_FOUND", s.do(other).Code(t), "another clinic's room")
+	require.Equal(t, 1, s.wechat.Calls(wechatstub.CodeImage), "drawn once")
+}

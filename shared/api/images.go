@@ -110,6 +110,28 @@ func groupImage(d *Deps) httpapi.HandlerFunc {
 		if !ok {
 			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
 		}
+		if asking != "" {
+			// The page names the clinic, so its mini-program and the
+			// room's scene are known before the room is read: the room
+			// and a stored image are one read.
+			if app, err := (depsApps{d}).App(ctx, asking); err == nil {
+				k := wxacode.KeyFor(app, d.Links.CodePage(), d.Links.Group(id).Scene, 0)
+				room, img, stored, err := (dynamo.WeChatStore{Store: d.Store}).RoomWithImage(ctx, id, k)
+				switch {
+				case err != nil:
+					return httpapi.Response{}, apierr.E(op, err)
+				case room == nil || room.Tenant != asking:
+					return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
+				case !stored:
+					if img, err = CodeImages(d).ImageAt(ctx, app, k); err != nil {
+						return httpapi.Response{}, err
+					}
+				}
+				return imageResponse(img, imageCachePublic), nil
+			}
+			// No mini-program: the room is read first, so an unknown room
+			// is still GROUP_NOT_FOUND.
+		}
 		room, err := GroupService(d).Store.Room(ctx, id, false)
 		if err != nil {
 			return httpapi.Response{}, apierr.E(op, err)

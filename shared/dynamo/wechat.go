@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 
+	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/referral"
 	"github.com/laoyou/laoyou/shared/wechat"
 	"github.com/laoyou/laoyou/shared/wxacode"
@@ -164,6 +165,23 @@ func (it codeImageItem) image(k wxacode.Key) (wechat.Image, bool) {
 		return wechat.Image{}, false
 	}
 	return wechat.Image{ContentType: it.ContentType, Bytes: it.Image}, true
+}
+
+// RoomWithImage reads a room and the stored image of k, the room's code, in
+// one BatchGetItem; ok says the image is stored.
+func (s WeChatStore) RoomWithImage(ctx context.Context, groupID string, k wxacode.Key) (*groupbuy.Room, wechat.Image, bool, error) {
+	var room rawItem
+	var img codeImageItem
+	found, err := s.getWith(ctx, key{PK: roomPK(groupID), SK: skSelf}, &room, weChatCodeKey(k), &img)
+	if err != nil || !found {
+		return nil, wechat.Image{}, false, err
+	}
+	r, err := roomFrom(room)
+	if err != nil {
+		return nil, wechat.Image{}, false, err
+	}
+	stored, ok := img.image(k)
+	return r, stored, ok, nil
 }
 
 // CodeWithImage reads the user's referral code and the stored image of k,

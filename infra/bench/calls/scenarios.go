@@ -45,6 +45,7 @@ type World struct {
 	Referrer apistack.Claims
 	Code     string // the referrer's code
 	Holder   apistack.Claims
+	Room     string // an open room of Deal, whose image is asked for
 }
 
 const tenant = "bench-clinic"
@@ -87,6 +88,10 @@ func newWorld(ctx context.Context, s *apistack.Stack) (*World, error) {
 			return nil
 		},
 		func() error { _, err := s.Claim(ctx, w.Holder, w.Template); return err },
+		func() (err error) {
+			w.Room, err = s.OpenRoom(ctx, apistack.Patient(tenant, "room-leader"), w.Deal)
+			return err
+		},
 		func() error {
 			s.WeChat.AddApp(benchAppID, benchAppSecret)
 			_, err := s.Must(ctx, putWeChatRequest(), http.StatusOK)
@@ -433,10 +438,16 @@ var Scenarios = []Scenario{
 	{
 		Route: "GET /v1/groups/{groupId}/image", Name: "group-image", Status: http.StatusOK,
 		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
-			id, err := w.Setup.OpenRoom(ctx, user("group-image", n), w.Deal)
-			return apistack.Request{Route: "GET /v1/groups/{groupId}/image", Params: map[string]string{"groupId": id}}, err
+			return apistack.Request{
+				Route: "GET /v1/groups/{groupId}/image", Params: map[string]string{"groupId": w.Room},
+				Query: map[string]string{"tenant": w.Tenant},
+			}, nil
 		},
-		Note: "The room (GetItem), then the stored image or WeChat's draw (a claim, the image); cold, the clinic's mini-program too.",
-		Fix:  "Serve images from a CDN in front of the route (Cache-Control: public, immutable).",
+		Note: "one room's image, with `?tenant=` as the clinic's page asks: cold is its first request, which has WeChat " +
+			"draw it (the clinic's mini-program read, the room and image in one BatchGetItem, the image read again, a " +
+			"claim, the image stored); later requests read the room and the stored image in one BatchGetItem. Without " +
+			"`?tenant=` the room is read before the image (2 reads)",
+		Fix: "Only the first request of a room, which has WeChat draw its image: a CDN in front of the route " +
+			"(Cache-Control: public, immutable) takes the later ones off the table altogether.",
 	},
 }
