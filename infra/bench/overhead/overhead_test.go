@@ -24,6 +24,11 @@ func TestMeasure(t *testing.T) {
 		require.Positive(t, s.Times.Median, s.Name)
 	}
 	require.InDelta(t, 1, f.Bare.Ratio, 1e-9)
+	// The calls reported are those made: a join keeps its key's record in
+	// its own write, so all three sides make the same calls.
+	require.Equal(t, "GetItem, TransactWriteItems", f.Bare.Calls)
+	require.Equal(t, f.Bare.Calls, f.Plain.Calls)
+	require.Equal(t, f.Bare.Calls, f.Keyed.Calls)
 }
 
 func TestMarkdown(t *testing.T) {
