@@ -115,9 +115,11 @@ func (f Figures) whyMissed() string {
 		"where a warm claim reads nothing, many claims of one template arriving together before the first read is "+
 		"cached. Keys add no call of their own: per request answered the handlers made %.2f calls with keys and %.2f "+
 		"without. The keyed side made %.2f× the unkeyed side's calls (its %d same-key retries are requests that are "+
-		"only replays) and took %.2f× its time; where the time grows more than the calls, the rest is the keyed "+
-		"transactions themselves, one item larger (the key's record, holding the answer), which the overhead section "+
-		"times one join at a time with the same calls. "+
+		"only replays) and took %.2f× its time. Where the time grows more than the calls, the rest is in the keyed "+
+		"calls themselves: a keyed transaction is one item larger (the key's record, holding the answer), which the "+
+		"overhead section times one join at a time with the same calls; why it costs more under the spike's "+
+		"concurrency than there is not measured yet (a per-call latency split of keyed and unkeyed transactions, "+
+		"cancelled and not, would tell). "+
 		"What would fix it: the handlers add no call beyond the load, so the lever is the load's own calls: answering "+
 		"refusals without a transaction (a room known full, a template known used up, from a short-lived cache) "+
 		"would narrow the gap by the refusals' share, and a smaller key record (payload hash, status and body only) "+
