@@ -9,6 +9,7 @@ import (
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/httpapi"
+	"github.com/laoyou/laoyou/shared/share"
 	"github.com/laoyou/laoyou/shared/tenant"
 )
 
@@ -25,7 +26,7 @@ func GroupBuy(d *Deps) *httpapi.API {
 		httpapi.Route{Key: "GET /v1/deals", Access: auth.Public, Handle: listDeals(svc)},
 		httpapi.Route{Key: "GET /v1/deals/{dealId}", Access: auth.Public, Handle: getDeal(svc)},
 		httpapi.Route{Key: "POST /v1/groups", Access: auth.AnyUser, Handle: openGroup(svc), KeyInWrite: true},
-		httpapi.Route{Key: "GET /v1/groups/{groupId}", Access: auth.Public, Handle: groupStatus(svc, d.Settings)},
+		httpapi.Route{Key: "GET /v1/groups/{groupId}", Access: auth.Public, Handle: groupStatus(svc, dynamo.GroupStore{Store: d.Store}, d.Settings)},
 		httpapi.Route{Key: "POST /v1/groups/{groupId}/join", Access: auth.AnyUser, Handle: joinGroup(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /v1/groups/{groupId}/image", Access: auth.Public, Handle: groupImage(d)},
 	)
@@ -186,17 +187,46 @@ type roomView struct {
 
 // groupStatus reads the room (one GetItem) and takes the clinic's profile
 // from the settings cache, which reads the settings only when cold.
-func groupStatus(svc *groupbuy.Service, settings *tenant.Cache) httpapi.HandlerFunc {
+// groupStatus is GET /v1/groups/{groupId}. The room names its tenant, so
+// cold its settings are read after it; a page that names its clinic
+// (?tenant=) has them read in the same call, and another clinic's room is
+// then not found.
+func groupStatus(svc *groupbuy.Service, rooms dynamo.GroupStore, settings *tenant.Cache) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		v, err := svc.Status(ctx, r.PathParam("groupId"))
+		const op = apierr.Op("api.groupStatus")
+		asking, err := askingTenant(op, r)
 		if err != nil {
 			return httpapi.Response{}, err
 		}
-		st, err := settings.Get(ctx, v.Tenant)
-		if err != nil {
-			return httpapi.Response{}, apierr.E(apierr.Op("api.groupStatus"), err)
+		if asking == "" {
+			v, err := svc.Status(ctx, r.PathParam("groupId"))
+			if err != nil {
+				return httpapi.Response{}, err
+			}
+			st, err := settings.Get(ctx, v.Tenant)
+			if err != nil {
+				return httpapi.Response{}, apierr.E(op, err)
+			}
+			return httpapi.OK(roomView{RoomView: v, Clinic: st.Clinic}), nil
 		}
-		return httpapi.OK(roomView{RoomView: v, Clinic: st.Clinic}), nil
+		id, ok := share.Normalize(r.PathParam("groupId"), share.GroupIDLen)
+		if !ok {
+			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
+		}
+		var room *groupbuy.Room
+		st, err := settings.GetWith(asking,
+			func() (err error) { room, err = rooms.Room(ctx, id, false); return err },
+			func() (st *tenant.Settings, err error) {
+				room, st, err = rooms.RoomWithSettings(ctx, id, asking)
+				return st, err
+			})
+		if err != nil {
+			return httpapi.Response{}, apierr.E(op, err)
+		}
+		if room == nil || room.Tenant != asking {
+			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
+		}
+		return httpapi.OK(roomView{RoomView: room.ViewAt(svc.Now()), Clinic: st.Clinic}), nil
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/share"
 	"github.com/laoyou/laoyou/shared/wechat"
+	"github.com/laoyou/laoyou/shared/wxacode"
 )
 
 // An image of a scene never changes once drawn: caches may keep it.
@@ -33,6 +34,17 @@ func sceneImage(ctx context.Context, d *Deps, tenant string, link share.Link, ca
 	return imageResponse(img, cache), nil
 }
 
+// askingTenant is a public page's optional ?tenant=, the clinic whose page
+// asks ("" when not given): a share link's code or room of another clinic
+// is then not found, and the clinic's settings can be read with it.
+func askingTenant(op apierr.Op, r *httpapi.Request) (string, error) {
+	asking := r.Query("tenant")
+	if asking != "" && !auth.ValidID(asking) {
+		return "", apierr.E(op, apierr.BadRequest, `query parameter "tenant" is malformed`)
+	}
+	return asking, nil
+}
+
 // imageResponse answers img with its cache policy and an ETag of its
 // bytes, so a cache that revalidates gets the same tag from every
 // execution environment.
@@ -46,18 +58,40 @@ func imageResponse(img wechat.Image, cache string) httpapi.Response {
 
 // referralCodeImage is GET /v1/referral/code/image: the caller's own code,
 // made by POST /v1/referral/code first.
+// The image is stored under its owner (a code is one user's, for ever), so
+// the code and its image are one read once drawn.
 func referralCodeImage(d *Deps) httpapi.HandlerFunc {
-	codes := dynamo.ReferralStore{Store: d.Store}
+	store := dynamo.WeChatStore{Store: d.Store}
+	scene := func(code string) string { return d.Links.Referral(code).Scene }
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		const op = apierr.Op("api.referralCodeImage")
-		c, _, err := codes.CodeOf(ctx, r.Caller.Tenant, r.Caller.UserID)
+		noCode := apierr.E(op, apierr.CodeNotFound, "you have no referral code yet: POST /v1/referral/code makes it")
+		app, err := depsApps{d}.App(ctx, r.Caller.Tenant)
+		if apierr.Is(apierr.WeChatNotConfigured, err) {
+			// No code is the first thing to say: the caller can fix it.
+			if c, _, cerr := (dynamo.ReferralStore{Store: d.Store}).CodeOf(ctx, r.Caller.Tenant, r.Caller.UserID); cerr == nil && c == nil {
+				return httpapi.Response{}, noCode
+			}
+		}
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		k := wxacode.KeyFor(app, d.Links.CodePage(), "", 0)
+		k.Owner = r.Caller.Tenant + "#" + r.Caller.UserID
+		c, img, stored, err := store.CodeWithImage(ctx, r.Caller.Tenant, r.Caller.UserID, k, scene)
 		if err != nil {
 			return httpapi.Response{}, apierr.E(op, err)
 		}
 		if c == nil {
-			return httpapi.Response{}, apierr.E(op, apierr.CodeNotFound, "you have no referral code yet: POST /v1/referral/code makes it")
+			return httpapi.Response{}, noCode
 		}
-		return sceneImage(ctx, d, c.Tenant, d.Links.Referral(c.Code), imageCacheOwn)
+		if !stored {
+			k.Scene = scene(c.Code)
+			if img, err = CodeImages(d).ImageAt(ctx, app, k); err != nil {
+				return httpapi.Response{}, err
+			}
+		}
+		return imageResponse(img, imageCacheOwn), nil
 	}
 }
 
@@ -68,13 +102,35 @@ func referralCodeImage(d *Deps) httpapi.HandlerFunc {
 func groupImage(d *Deps) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		const op = apierr.Op("api.groupImage")
-		asking := r.Query("tenant")
-		if asking != "" && !auth.ValidID(asking) {
-			return httpapi.Response{}, apierr.E(op, apierr.BadRequest, `query parameter "tenant" is malformed`)
+		asking, err := askingTenant(op, r)
+		if err != nil {
+			return httpapi.Response{}, err
 		}
 		id, ok := share.Normalize(r.PathParam("groupId"), share.GroupIDLen)
 		if !ok {
 			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
+		}
+		if asking != "" {
+			// The page names the clinic, so its mini-program and the
+			// room's scene are known before the room is read: the room
+			// and a stored image are one read.
+			if app, err := (depsApps{d}).App(ctx, asking); err == nil {
+				k := wxacode.KeyFor(app, d.Links.CodePage(), d.Links.Group(id).Scene, 0)
+				room, img, stored, err := (dynamo.WeChatStore{Store: d.Store}).RoomWithImage(ctx, id, k)
+				switch {
+				case err != nil:
+					return httpapi.Response{}, apierr.E(op, err)
+				case room == nil || room.Tenant != asking:
+					return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
+				case !stored:
+					if img, err = CodeImages(d).ImageAt(ctx, app, k); err != nil {
+						return httpapi.Response{}, err
+					}
+				}
+				return imageResponse(img, imageCachePublic), nil
+			}
+			// No mini-program: the room is read first, so an unknown room
+			// is still GROUP_NOT_FOUND.
 		}
 		room, err := GroupService(d).Store.Room(ctx, id, false)
 		if err != nil {

@@ -53,7 +53,11 @@ const landingMaxAge = "public, max-age=60"
 
 func resolveCode(svc *referral.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		l, err := svc.Resolve(ctx, r.PathParam("code"))
+		asking, err := askingTenant(apierr.Op("api.resolveCode"), r)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		l, err := svc.Resolve(ctx, r.PathParam("code"), asking)
 		resp := httpapi.OK(l)
 		resp.Headers = map[string]string{"cache-control": landingMaxAge}
 		return resp, err

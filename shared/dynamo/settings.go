@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/referral"
 	"github.com/laoyou/laoyou/shared/tenant"
 )
@@ -87,6 +88,28 @@ func (s ReferralStore) FindCodeFor(ctx context.Context, code, t, userID string, 
 		return nil, profile.PhoneHash, st, err
 	}
 	return it.code(), profile.PhoneHash, st, nil
+}
+
+// FindCodeWithSettings reads a referral code and tenant t's settings in
+// one BatchGetItem: a landing page that names its clinic.
+func (s ReferralStore) FindCodeWithSettings(ctx context.Context, code, t string) (*referral.Code, *tenant.Settings, error) {
+	var it codeItem
+	found, st, err := s.withSettings(ctx, t, key{PK: codePK(code), SK: skSelf}, &it)
+	if !found || err != nil {
+		return nil, st, err
+	}
+	return it.code(), st, nil
+}
+
+// RoomWithSettings reads a room and tenant t's settings in one
+// BatchGetItem: a room's page that names its clinic.
+func (s GroupStore) RoomWithSettings(ctx context.Context, groupID, t string) (*groupbuy.Room, *tenant.Settings, error) {
+	var it roomItem
+	found, st, err := s.withSettings(ctx, t, key{PK: roomPK(groupID), SK: skSelf}, &it)
+	if !found || err != nil {
+		return nil, st, err
+	}
+	return it.room(), st, nil
 }
 
 // VisitorWithSettings reads the user's binding and role record and the

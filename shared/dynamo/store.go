@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/idempotency"
 )
@@ -276,7 +277,9 @@ func (s *Store) transactItems(ctx context.Context, items []types.TransactWriteIt
 		}
 		if conditionFailed || attempt >= 3 {
 			if !conditionFailed {
-				return nil, err
+				// Nothing was written: the client may retry (503), as
+				// after throttling.
+				return nil, apierr.E(apierr.Unavailable, "the items are busy, try again", err)
 			}
 			if own != nil {
 				last := len(reasons) - 1

@@ -85,3 +85,49 @@ func writeTo(t *testing.T, endpoint string, attempts int) error {
 	})
 	return err
 }
+
+// A transaction cancelled only by conflicting transactions, again and
+// again, has done nothing: once its tries are spent it fails as
+// Unavailable (503, the client's retry is safe), not as an internal error.
+// A cancellation where a condition failed is the caller's to read.
+func TestTransactionConflictsOutlastingRetriesAreUnavailable(t *testing.T) {
+	tests := []struct {
+		name        string
+		reason      string
+		unavailable bool
+	}{
+		{"conflicts only", "TransactionConflict", true},
+		{"a condition failed", "ConditionalCheckFailed", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls++
+				w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+				w.WriteHeader(400)
+				_, _ = w.Write([]byte(`{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException",` +
+					`"message":"Transaction cancelled","CancellationReasons":[{"Code":"` + tt.reason + `"}]}`))
+			}))
+			defer srv.Close()
+			client := dynamodb.New(dynamodb.Options{
+				Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+				Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""), RetryMaxAttempts: 1,
+			}, WithUnavailableErrors)
+			s := NewStore(client, "t")
+			put, err := s.putIf(key{PK: "p", SK: "s"}, notExists())
+			require.NoError(t, err)
+			reasons, err := s.transact(context.Background(), []types.TransactWriteItem{put})
+			if !tt.unavailable {
+				require.NoError(t, err)
+				require.True(t, reasons[0].ConditionFailed())
+				require.Equal(t, 1, calls)
+				return
+			}
+			require.True(t, apierr.Is(apierr.Unavailable, err), "%v", err)
+			var tce *types.TransactionCanceledException
+			require.True(t, errors.As(err, &tce), "the cause stays readable")
+			require.Equal(t, 4, calls, "sent again three times first")
+		})
+	}
+}

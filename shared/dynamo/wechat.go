@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 
+	"github.com/laoyou/laoyou/shared/groupbuy"
+	"github.com/laoyou/laoyou/shared/referral"
 	"github.com/laoyou/laoyou/shared/wechat"
 	"github.com/laoyou/laoyou/shared/wxacode"
 )
@@ -41,8 +43,14 @@ const (
 func weChatTokenKey(appID string) key { return key{PK: "WXAPP#" + appID, SK: skWeChatToken} }
 
 func weChatCodeKey(k wxacode.Key) key {
-	// The scene goes last: it may hold "#", the version, page and width may not.
-	return key{PK: "WXCODE#" + k.AppID, SK: k.EnvVersion + "#" + strconv.Itoa(k.Width) + "#" + k.Page + "#" + k.Scene}
+	// The scene goes last: it may hold "#", the version, page and width may
+	// not. An owner's image is "@tenant#user" there instead: no scene
+	// starts with "@", and ids hold no "#".
+	last := k.Scene
+	if k.Owner != "" {
+		last = "@" + k.Owner
+	}
+	return key{PK: "WXCODE#" + k.AppID, SK: k.EnvVersion + "#" + strconv.Itoa(k.Width) + "#" + k.Page + "#" + last}
 }
 
 // OpenIDKey is the key of the item that holds a user's openid in the
@@ -128,6 +136,7 @@ type codeImageItem struct {
 	Kind        string `dynamodbav:"kind"`
 	ContentType string `dynamodbav:"contentType,omitempty"`
 	Image       []byte `dynamodbav:"image,omitempty"`
+	Scene       string `dynamodbav:"scene,omitempty"` // of an owner's image, whose key does not say it
 	ClaimHolder string `dynamodbav:"claimHolder,omitempty"`
 	ClaimUntil  int64  `dynamodbav:"claimUntil,omitempty"` // unix ms
 }
@@ -136,10 +145,49 @@ type codeImageItem struct {
 func (s WeChatStore) LoadImage(ctx context.Context, k wxacode.Key) (wechat.Image, bool, error) {
 	var it codeImageItem
 	found, err := s.getItem(ctx, weChatCodeKey(k), &it)
-	if err != nil || !found || len(it.Image) == 0 {
+	if err != nil || !found {
 		return wechat.Image{}, false, err
 	}
-	return wechat.Image{ContentType: it.ContentType, Bytes: it.Image}, true, nil
+	img, ok := it.image(k)
+	return img, ok, nil
+}
+
+// image is the stored image of k, if the item holds it.
+func (it codeImageItem) image(k wxacode.Key) (wechat.Image, bool) {
+	if len(it.Image) == 0 || (k.Owner != "" && it.Scene != k.Scene) {
+		return wechat.Image{}, false
+	}
+	return wechat.Image{ContentType: it.ContentType, Bytes: it.Image}, true
+}
+
+// RoomWithImage reads a room and the stored image of k, the room's code, in
+// one BatchGetItem; ok says the image is stored.
+func (s WeChatStore) RoomWithImage(ctx context.Context, groupID string, k wxacode.Key) (*groupbuy.Room, wechat.Image, bool, error) {
+	var room roomItem
+	var img codeImageItem
+	found, err := s.getWith(ctx, key{PK: roomPK(groupID), SK: skSelf}, &room, weChatCodeKey(k), &img)
+	if err != nil || !found {
+		return nil, wechat.Image{}, false, err
+	}
+	stored, ok := img.image(k)
+	return room.room(), stored, ok, nil
+}
+
+// CodeWithImage reads the user's referral code and the stored image of k,
+// an image of that user's (k.Owner; k.Scene is not known yet), in one
+// BatchGetItem. ok says the image is stored and is of the code's scene,
+// scene(code).
+func (s WeChatStore) CodeWithImage(ctx context.Context, tenant, userID string, k wxacode.Key, scene func(code string) string) (*referral.Code, wechat.Image, bool, error) {
+	var c codeItem
+	var img codeImageItem
+	found, err := s.getWith(ctx, key{PK: userPK(tenant, userID), SK: skCode}, &c, weChatCodeKey(k), &img)
+	if err != nil || !found {
+		return nil, wechat.Image{}, false, err
+	}
+	code := c.code()
+	k.Scene = scene(code.Code)
+	stored, ok := img.image(k)
+	return code, stored, ok, nil
 }
 
 // ClaimImage claims the drawing with one conditional UpdateItem: no image
@@ -160,7 +208,11 @@ func (s WeChatStore) ClaimImage(ctx context.Context, k wxacode.Key, holder strin
 
 // SaveImage stores the image and ends the claim, with one PutItem.
 func (s WeChatStore) SaveImage(ctx context.Context, k wxacode.Key, img wechat.Image) error {
-	put, err := s.put(codeImageItem{key: weChatCodeKey(k), Kind: kindWeChatCode, ContentType: img.ContentType, Image: img.Bytes})
+	it := codeImageItem{key: weChatCodeKey(k), Kind: kindWeChatCode, ContentType: img.ContentType, Image: img.Bytes}
+	if k.Owner != "" {
+		it.Scene = k.Scene
+	}
+	put, err := s.put(it)
 	if err != nil {
 		return err
 	}

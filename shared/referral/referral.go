@@ -98,6 +98,9 @@ type Store interface {
 	SaveCode(ctx context.Context, c Code) (*CodeConflict, error)
 	// FindCode returns the code, or nil.
 	FindCode(ctx context.Context, code string) (*Code, error)
+	// FindCodeWithSettings is FindCode with the settings of tenant (nil
+	// when it has none saved) in the same call.
+	FindCodeWithSettings(ctx context.Context, code, tenant string) (*Code, *tenant.Settings, error)
 	// FindCodeFor is FindCode, with the hash of the phone bound to the
 	// user's profile ("" if none) and, withSettings, the tenant's settings
 	// (nil if none are saved), read in the same call.
@@ -207,15 +210,23 @@ type Person struct {
 }
 
 // Resolve shows a shared code to anyone. It only reads: the code, and the
-// tenant's settings from the cache (read as well when the cache is cold,
-// since the code alone names its tenant). Opens are counted by Open.
-func (s *Service) Resolve(ctx context.Context, raw string) (Landing, error) {
+// tenant's settings from the cache. When the cache is cold they are read
+// too: after the code, which names its tenant, unless the page asking names
+// its clinic (asking, "" for none), whose settings then come in the same
+// call; another clinic's code is then not found. Opens are counted by Open.
+func (s *Service) Resolve(ctx context.Context, raw, asking string) (Landing, error) {
 	const op = apierr.Op("referral.Resolve")
-	c, err := s.find(ctx, op, raw)
-	if err != nil {
-		return Landing{}, err
+	var c *Code
+	var settings tenant.Settings
+	var err error
+	if asking == "" {
+		if c, err = s.find(ctx, op, raw); err != nil {
+			return Landing{}, err
+		}
+		settings, err = s.Settings.Get(ctx, c.Tenant)
+	} else {
+		c, settings, err = s.findIn(ctx, op, raw, asking)
 	}
-	settings, err := s.Settings.Get(ctx, c.Tenant)
 	if err != nil {
 		return Landing{}, apierr.E(op, err)
 	}
@@ -265,7 +276,7 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 	}
 	var c *Code
 	var boundPhone string // the caller's number bound through WeChat, hashed
-	settings, err := s.withSettings(ctx, caller.Tenant,
+	settings, err := s.Settings.GetWith(caller.Tenant,
 		func() (err error) {
 			c, boundPhone, _, err = s.Store.FindCodeFor(ctx, code, caller.Tenant, caller.UserID, false)
 			return err
@@ -322,25 +333,6 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 // result is the answer to a bind that made, or found, b.
 func (b Binding) result() BindResult {
 	return BindResult{Referrer: Person{DisplayName: b.ReferrerName}, Referee: Person{DisplayName: b.RefereeName}, BoundAt: b.BoundAt}
-}
-
-// withSettings does a route's one read and returns the tenant's settings
-// with it: from the cache where fresh (read alone), else in the same call
-// (readWith), the cache keeping what came, so a cold request reads once too.
-func (s *Service) withSettings(ctx context.Context, t string, read func() error, readWith func() (*tenant.Settings, error)) (tenant.Settings, error) {
-	if st, ok := s.Settings.Fresh(t); ok {
-		return st, read()
-	}
-	st, err := readWith()
-	if err != nil {
-		return tenant.Settings{}, err
-	}
-	var v tenant.Settings
-	if st != nil {
-		v = *st
-	}
-	s.Settings.Put(t, v)
-	return v, nil
 }
 
 // eligible applies the rules that need no stored state beyond the code and
@@ -425,6 +417,29 @@ func CountStages(friends []Friend) Counts {
 		}
 	}
 	return n
+}
+
+// findIn is find for a page of tenant t, with t's settings read in the
+// same call when they are not cached: another tenant's code is not found.
+func (s *Service) findIn(ctx context.Context, op apierr.Op, raw, t string) (*Code, tenant.Settings, error) {
+	code, ok := share.Normalize(raw, share.ReferralCodeLen)
+	if !ok {
+		return nil, tenant.Settings{}, apierr.E(op, apierr.CodeNotFound, "no such referral code")
+	}
+	var c *Code
+	settings, err := s.Settings.GetWith(t,
+		func() (err error) { c, err = s.Store.FindCode(ctx, code); return err },
+		func() (st *tenant.Settings, err error) {
+			c, st, err = s.Store.FindCodeWithSettings(ctx, code, t)
+			return st, err
+		})
+	if err != nil {
+		return nil, tenant.Settings{}, apierr.E(op, err)
+	}
+	if c == nil || c.Tenant != t {
+		return nil, tenant.Settings{}, apierr.E(op, apierr.CodeNotFound, "no such referral code")
+	}
+	return c, settings, nil
 }
 
 func (s *Service) find(ctx context.Context, op apierr.Op, raw string) (*Code, error) {

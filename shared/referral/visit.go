@@ -221,7 +221,7 @@ func (s *Service) RecordVisit(ctx context.Context, caller auth.Caller, v Visit) 
 	v.Tenant, v.StaffID, v.StaffRole = caller.Tenant, caller.UserID, caller.Role
 	v.At = s.Now().UTC().Truncate(time.Millisecond)
 	var who Visitor
-	settings, err := s.withSettings(ctx, v.Tenant,
+	settings, err := s.Settings.GetWith(v.Tenant,
 		func() (err error) { who, err = s.Store.VisitorOf(ctx, v.Tenant, v.UserID); return err },
 		func() (st *tenant.Settings, err error) {
 			who, st, err = s.Store.VisitorWithSettings(ctx, v.Tenant, v.UserID)

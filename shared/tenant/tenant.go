@@ -264,6 +264,26 @@ func (c *Cache) Fresh(tenant string) (Settings, bool) {
 	return e.s, true
 }
 
+// GetWith returns the tenant's settings beside a read the caller makes
+// anyway: from the cache where fresh (read runs alone), else from readWith,
+// which reads them in the same call, and the cache keeps what came. So a
+// route whose settings are not cached still makes one call.
+func (c *Cache) GetWith(tenant string, read func() error, readWith func() (*Settings, error)) (Settings, error) {
+	if s, ok := c.Fresh(tenant); ok {
+		return s, read()
+	}
+	s, err := readWith()
+	if err != nil {
+		return Settings{}, err
+	}
+	var v Settings
+	if s != nil {
+		v = *s
+	}
+	c.Put(tenant, v)
+	return v, nil
+}
+
 // Put caches s as the tenant's settings now, so this process sees an admin's
 // change at once; others see it within TTL.
 func (c *Cache) Put(tenant string, s Settings) {

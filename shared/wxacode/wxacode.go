@@ -26,6 +26,21 @@ type Key struct {
 	Page       string // no leading "/"
 	Scene      string
 	Width      int
+	// Owner, when set, is the one person whose scene this is, for ever (a
+	// referral code's tenant and user): the image is then stored under
+	// the owner instead of the scene, so the owner's request can read it
+	// with its other items before it knows the scene.
+	Owner string
+}
+
+// KeyFor is the key of scene opening page (no leading "/") of the app's
+// version (app.EnvVersion, release when unset) at width (0: WeChat's 430).
+func KeyFor(app wechat.App, page, scene string, width int) Key {
+	env := app.EnvVersion
+	if env == "" {
+		env = wechat.EnvRelease
+	}
+	return Key{AppID: app.ID, EnvVersion: env, Page: page, Scene: scene, Width: width}
 }
 
 // Store keeps images and the claims of those being drawn. Each method is
@@ -88,12 +103,12 @@ func New(store Store, wx Drawer) *Service {
 // Image is the code of scene opening page (no leading "/") of the app's
 // version (app.EnvVersion) at width (0: WeChat's 430).
 func (s *Service) Image(ctx context.Context, app wechat.App, page, scene string, width int) (wechat.Image, error) {
+	return s.ImageAt(ctx, app, KeyFor(app, page, scene, width))
+}
+
+// ImageAt is the image of k, an image of app.
+func (s *Service) ImageAt(ctx context.Context, app wechat.App, k Key) (wechat.Image, error) {
 	const op = apierr.Op("wxacode.Image")
-	env := app.EnvVersion
-	if env == "" {
-		env = wechat.EnvRelease
-	}
-	k := Key{AppID: app.ID, EnvVersion: env, Page: page, Scene: scene, Width: width}
 	giveUp := time.Now().Add(s.Wait)
 	pause := 25 * time.Millisecond
 	for {

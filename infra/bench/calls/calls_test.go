@@ -66,6 +66,28 @@ func TestGoal(t *testing.T) {
 	}
 }
 
+// A write route has the same budget with an Idempotency-Key as without:
+// the key's record belongs in the route's own write.
+func TestGoalWithAKey(t *testing.T) {
+	scenario := &calls.Scenario{}
+	inBudget := calls.Count{Reads: 1, Writes: 1}
+	tests := []struct {
+		name  string
+		keyed *calls.Count
+		want  bool
+	}{
+		{name: "the key in the write", keyed: &calls.Count{Reads: 1, Writes: 1}, want: true},
+		{name: "the Guard's two writes more", keyed: &calls.Count{Reads: 1, Writes: 3}, want: false},
+		{name: "a read of the key more", keyed: &calls.Count{Reads: 2, Writes: 1}, want: false},
+		{name: "a read route takes no key", keyed: nil, want: true},
+	}
+	for _, tt := range tests {
+		row := calls.Row{Route: apistack.Route{Key: "POST /v1/x"}, Scenario: scenario, Cold: inBudget, Warm: inBudget, Keyed: tt.keyed}
+		require.Equal(t, tt.want, row.KeyedMeetsGoal(), tt.name)
+		require.Equal(t, tt.want, row.GoalMet(), tt.name)
+	}
+}
+
 // The report says loudly what was not measured and which goals were
 // missed, with the fix.
 func TestMarkdown(t *testing.T) {
@@ -73,10 +95,15 @@ func TestMarkdown(t *testing.T) {
 	click := calls.Scenario{Route: "GET /v1/r/{code}", Fix: "Record clicks off the request path."}
 	f := calls.Figures{Rows: []calls.Row{
 		{
-			Route: apistack.Route{Key: "POST /v1/coupons/claim", Access: auth.AnyUser}, Scenario: &claim,
+			Route: apistack.Route{Key: "POST /v1/coupons/claim", Access: auth.AnyUser, KeyInWrite: true}, Scenario: &claim,
 			Cold:  calls.Count{Reads: 1, Writes: 1, Ops: []string{"GetItem", "TransactWriteItems"}},
 			Warm:  calls.Count{Writes: 1, Ops: []string{"TransactWriteItems"}},
-			Keyed: &calls.Count{Writes: 3},
+			Keyed: &calls.Count{Writes: 1},
+		},
+		{
+			Route: apistack.Route{Key: "PUT /v1/admin/wechat"}, Scenario: &calls.Scenario{Route: "PUT /v1/admin/wechat"},
+			Cold: calls.Count{Writes: 1}, Warm: calls.Count{Writes: 1},
+			Keyed: &calls.Count{Writes: 3, Ops: []string{"PutItem", "PutItem", "UpdateItem"}},
 		},
 		{
 			Route: apistack.Route{Key: "GET /v1/r/{code}"}, Scenario: &click,
@@ -87,13 +114,18 @@ func TestMarkdown(t *testing.T) {
 	require.False(t, f.GoalsMet())
 	md := f.Markdown()
 	require.True(t, strings.HasPrefix(md, "**NOT MEASURED: `POST /v1/staff/visits` (ReferralFunction)"), md)
-	require.Contains(t, md, "| `POST /v1/coupons/claim` | 1 + 1 | 0 + 1 | TransactWriteItems | 0 + 3 | yes |\n")
+	require.Contains(t, md, "| `POST /v1/coupons/claim` | 1 + 1 | 0 + 1 | TransactWriteItems | 0 + 1 | yes |\n")
+	require.Contains(t, md, "| `PUT /v1/admin/wechat` | 0 + 1 | 0 + 1 |  | 0 + 3 | **no**: with a key 0 + 3 (Guard) |\n")
+	require.Contains(t, md, "- With an Idempotency-Key, the routes still on the Guard, goal 1 write and at most 1 read: "+
+		"`PUT /v1/admin/wechat` (0 reads + 3 writes: PutItem, PutItem, UpdateItem). The key's claim")
 	require.Contains(t, md, "| `GET /v1/r/{code}` | 2 + 1 | 1 + 1 | GetItem, PutItem |  | **no** |\n")
 	require.Contains(t, md, "| `POST /v1/staff/visits` | **NOT MEASURED** |")
 	require.Contains(t, md, "- `POST /v1/coupons/claim`: the template is cached warm.")
 	require.Contains(t, md, "- `GET /v1/r/{code}`: cold 2 reads + 1 write, warm 1 read + 1 write, goal at most 1 call. Record clicks off the request path.")
 	require.Contains(t, md, "- `POST /v1/staff/visits`: not measured.")
-	require.Equal(t, "1 of 2 routes within their call budget cold and warm; over it: `GET /v1/r/{code}` (warm: 1 read + 1 write); "+
+	require.Equal(t, "1 of 3 routes within their call budget cold, warm and with an Idempotency-Key; "+
+		"over it: `GET /v1/r/{code}` (warm: 1 read + 1 write); "+
+		"over it only with a key: `PUT /v1/admin/wechat` (0 reads + 3 writes, on the Guard); "+
 		"NOT MEASURED: `POST /v1/staff/visits`", f.Summary())
 }
 

@@ -191,22 +191,30 @@ func done(a answered) bool {
 // tally counts the answers by operation, kind, status and code, and the
 // answers that did work.
 func tally(answers []answered) ([]Answer, int) {
-	counts := map[Answer]int{}
+	type kind struct {
+		op, kind, code string
+		status         int
+	}
+	counts := map[kind]*Answer{}
 	n := 0
 	for _, a := range answers {
 		code := a.code
 		if a.replayed {
 			code = "replayed"
 		}
-		counts[Answer{Op: a.op, Kind: a.kind, Status: a.status, Code: code}]++
+		k := kind{op: a.op, kind: a.kind, code: code, status: a.status}
+		if counts[k] == nil {
+			counts[k] = &Answer{Op: a.op, Kind: a.kind, Status: a.status, Code: code}
+		}
+		counts[k].Count++
+		counts[k].Calls.add(a.calls)
 		if done(a) {
 			n++
 		}
 	}
 	out := make([]Answer, 0, len(counts))
-	for k, n := range counts {
-		k.Count = n
-		out = append(out, k)
+	for _, a := range counts {
+		out = append(out, *a)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]

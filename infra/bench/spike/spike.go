@@ -101,13 +101,55 @@ type Side struct {
 	RequestRate float64       // Requests per second
 	Ratio       float64       // Rate over the bare rate
 	Answers     []Answer
+	Calls       CallMix // the DynamoDB calls of all its requests
 	Checked     Checked
 	Violations  []string // every invariant that did not hold, one line each
+}
+
+// CallMix is the DynamoDB calls a run made, counted per request by the
+// call middleware: what a side's rate costs DynamoDB Local.
+type CallMix struct {
+	Reads, Writes int
+	// TransactionsAgain counts TransactWriteItems sent again within one
+	// request: cancelled by a conflicting transaction, or a service's own
+	// retry (another seat or stock shard).
+	TransactionsAgain int
+}
+
+// add counts one request's calls.
+func (m *CallMix) add(c callsOf) {
+	m.Reads += c.reads
+	m.Writes += c.writes
+	m.TransactionsAgain += c.transactionsAgain
+}
+
+// callsOf is one request's calls.
+type callsOf struct{ reads, writes, transactionsAgain int }
+
+func countOps(ops []string) callsOf {
+	var c callsOf
+	transactions := 0
+	for _, op := range ops {
+		switch op {
+		case "GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems":
+			c.reads++
+		default:
+			c.writes++
+		}
+		if op == "TransactWriteItems" {
+			transactions++
+		}
+	}
+	if transactions > 1 {
+		c.transactionsAgain = transactions - 1
+	}
+	return c
 }
 
 // Bare is the bare operations' run.
 type Bare struct {
 	Ops      int // operations sent, each a join's or a claim's calls
+	Calls    CallMix
 	Time     time.Duration
 	Rate     float64
 	Failures int // operations DynamoDB refused (none expected)
@@ -120,6 +162,7 @@ type Answer struct {
 	Status int
 	Code   string // the error code, or "replayed" for an idempotent replay
 	Count  int
+	Calls  CallMix // of all Count requests
 }
 
 // Checked is what the invariant check looked at.
@@ -185,6 +228,9 @@ func Measure(ctx context.Context, db *apistack.DB, opts Options) (Figures, error
 				func() error {
 					fmt.Fprintf(opts.Progress, "spike: phase %d: %d bare operations\n", p+1, len(bare[p]))
 					took, failures := runBare(ctx, s, bare[p], opts.Concurrency)
+					for _, op := range bare[p] {
+						f.Bare.Calls.add(op.calls())
+					}
 					f.Bare.Ops += len(bare[p])
 					f.Bare.Time += took
 					f.Bare.Failures += failures
@@ -213,6 +259,9 @@ func Measure(ctx context.Context, db *apistack.DB, opts Options) (Figures, error
 			sd, a := side.side, answers[side.side]
 			sd.Requests = len(a)
 			sd.Answers, sd.Done = tally(a)
+			for _, x := range a {
+				sd.Calls.add(x.calls)
+			}
 			sd.Rate = float64(sd.Done) / sd.Time.Seconds()
 			sd.RequestRate = float64(sd.Requests) / sd.Time.Seconds()
 			sd.Ratio = sd.Rate / f.Bare.Rate
@@ -252,6 +301,7 @@ type answered struct {
 	body     string
 	code     string
 	replayed bool
+	calls    callsOf
 }
 
 const (
@@ -347,7 +397,7 @@ func runHandlers(ctx context.Context, s *apistack.Stack, tasks []task, concurren
 			return err
 		}
 		out[i] = answered{task: tasks[i], status: rep.Status, body: rep.Body, code: errorCode(rep.Body),
-			replayed: rep.Headers["idempotent-replayed"] == "true"}
+			replayed: rep.Headers["idempotent-replayed"] == "true", calls: countOps(rep.Calls.Ops())}
 		return nil
 	})
 	return out, time.Since(start), err
@@ -355,6 +405,14 @@ func runHandlers(ctx context.Context, s *apistack.Stack, tasks []task, concurren
 
 // bareOp is one operation's DynamoDB calls, built beforehand.
 type bareOp []apistack.Call
+
+func (o bareOp) calls() callsOf {
+	ops := make([]string, len(o))
+	for i, c := range o {
+		ops[i] = c.Op
+	}
+	return countOps(ops)
+}
 
 // bareTemplates hold the bare side's claims, with stock to spare so that
 // no captured claim meets an empty shard.
