@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/laoyou/laoyou/infra/runner"
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/logging"
@@ -38,25 +38,6 @@ func functionLog() *slog.Logger {
 	return logging.New(os.Stderr, "ERROR")
 }
 
-// clock is the functions' time, moved on by the test so rooms expire
-// without waiting.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // httpAPI is a function's HTTP handler with its routes.
 type httpAPI interface {
 	Handle(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
@@ -71,7 +52,7 @@ type system struct {
 	deps            *api.Deps
 	http            map[string]httpAPI // by function: referral, coupons, groupbuy, admin
 	closer          func(context.Context, json.RawMessage) (api.CloserResult, error)
-	clock           *clock
+	clock           *clock.Settable
 	timeout         time.Duration // each invocation's deadline
 }
 
@@ -86,7 +67,7 @@ func newSystem(endpoint, table string, client, clean *dynamodb.Client) *system {
 		MiniProgramPage: "/pages/landing/index",
 		PhonePepper:     "chaos-pepper",
 	}
-	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	c := clock.At(time.Now().UTC().Truncate(time.Second))
 	d := api.DepsWith(client, cfg, functionLog())
 	d.Now = c.Now
 	return &system{
