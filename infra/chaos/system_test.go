@@ -10,13 +10,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/laoyou/laoyou/infra/ddblocal"
 	"github.com/laoyou/laoyou/infra/runner"
 	"github.com/laoyou/laoyou/shared/api"
 	"github.com/laoyou/laoyou/shared/clock"
@@ -164,12 +162,8 @@ type hooksConsumer struct {
 // table's stream for it.
 func (s *system) newHooksConsumer(t testing.TB, d *api.Deps) *hooksConsumer {
 	t.Helper()
-	streams := dynamodbstreams.NewFromConfig(aws.Config{
-		Region:      s.clean.Options().Region,
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-	}, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(s.endpoint) })
 	p, err := runner.NewStreamPoller(runner.StreamConfig{
-		Streams:   streams,
+		Streams:   ddblocal.NewStreamsClient(s.endpoint, s.clean.Options().Region),
 		DynamoDB:  s.clean,
 		Table:     s.table,
 		BatchSize: 50, // as template.yaml's event source

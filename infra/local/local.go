@@ -22,10 +22,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-
 	"github.com/laoyou/laoyou/infra/ddblocal"
 	"github.com/laoyou/laoyou/infra/landing"
 	"github.com/laoyou/laoyou/infra/localauth"
@@ -320,12 +316,8 @@ func (st *Stack) streamPoller(ctx context.Context, tmpl *samtemplate.Template, c
 	if !ok {
 		return nil, fmt.Errorf("local: no handler for stream function %s", c.Function)
 	}
-	streams := dynamodbstreams.NewFromConfig(aws.Config{
-		Region:      cfg.Region,
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-	}, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(cfg.Endpoint) })
 	return runner.NewStreamPoller(runner.StreamConfig{
-		Streams:   streams,
+		Streams:   ddblocal.NewStreamsClient(cfg.Endpoint, cfg.Region),
 		DynamoDB:  st.Deps.Store.DB,
 		Table:     cfg.Table,
 		BatchSize: c.BatchSize,
