@@ -4,6 +4,10 @@
 // schedule, all on DynamoDB Local (or any DynamoDB named by
 // DYNAMODB_ENDPOINT). `make run` starts it through infra/cmd/local; the
 // end-to-end tests start it on a free port.
+//
+// It is ours because nothing else runs this stack without Docker and AWS:
+// sam local runs each function in a container, applies no HTTP API JWT
+// authorizer, and feeds no stream or schedule.
 package local
 
 import (
