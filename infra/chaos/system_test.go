@@ -6,20 +6,18 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/laoyou/laoyou/infra/ddblocal"
 	"github.com/laoyou/laoyou/infra/runner"
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/logging"
@@ -38,25 +36,6 @@ func functionLog() *slog.Logger {
 	return logging.New(os.Stderr, "ERROR")
 }
 
-// clock is the functions' time, moved on by the test so rooms expire
-// without waiting.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // httpAPI is a function's HTTP handler with its routes.
 type httpAPI interface {
 	Handle(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
@@ -71,7 +50,7 @@ type system struct {
 	deps            *api.Deps
 	http            map[string]httpAPI // by function: referral, coupons, groupbuy, admin
 	closer          func(context.Context, json.RawMessage) (api.CloserResult, error)
-	clock           *clock
+	clock           *clock.Settable
 	timeout         time.Duration // each invocation's deadline
 }
 
@@ -86,7 +65,7 @@ func newSystem(endpoint, table string, client, clean *dynamodb.Client) *system {
 		MiniProgramPage: "/pages/landing/index",
 		PhonePepper:     "chaos-pepper",
 	}
-	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	c := clock.At(time.Now().UTC().Truncate(time.Second))
 	d := api.DepsWith(client, cfg, functionLog())
 	d.Now = c.Now
 	return &system{
@@ -183,12 +162,8 @@ type hooksConsumer struct {
 // table's stream for it.
 func (s *system) newHooksConsumer(t testing.TB, d *api.Deps) *hooksConsumer {
 	t.Helper()
-	streams := dynamodbstreams.NewFromConfig(aws.Config{
-		Region:      s.clean.Options().Region,
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-	}, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(s.endpoint) })
 	p, err := runner.NewStreamPoller(runner.StreamConfig{
-		Streams:   streams,
+		Streams:   ddblocal.NewStreamsClient(s.endpoint, s.clean.Options().Region),
 		DynamoDB:  s.clean,
 		Table:     s.table,
 		BatchSize: 50, // as template.yaml's event source

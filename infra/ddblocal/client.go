@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/smithy-go"
 
 	"github.com/laoyou/laoyou/infra/samtemplate"
@@ -33,13 +34,9 @@ func NewClient(ctx context.Context, endpoint string, optFns ...func(*dynamodb.Op
 	if endpoint == "" {
 		return nil, errors.New("ddblocal: NewClient: empty endpoint")
 	}
-	region := os.Getenv("AWS_REGION")
-	if region == "" {
-		region = "us-east-1"
-	}
 	cfg := aws.Config{
-		Region:      region,
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		Region:      localRegion(""),
+		Credentials: localCredentials,
 		Retryer: func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = 3
@@ -61,6 +58,30 @@ func NewClient(ctx context.Context, endpoint string, optFns ...func(*dynamodb.Op
 		o.BaseEndpoint = aws.String(endpoint)
 	}}, optFns...)
 	return dynamodb.NewFromConfig(cfg, opts...), nil
+}
+
+// NewStreamsClient returns a DynamoDB Streams client for the endpoint of a
+// local DynamoDB, with NewClient's credentials; region "" is NewClient's
+// region. A stream poller reads the table's stream through it.
+func NewStreamsClient(endpoint, region string) *dynamodbstreams.Client {
+	return dynamodbstreams.NewFromConfig(aws.Config{
+		Region:      localRegion(region),
+		Credentials: localCredentials,
+	}, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(endpoint) })
+}
+
+// localCredentials are what DynamoDB Local accepts: any, as long as some.
+var localCredentials = credentials.NewStaticCredentialsProvider("local", "local", "")
+
+// localRegion is region, or else $AWS_REGION, or else us-east-1.
+func localRegion(region string) string {
+	if region == "" {
+		region = os.Getenv("AWS_REGION")
+	}
+	if region == "" {
+		region = "us-east-1"
+	}
+	return region
 }
 
 // CreateTable creates table name from the template's Table resource, waits

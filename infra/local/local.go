@@ -4,6 +4,10 @@
 // schedule, all on DynamoDB Local (or any DynamoDB named by
 // DYNAMODB_ENDPOINT). `make run` starts it through infra/cmd/local; the
 // end-to-end tests start it on a free port.
+//
+// It is ours because nothing else runs this stack without Docker and AWS:
+// sam local runs each function in a container, applies no HTTP API JWT
+// authorizer, and feeds no stream or schedule.
 package local
 
 import (
@@ -21,10 +25,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/laoyou/laoyou/infra/ddblocal"
 	"github.com/laoyou/laoyou/infra/landing"
@@ -320,12 +320,8 @@ func (st *Stack) streamPoller(ctx context.Context, tmpl *samtemplate.Template, c
 	if !ok {
 		return nil, fmt.Errorf("local: no handler for stream function %s", c.Function)
 	}
-	streams := dynamodbstreams.NewFromConfig(aws.Config{
-		Region:      cfg.Region,
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-	}, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(cfg.Endpoint) })
 	return runner.NewStreamPoller(runner.StreamConfig{
-		Streams:   streams,
+		Streams:   ddblocal.NewStreamsClient(cfg.Endpoint, cfg.Region),
 		DynamoDB:  st.Deps.Store.DB,
 		Table:     cfg.Table,
 		BatchSize: c.BatchSize,

@@ -10,6 +10,11 @@
 // JWKS, alg RS256, iss, aud, exp, nbf, iat). Keeping those rules identical
 // is the point: a handler that works locally sees the same claims and the
 // same 401s it will see behind the real authorizer.
+//
+// Tokens are signed and parsed with golang-jwt; what is ours is the
+// authorizer's rule set and the JWKS it serves, because no library stands
+// in for API Gateway's authorizer, and a near copy would let a token pass
+// locally that AWS refuses.
 package localauth
 
 import (

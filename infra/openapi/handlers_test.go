@@ -21,6 +21,7 @@ import (
 	"github.com/laoyou/laoyou/infra/ddbtest"
 	"github.com/laoyou/laoyou/infra/wechatstub"
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/coupon"
 	"github.com/laoyou/laoyou/shared/dynamo"
@@ -44,24 +45,6 @@ const (
 	clinicB = "clinic-b"
 )
 
-// clock is the handlers' clock, moved by the flows that need expiry.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // contract runs requests through the real handlers, as API Gateway hands
 // them over, and holds every answer to the spec.
 type contract struct {
@@ -73,7 +56,7 @@ type contract struct {
 type stack struct {
 	spec   *Spec
 	deps   *api.Deps
-	clock  *clock
+	clock  *clock.Settable
 	routes map[string]*httpapi.API // route key → the function serving it
 
 	mu   sync.Mutex
@@ -112,7 +95,7 @@ func newContract(t *testing.T) *contract {
 	require.NoError(t, err)
 	c := &contract{t: t, stack: &stack{
 		spec: loadSpec(t), deps: deps,
-		clock:  &clock{now: time.Now().UTC().Truncate(time.Second)},
+		clock:  clock.At(time.Now().UTC().Truncate(time.Second)),
 		routes: map[string]*httpapi.API{},
 		seen:   map[string]map[int]int{},
 		wechat: stub,

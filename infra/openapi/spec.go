@@ -3,14 +3,17 @@
 // template.yaml's routes, and that what the real handlers answer, successes
 // and errors alike, validates against the spec's schemas.
 //
-// Validate implements the part of JSON Schema (2020-12, as OpenAPI 3.1 uses
-// it) that the spec uses, and refuses every keyword it does not implement,
-// so the spec cannot rely on a rule that nothing checks.
+// Validate checks values with libopenapi-validator (JSON Schema 2020-12, as
+// OpenAPI 3.1 uses it, formats asserted); it and Lint refuse a keyword
+// outside the spec's vocabulary, so a misspelt keyword cannot pass as a
+// rule. Only tests import this package: no function links it.
 package openapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,8 +24,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
+	"github.com/pb33f/libopenapi"
+	"github.com/pb33f/libopenapi-validator/config"
+	liberrors "github.com/pb33f/libopenapi-validator/errors"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
+	"github.com/pb33f/libopenapi/datamodel/high/base"
 	"gopkg.in/yaml.v3"
 
 	"github.com/laoyou/laoyou/infra/samtemplate"
@@ -36,7 +43,8 @@ type Spec struct {
 	// Doc is the whole document as generic maps, read-only.
 	Doc map[string]any
 
-	regexps sync.Map // pattern → *regexp.Regexp
+	schemas schema_validation.SchemaValidator
+	built   sync.Map // a schema's JSON → *base.Schema
 }
 
 // Operation is one method of one path.
@@ -78,7 +86,7 @@ func Parse(raw []byte) (*Spec, error) {
 	if !ok {
 		return nil, errors.New("openapi: the document is not a mapping")
 	}
-	return &Spec{Doc: doc}, nil
+	return &Spec{Doc: doc, schemas: schema_validation.NewSchemaValidator(config.WithFormatAssertions())}, nil
 }
 
 // plain turns what yaml.v3 decodes into JSON's shapes: string keys
@@ -310,316 +318,106 @@ var annotations = map[string]bool{
 	"deprecated": true, "readOnly": true, "writeOnly": true, "$comment": true,
 }
 
-// SchemaError is a value that does not match its schema, at Path (a JSON
-// path such as "$.members[0].displayName").
-type SchemaError struct {
-	Path string
-	Msg  string
-}
-
-func (e *SchemaError) Error() string { return e.Path + ": " + e.Msg }
-
 // Validate checks a decoded JSON value (what encoding/json gives for any)
-// against schema. It implements $ref, type (a name or a list of names),
-// enum, const, properties, required, additionalProperties, items, allOf,
-// anyOf, oneOf, format date-time and uri, minimum, maximum, minLength,
-// maxLength, pattern, minItems and maxItems; any other keyword is an error
-// (x- extensions and annotations aside).
+// against schema (a schema of the document, or one whose $refs point into
+// it) with libopenapi-validator, formats asserted. It first refuses a
+// keyword outside vocabulary, as Lint does, so no schema relies on a rule
+// that the spec's checks do not exercise.
 func (s *Spec) Validate(schema, value any) error {
-	return s.validate(schema, value, "$", 0)
-}
-
-func (s *Spec) validate(schema, v any, path string, depth int) error {
-	if depth > 64 {
-		return &SchemaError{path, "schema nests too deep (a $ref cycle?)"}
+	if err := s.checkSchema(schema, "$", false); err != nil {
+		return err
 	}
-	if b, ok := schema.(bool); ok {
-		if !b {
-			return &SchemaError{path, "no value is allowed here"}
-		}
+	compiled, err := s.compiled(schema)
+	if err != nil {
+		return err
+	}
+	ok, failures := s.schemas.ValidateSchemaObject(compiled, value)
+	if ok {
 		return nil
 	}
-	sch, ok := schema.(map[string]any)
-	if !ok {
-		return &SchemaError{path, fmt.Sprintf("malformed schema %v", schema)}
-	}
-	// Keywords in a fixed order, so the first error reported is stable.
-	keys := make([]string, 0, len(sch))
-	for k := range sch {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if annotations[k] || strings.HasPrefix(k, "x-") {
-			continue
-		}
-		if err := s.keyword(k, sch, v, path, depth); err != nil {
-			return err
-		}
-	}
-	return nil
+	return schemaErrors(failures)
 }
 
-func (s *Spec) keyword(k string, sch map[string]any, v any, path string, depth int) error {
-	arg := sch[k]
-	switch k {
-	case "$ref":
-		ref, _ := arg.(string)
-		target, err := s.Resolve(ref)
-		if err != nil {
-			return &SchemaError{path, err.Error()}
+// compiled is schema as libopenapi models it: the document with schema
+// added as one more component, so its $refs resolve as they do in place.
+// Each distinct schema is built once.
+func (s *Spec) compiled(schema any) (*base.Schema, error) {
+	key, err := json.Marshal(schema)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: %w", err)
+	}
+	if c, ok := s.built.Load(string(key)); ok {
+		return c.(*base.Schema), nil
+	}
+	doc := maps.Clone(s.Doc)
+	components, _ := doc["components"].(map[string]any)
+	components = maps.Clone(components)
+	if components == nil {
+		components = map[string]any{}
+	}
+	schemas, _ := components["schemas"].(map[string]any)
+	schemas = maps.Clone(schemas)
+	if schemas == nil {
+		schemas = map[string]any{}
+	}
+	const name = "x-validated"
+	schemas[name] = schema
+	components["schemas"] = schemas
+	doc["components"] = components
+	if doc["openapi"] == nil {
+		doc["openapi"] = "3.1.0"
+	}
+	if doc["info"] == nil {
+		doc["info"] = map[string]any{"title": "schema", "version": "0"}
+	}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: %w", err)
+	}
+	d, err := libopenapi.NewDocument(raw)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: %w", err)
+	}
+	model, err := d.BuildV3Model()
+	if err != nil {
+		return nil, fmt.Errorf("openapi: %w", err)
+	}
+	proxy := model.Model.Components.Schemas.GetOrZero(name)
+	if proxy == nil {
+		return nil, errors.New("openapi: the schema did not build")
+	}
+	c := proxy.Schema()
+	if c == nil {
+		return nil, fmt.Errorf("openapi: the schema did not build: %v", proxy.GetBuildError())
+	}
+	s.built.Store(string(key), c)
+	return c, nil
+}
+
+// schemaErrors turns the validator's report into one error, each failure
+// as "$.path: reason".
+func schemaErrors(failures []*liberrors.ValidationError) error {
+	var errs []error
+	for _, f := range failures {
+		if len(f.SchemaValidationErrors) == 0 {
+			errs = append(errs, fmt.Errorf("$: %s", f.Reason))
 		}
-		return s.validate(target, v, path, depth+1)
-	case "type":
-		return checkType(arg, v, path)
-	case "enum":
-		list, _ := arg.([]any)
-		for _, want := range list {
-			if equal(want, v) {
-				return nil
-			}
-		}
-		return &SchemaError{path, fmt.Sprintf("%s is not one of %v", show(v), list)}
-	case "const":
-		if !equal(arg, v) {
-			return &SchemaError{path, fmt.Sprintf("%s is not %s", show(v), show(arg))}
-		}
-	case "properties":
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return nil // type says whether it must be an object
-		}
-		props, _ := arg.(map[string]any)
-		for _, name := range sortedKeys(props) {
-			if x, ok := obj[name]; ok {
-				if err := s.validate(props[name], x, path+"."+name, depth+1); err != nil {
-					return err
+		for _, sf := range f.SchemaValidationErrors {
+			path := "$"
+			for _, p := range sf.InstancePath {
+				if _, err := strconv.Atoi(p); err == nil {
+					path += "[" + p + "]"
+				} else {
+					path += "." + p
 				}
 			}
-		}
-	case "required":
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		names, _ := arg.([]any)
-		for _, n := range names {
-			if _, ok := obj[fmt.Sprint(n)]; !ok {
-				return &SchemaError{path, fmt.Sprintf("required property %q is missing", n)}
-			}
-		}
-	case "additionalProperties":
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		props, _ := sch["properties"].(map[string]any)
-		for _, name := range sortedKeys(obj) {
-			if _, declared := props[name]; declared {
-				continue
-			}
-			if arg == false {
-				return &SchemaError{path, fmt.Sprintf("property %q is not in the schema", name)}
-			}
-			if err := s.validate(arg, obj[name], path+"."+name, depth+1); err != nil {
-				return err
-			}
-		}
-	case "items":
-		arr, ok := v.([]any)
-		if !ok {
-			return nil
-		}
-		for i, x := range arr {
-			if err := s.validate(arg, x, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
-				return err
-			}
-		}
-	case "allOf":
-		list, _ := arg.([]any)
-		for _, sub := range list {
-			if err := s.validate(sub, v, path, depth+1); err != nil {
-				return err
-			}
-		}
-	case "anyOf", "oneOf":
-		list, _ := arg.([]any)
-		matched := 0
-		var errs []string
-		for _, sub := range list {
-			if err := s.validate(sub, v, path, depth+1); err != nil {
-				errs = append(errs, err.Error())
-			} else {
-				matched++
-			}
-		}
-		switch {
-		case matched == 0:
-			return &SchemaError{path, fmt.Sprintf("matches none of %s: %s", k, strings.Join(errs, "; "))}
-		case k == "oneOf" && matched > 1:
-			return &SchemaError{path, fmt.Sprintf("matches %d schemas of oneOf, not exactly one", matched)}
-		}
-	case "format":
-		str, ok := v.(string)
-		if !ok {
-			return nil
-		}
-		switch arg {
-		case "date-time":
-			if _, err := time.Parse(time.RFC3339Nano, str); err != nil {
-				return &SchemaError{path, fmt.Sprintf("%q is not an RFC 3339 time", str)}
-			}
-		case "uri":
-			if u, err := url.Parse(str); err != nil || !u.IsAbs() {
-				return &SchemaError{path, fmt.Sprintf("%q is not an absolute URI", str)}
-			}
-		default:
-			return &SchemaError{path, fmt.Sprintf("format %v is not supported by this validator", arg)}
-		}
-	case "minimum", "maximum":
-		n, ok := v.(float64)
-		if !ok {
-			return nil
-		}
-		bound, _ := arg.(float64)
-		if (k == "minimum" && n < bound) || (k == "maximum" && n > bound) {
-			return &SchemaError{path, fmt.Sprintf("%v is out of range (%s %v)", n, k, bound)}
-		}
-	case "minLength", "maxLength":
-		str, ok := v.(string)
-		if !ok {
-			return nil
-		}
-		n := float64(len([]rune(str)))
-		bound, _ := arg.(float64)
-		if (k == "minLength" && n < bound) || (k == "maxLength" && n > bound) {
-			return &SchemaError{path, fmt.Sprintf("%q has %v characters (%s %v)", str, n, k, bound)}
-		}
-	case "minItems", "maxItems":
-		arr, ok := v.([]any)
-		if !ok {
-			return nil
-		}
-		n := float64(len(arr))
-		bound, _ := arg.(float64)
-		if (k == "minItems" && n < bound) || (k == "maxItems" && n > bound) {
-			return &SchemaError{path, fmt.Sprintf("%v items (%s %v)", n, k, bound)}
-		}
-	case "pattern":
-		str, ok := v.(string)
-		if !ok {
-			return nil
-		}
-		re, err := s.regexp(fmt.Sprint(arg))
-		if err != nil {
-			return &SchemaError{path, err.Error()}
-		}
-		if !re.MatchString(str) {
-			return &SchemaError{path, fmt.Sprintf("%q does not match %s", str, re)}
-		}
-	default:
-		return &SchemaError{path, fmt.Sprintf("keyword %q is not supported by this validator", k)}
-	}
-	return nil
-}
-
-func (s *Spec) regexp(pattern string) (*regexp.Regexp, error) {
-	if re, ok := s.regexps.Load(pattern); ok {
-		return re.(*regexp.Regexp), nil
-	}
-	re, err := regexp.Compile(pattern)
-	if err != nil {
-		return nil, fmt.Errorf("pattern %q: %w", pattern, err)
-	}
-	s.regexps.Store(pattern, re)
-	return re, nil
-}
-
-func checkType(arg, v any, path string) error {
-	var names []string
-	switch a := arg.(type) {
-	case string:
-		names = []string{a}
-	case []any:
-		for _, n := range a {
-			names = append(names, fmt.Sprint(n))
+			errs = append(errs, fmt.Errorf("%s: %s", path, sf.Reason))
 		}
 	}
-	for _, n := range names {
-		if hasType(n, v) {
-			return nil
-		}
+	if len(errs) == 0 {
+		return errors.New("openapi: the value does not match its schema")
 	}
-	return &SchemaError{path, fmt.Sprintf("%s is not of type %s", show(v), strings.Join(names, " or "))}
-}
-
-func hasType(name string, v any) bool {
-	switch name {
-	case "null":
-		return v == nil
-	case "boolean":
-		_, ok := v.(bool)
-		return ok
-	case "string":
-		_, ok := v.(string)
-		return ok
-	case "number":
-		_, ok := v.(float64)
-		return ok
-	case "integer":
-		n, ok := v.(float64)
-		return ok && n == float64(int64(n))
-	case "object":
-		_, ok := v.(map[string]any)
-		return ok
-	case "array":
-		_, ok := v.([]any)
-		return ok
-	}
-	return false
-}
-
-// equal compares decoded JSON values.
-func equal(a, b any) bool {
-	switch a := a.(type) {
-	case map[string]any:
-		bm, ok := b.(map[string]any)
-		if !ok || len(a) != len(bm) {
-			return false
-		}
-		for k, x := range a {
-			if !equal(x, bm[k]) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		bl, ok := b.([]any)
-		if !ok || len(a) != len(bl) {
-			return false
-		}
-		for i := range a {
-			if !equal(a[i], bl[i]) {
-				return false
-			}
-		}
-		return true
-	}
-	return a == b
-}
-
-func show(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strconv.Quote(v)
-	case nil:
-		return "null"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	}
-	return fmt.Sprint(v)
+	return errors.Join(errs...)
 }
 
 func sortedKeys(m map[string]any) []string {
@@ -631,64 +429,74 @@ func sortedKeys(m map[string]any) []string {
 	return out
 }
 
-// supported are the keywords Validate implements.
-var supported = map[string]bool{
+// vocabulary are the JSON Schema keywords the spec may use. JSON Schema
+// ignores a keyword it does not know, so a misspelt one ("requried") would
+// constrain nothing; and the spec keeps to keywords that its checks, here
+// and in Prism, exercise.
+var vocabulary = map[string]bool{
 	"$ref": true, "type": true, "enum": true, "const": true, "properties": true, "required": true,
 	"additionalProperties": true, "items": true, "allOf": true, "anyOf": true, "oneOf": true,
 	"format": true, "minimum": true, "maximum": true, "minLength": true, "maxLength": true,
 	"pattern": true, "minItems": true, "maxItems": true,
 }
 
-// Lint checks every schema of the document, wherever it sits (components,
-// parameters, request and response bodies, webhooks): each keyword is one
-// Validate implements, each $ref resolves, each pattern compiles and each
-// example validates.
-func (s *Spec) Lint() error {
+// checkSchema checks a schema and those nested in it: each keyword is in
+// vocabulary, each $ref resolves, each pattern compiles and, with
+// examples, each example validates.
+func (s *Spec) checkSchema(v any, at string, examples bool) error {
+	if _, ok := v.(bool); ok {
+		return nil
+	}
+	sch, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("%s: a schema must be an object or a boolean", at)
+	}
 	var errs []error
-	var walkSchema func(v any, at string)
-	walkSchema = func(v any, at string) {
-		if _, ok := v.(bool); ok {
-			return
-		}
-		sch, ok := v.(map[string]any)
-		if !ok {
-			errs = append(errs, fmt.Errorf("%s: a schema must be an object or a boolean", at))
-			return
-		}
-		for _, k := range sortedKeys(sch) {
-			arg := sch[k]
-			switch {
-			case k == "examples":
-				list, _ := arg.([]any)
-				for i, ex := range list {
-					if err := s.Validate(sch, ex); err != nil {
-						errs = append(errs, fmt.Errorf("%s: example %d: %w", at, i, err))
-					}
-				}
-			case annotations[k] || strings.HasPrefix(k, "x-"):
-			case !supported[k]:
-				errs = append(errs, fmt.Errorf("%s: keyword %q is not supported by the validator", at, k))
-			case k == "$ref":
-				if _, err := s.Resolve(fmt.Sprint(arg)); err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", at, err))
-				}
-			case k == "pattern":
-				if _, err := s.regexp(fmt.Sprint(arg)); err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", at, err))
-				}
-			case k == "properties":
-				props, _ := arg.(map[string]any)
-				for _, name := range sortedKeys(props) {
-					walkSchema(props[name], at+"/properties/"+name)
-				}
-			case k == "additionalProperties" || k == "items":
-				walkSchema(arg, at+"/"+k)
-			case k == "allOf" || k == "anyOf" || k == "oneOf":
-				list, _ := arg.([]any)
-				for i, sub := range list {
-					walkSchema(sub, fmt.Sprintf("%s/%s/%d", at, k, i))
+	for _, k := range sortedKeys(sch) {
+		arg := sch[k]
+		switch {
+		case k == "examples" && examples:
+			list, _ := arg.([]any)
+			for i, ex := range list {
+				if err := s.Validate(sch, ex); err != nil {
+					errs = append(errs, fmt.Errorf("%s: example %d: %w", at, i, err))
 				}
 			}
+		case annotations[k] || strings.HasPrefix(k, "x-"):
+		case !vocabulary[k]:
+			errs = append(errs, fmt.Errorf("%s: keyword %q is not supported: the spec keeps to its vocabulary", at, k))
+		case k == "$ref":
+			if _, err := s.Resolve(fmt.Sprint(arg)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", at, err))
+			}
+		case k == "pattern":
+			if _, err := regexp.Compile(fmt.Sprint(arg)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: pattern: %w", at, err))
+			}
+		case k == "properties":
+			props, _ := arg.(map[string]any)
+			for _, name := range sortedKeys(props) {
+				errs = append(errs, s.checkSchema(props[name], at+"/properties/"+name, examples))
+			}
+		case k == "additionalProperties" || k == "items":
+			errs = append(errs, s.checkSchema(arg, at+"/"+k, examples))
+		case k == "allOf" || k == "anyOf" || k == "oneOf":
+			list, _ := arg.([]any)
+			for i, sub := range list {
+				errs = append(errs, s.checkSchema(sub, fmt.Sprintf("%s/%s/%d", at, k, i), examples))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Lint checks every schema of the document, wherever it sits (components,
+// parameters, request and response bodies, webhooks), with checkSchema.
+func (s *Spec) Lint() error {
+	var errs []error
+	walkSchema := func(v any, at string) {
+		if err := s.checkSchema(v, at, true); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	// Every "schema" member anywhere outside components/schemas holds a

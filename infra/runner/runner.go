@@ -15,6 +15,13 @@
 // A few routes under /_local/ belong to the runner itself and are never
 // forwarded to a function: token minting, the JWKS, and running a scheduled
 // or stream function on demand.
+//
+// It is ours because no tool does this without Docker (sam local does not
+// apply the JWT authorizer nor feed streams or schedules). Its stream poller
+// (StreamPoller) too: the AWS SDK offers only the raw DescribeStream and
+// GetRecords calls, and no library plays Lambda's event source mapping (batch size, a checkpoint per shard,
+// retrying from the lowest of the batch item failures) against DynamoDB
+// Local's stream.
 package runner
 
 import (

@@ -9,11 +9,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/laoyou/laoyou/shared/clock"
 )
-
-type stubClock struct{ t time.Time }
-
-func (c *stubClock) Now() time.Time { return c.t }
 
 func post(t *testing.T, s *Stub, path string, body any) map[string]any {
 	t.Helper()
@@ -28,7 +26,7 @@ func post(t *testing.T, s *Stub, path string, body any) map[string]any {
 }
 
 func TestStableTokenModes(t *testing.T) {
-	clock := &stubClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	clock := clock.At(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	s := New()
 	s.Now = clock.Now
 	s.AddApp("wx1", "secret")
@@ -46,15 +44,15 @@ func TestStableTokenModes(t *testing.T) {
 	}
 
 	first := token(false)
-	clock.t = clock.t.Add(time.Hour)
+	clock.Advance(time.Hour)
 	require.Equal(t, first, token(false), "normal mode: the same token while it is valid")
 	require.Equal(t, 43101.0, errcode(first), "a valid token reaches the API's own checks")
 
 	forced := token(true)
 	require.NotEqual(t, first, forced)
-	clock.t = clock.t.Add(ForcedOverlap - time.Second)
+	clock.Advance(ForcedOverlap - time.Second)
 	require.Equal(t, 43101.0, errcode(first), "the old token lives 5 more minutes")
-	clock.t = clock.t.Add(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	require.Equal(t, 42001.0, errcode(first), "then it has expired")
 	require.Equal(t, 43101.0, errcode(forced))
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/cache"
 	"github.com/laoyou/laoyou/shared/secret"
 	"github.com/laoyou/laoyou/shared/wechat"
 )
@@ -16,66 +17,54 @@ const AppsTTL = 10 * time.Second
 var _ wechat.Apps = (*Apps)(nil)
 
 // Apps finds a tenant's mini-program with its secret opened, cached for a
-// few seconds so a warm sign-in neither reads it nor asks KMS.
+// few seconds so a warm sign-in neither reads it nor asks KMS. A tenant with
+// none is not cached: it answers at once when one is configured.
 type Apps struct {
 	Store   Store
 	Secrets secret.Sealer
-	TTL     time.Duration
+	TTL     time.Duration // 0: AppsTTL
 	Now     func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]cachedApp
-}
-
-type cachedApp struct {
-	app wechat.App
-	at  time.Time
+	once  sync.Once
+	cache *cache.Map[string, wechat.App]
 }
 
 // App returns the tenant's mini-program; WECHAT_NOT_CONFIGURED if none.
 func (a *Apps) App(ctx context.Context, tenant string) (wechat.App, error) {
 	const op = apierr.Op("account.Apps")
-	now := a.now()
-	a.mu.Lock()
-	c, ok := a.cache[tenant]
-	a.mu.Unlock()
-	if ok && now.Sub(c.at) < a.ttl() {
-		return c.app, nil
-	}
-	cfg, err := a.Store.LoadApp(ctx, tenant)
-	if err != nil {
-		return wechat.App{}, apierr.E(op, err)
-	}
-	if cfg == nil || cfg.SealedSecret == "" {
-		return wechat.App{}, apierr.E(op, apierr.WeChatNotConfigured, "this clinic has no mini-program configured")
-	}
-	plain, err := a.Secrets.Open(ctx, cfg.SealedSecret, sealContext(tenant, cfg.AppID))
-	if err != nil {
-		return wechat.App{}, apierr.E(op, apierr.Internal, err)
-	}
-	app := wechat.App{ID: cfg.AppID, Secret: plain, EnvVersion: cfg.EnvVersion}
-	a.mu.Lock()
-	if a.cache == nil {
-		a.cache = map[string]cachedApp{}
-	}
-	a.cache[tenant] = cachedApp{app: app, at: now}
-	a.mu.Unlock()
-	return app, nil
+	return a.apps().Load(ctx, tenant, a.now(), func(ctx context.Context) (wechat.App, error) {
+		cfg, err := a.Store.LoadApp(ctx, tenant)
+		if err != nil {
+			return wechat.App{}, apierr.E(op, err)
+		}
+		if cfg == nil || cfg.SealedSecret == "" {
+			return wechat.App{}, apierr.E(op, apierr.WeChatNotConfigured, "this clinic has no mini-program configured")
+		}
+		plain, err := a.Secrets.Open(ctx, cfg.SealedSecret, sealContext(tenant, cfg.AppID))
+		if err != nil {
+			return wechat.App{}, apierr.E(op, apierr.Internal, err)
+		}
+		return wechat.App{ID: cfg.AppID, Secret: plain, EnvVersion: cfg.EnvVersion}, nil
+	})
 }
 
 // Forget drops the tenant's cached mini-program (after an admin replaced
 // it, in the same process).
 func (a *Apps) Forget(tenant string) {
-	a.mu.Lock()
-	delete(a.cache, tenant)
-	a.mu.Unlock()
+	a.apps().Forget(tenant)
 }
 
-func (a *Apps) ttl() time.Duration {
-	if a.TTL > 0 {
-		return a.TTL
-	}
-	return AppsTTL
+// apps is the cache, made on first use so the zero Apps (and one built
+// with a literal) keeps mini-programs for AppsTTL.
+func (a *Apps) apps() *cache.Map[string, wechat.App] {
+	a.once.Do(func() {
+		ttl := a.TTL
+		if ttl <= 0 {
+			ttl = AppsTTL
+		}
+		a.cache = cache.NewMap[string, wechat.App](ttl)
+	})
+	return a.cache
 }
 
 func (a *Apps) now() time.Time {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,37 +16,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/groupbuy"
 )
 
-// testClock is a clock tests move by hand; every function of a stack reads it.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // withClock makes the stack's functions read a clock the test controls.
-func (s *stack) withClock() *testClock {
-	c := &testClock{t: time.Now().UTC().Truncate(time.Second)}
+func (s *stack) withClock() *clock.Settable {
+	c := clock.At(time.Now().UTC().Truncate(time.Second))
 	s.deps.Now = c.Now
 	return c
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/auth"
@@ -175,21 +175,20 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 		}
 	}
 
-	sem := make(chan struct{}, hookParallelism)
-	var wg sync.WaitGroup
+	// An event that fails is marked for the stream to bring again, not
+	// returned: it must not stop the others.
+	var applying errgroup.Group
+	applying.SetLimit(hookParallelism)
 	for i := range evs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		applying.Go(func() error {
 			if err := h.apply(ctx, evs[i].e); err != nil {
 				h.d.Log.WarnContext(ctx, "event will be retried", "eventId", evs[i].e.ID, "type", string(evs[i].e.Type), "error", err.Error())
 				failed[i] = true
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = applying.Wait()
 
 	// Business metrics of the events done; a failed one is counted when
 	// the stream brings it again.

@@ -16,11 +16,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/stretchr/testify/require"
 
+	"github.com/laoyou/laoyou/infra/ddblocal"
 	"github.com/laoyou/laoyou/infra/runner"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/event"
@@ -35,12 +33,8 @@ var hookPollers sync.Map // *stack → *runner.StreamPoller
 // newStreamPoller reads the stack's table stream and hands it to handler.
 func (s *stack) newStreamPoller(handler runner.StreamHandler) *runner.StreamPoller {
 	s.t.Helper()
-	streams := dynamodbstreams.NewFromConfig(aws.Config{
-		Region:      s.db.Client.Options().Region,
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-	}, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(s.db.Endpoint) })
 	p, err := runner.NewStreamPoller(runner.StreamConfig{
-		Streams:   streams,
+		Streams:   ddblocal.NewStreamsClient(s.db.Endpoint, s.db.Client.Options().Region),
 		DynamoDB:  s.db.Client,
 		Table:     s.db.Table,
 		BatchSize: 50, // as template.yaml's event source

@@ -11,32 +11,15 @@ import (
 	"github.com/laoyou/laoyou/infra/ddbtest"
 	"github.com/laoyou/laoyou/infra/wechatstub"
 	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/wechat"
 	"github.com/laoyou/laoyou/shared/wxacode"
 )
 
-// testClock is a clock tests move by hand.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 var wxApp = wechat.App{ID: "wx0123456789abcdef", Secret: "s3cret-s3cret-s3cret", EnvVersion: "release"}
 
 // newWeChat starts a stub with wxApp on clock and returns a table.
-func newWeChat(t *testing.T, clock *testClock) (*wechatstub.Server, WeChatStore) {
+func newWeChat(t *testing.T, clock *clock.Settable) (*wechatstub.Server, WeChatStore) {
 	t.Helper()
 	stub := wechatstub.New()
 	stub.Now = clock.Now
@@ -49,14 +32,14 @@ func newWeChat(t *testing.T, clock *testClock) (*wechatstub.Server, WeChatStore)
 }
 
 // coldClient is a new execution environment's client: nothing in memory.
-func coldClient(srv *wechatstub.Server, store WeChatStore, clock *testClock) *wechat.Client {
+func coldClient(srv *wechatstub.Server, store WeChatStore, clock *clock.Settable) *wechat.Client {
 	return wechat.New(srv.URL, wechat.WithTokenStore(store), wechat.WithClock(clock.Now),
 		wechat.WithTokenWait(30*time.Second), wechat.WithRetry(1, 0))
 }
 
 // callAll makes n cold environments each draw a code at once and returns
 // their errors.
-func callAll(srv *wechatstub.Server, store WeChatStore, clock *testClock, n int) []error {
+func callAll(srv *wechatstub.Server, store WeChatStore, clock *clock.Settable, n int) []error {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -71,7 +54,7 @@ func callAll(srv *wechatstub.Server, store WeChatStore, clock *testClock, n int)
 }
 
 func TestWeChatTokenSharedAcrossEnvironments(t *testing.T) {
-	clock := &testClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	clock := clock.At(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	srv, store := newWeChat(t, clock)
 
 	for _, err := range callAll(srv, store, clock, 50) {
@@ -86,12 +69,12 @@ func TestWeChatTokenSharedAcrossEnvironments(t *testing.T) {
 	require.Empty(t, rec.LeaseHolder, "the lease ends with the save")
 
 	// An hour on, the stored token still serves new environments.
-	clock.Add(time.Hour)
+	clock.Advance(time.Hour)
 	require.NoError(t, callAll(srv, store, clock, 5)[0])
 	require.Equal(t, 1, srv.Calls(wechatstub.StableToken))
 
 	// Near its expiry it is renewed, once.
-	clock.Add(time.Hour - wechat.TokenMargin/2)
+	clock.Advance(time.Hour - wechat.TokenMargin/2)
 	for _, err := range callAll(srv, store, clock, 10) {
 		require.NoError(t, err)
 	}
@@ -99,7 +82,7 @@ func TestWeChatTokenSharedAcrossEnvironments(t *testing.T) {
 }
 
 func TestWeChatTokenRevokedMidRun(t *testing.T) {
-	clock := &testClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	clock := clock.At(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	srv, store := newWeChat(t, clock)
 	warm := make([]*wechat.Client, 20) // warm environments: the token in memory
 	for i := range warm {
@@ -136,7 +119,7 @@ func TestWeChatTokenRevokedMidRun(t *testing.T) {
 	require.Equal(t, 2, srv.Calls(wechatstub.StableToken))
 
 	// Revoked again within 30 s: no second forced refresh, WECHAT_UNAVAILABLE.
-	clock.Add(wechat.ForcedRefreshGap - time.Second)
+	clock.Advance(wechat.ForcedRefreshGap - time.Second)
 	srv.Revoke(wxApp.ID)
 	for _, err := range callAll(srv, store, clock, 5) {
 		require.Equal(t, apierr.WeChatUnavailable, apierr.KindOf(err))
@@ -144,7 +127,7 @@ func TestWeChatTokenRevokedMidRun(t *testing.T) {
 	require.Equal(t, 2, srv.Calls(wechatstub.StableToken), "at most one forced refresh per 30 s")
 
 	// Once the gap has passed, one more.
-	clock.Add(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	for _, err := range callAll(srv, store, clock, 5) {
 		require.NoError(t, err)
 	}
@@ -152,7 +135,7 @@ func TestWeChatTokenRevokedMidRun(t *testing.T) {
 }
 
 func TestWeChatTokenRefreshFailureReleasesTheLease(t *testing.T) {
-	clock := &testClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	clock := clock.At(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	srv, store := newWeChat(t, clock)
 	srv.Fail(wechatstub.StableToken, wechatstub.Busy, 1)
 	c := wechat.New(srv.URL, wechat.WithTokenStore(store), wechat.WithClock(clock.Now), wechat.WithRetry(1, 0), wechat.WithTokenWait(0))
@@ -169,7 +152,7 @@ func TestWeChatTokenRefreshFailureReleasesTheLease(t *testing.T) {
 }
 
 func TestCodeImageDrawnOnce(t *testing.T) {
-	clock := &testClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	clock := clock.At(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	srv, store := newWeChat(t, clock)
 	service := func() *wxacode.Service { // one per cold environment
 		s := wxacode.New(store, coldClient(srv, store, clock))
@@ -213,7 +196,7 @@ func TestCodeImageDrawnOnce(t *testing.T) {
 }
 
 func TestCodeImageFailedDrawingIsNotStored(t *testing.T) {
-	clock := &testClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	clock := clock.At(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	srv, store := newWeChat(t, clock)
 	s := wxacode.New(store, coldClient(srv, store, clock))
 	s.Wait = 0
@@ -250,7 +233,7 @@ func TestOpenIDItem(t *testing.T) {
 // A code opens the app's version: WeChat checks the page of a released
 // app's code only, and each version has codes of its own.
 func TestCodeImageFollowsTheAppsVersion(t *testing.T) {
-	clock := &testClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	clock := clock.At(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	srv, store := newWeChat(t, clock)
 	s := wxacode.New(store, coldClient(srv, store, clock))
 	tests := []struct {

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/laoyou/laoyou/shared/apierr"
 )
 
@@ -68,11 +70,11 @@ func (s *Service) CloseExpired(ctx context.Context, opt CloseOptions) (CloseRepo
 		listErrs []error
 		due      = make(chan string)
 	)
-	var listing sync.WaitGroup
+	// Every shard is listed at once and every listing error kept: a shard
+	// that fails leaves its rooms for the next run, not the other shards'.
+	var listing errgroup.Group
 	for shard := 0; shard < s.Store.ExpiryShards(); shard++ {
-		listing.Add(1)
-		go func() {
-			defer listing.Done()
+		listing.Go(func() error {
 			n, err := s.Store.ExpiredRooms(listCtx, shard, now, func(groupID string) bool {
 				if taken.Add(1) > int64(opt.MaxRooms) {
 					return false
@@ -90,38 +92,39 @@ func (s *Service) CloseExpired(ctx context.Context, opt CloseOptions) (CloseRepo
 				listErrs = append(listErrs, err)
 				mu.Unlock()
 			}
-		}()
+			return nil
+		})
 	}
-	go func() { listing.Wait(); close(due) }()
+	go func() { _ = listing.Wait(); close(due) }()
 
-	var settling sync.WaitGroup
-	for w := 0; w < opt.Workers; w++ {
-		settling.Add(1)
-		go func() {
-			defer settling.Done()
-			for groupID := range due {
-				outcome, err := s.settle(ctx, groupID, now)
-				mu.Lock()
-				switch {
-				case err != nil:
-					report.Errors++
-				case outcome == Succeeded:
-					report.Settled++
-					report.Succeeded++
-				case outcome == Failed:
-					report.Settled++
-					report.Failed++
-				default:
-					report.Skipped++
-				}
-				mu.Unlock()
-				if err != nil && opt.OnError != nil {
-					opt.OnError(ctx, groupID, err)
-				}
+	// A room that fails is counted and told to OnError, not returned: it
+	// must not stop the others.
+	var settling errgroup.Group
+	settling.SetLimit(opt.Workers)
+	for groupID := range due {
+		settling.Go(func() error {
+			outcome, err := s.settle(ctx, groupID, now)
+			mu.Lock()
+			switch {
+			case err != nil:
+				report.Errors++
+			case outcome == Succeeded:
+				report.Settled++
+				report.Succeeded++
+			case outcome == Failed:
+				report.Settled++
+				report.Failed++
+			default:
+				report.Skipped++
 			}
-		}()
+			mu.Unlock()
+			if err != nil && opt.OnError != nil {
+				opt.OnError(ctx, groupID, err)
+			}
+			return nil
+		})
 	}
-	settling.Wait()
+	_ = settling.Wait()
 	report.Examined = int(examined.Load())
 	if len(listErrs) > 0 {
 		return report, apierr.E(op, errors.Join(listErrs...))

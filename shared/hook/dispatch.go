@@ -6,10 +6,10 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/cache"
 	"github.com/laoyou/laoyou/shared/coupon"
 	"github.com/laoyou/laoyou/shared/event"
 )
@@ -270,45 +270,19 @@ type RuleSource interface {
 // once every few seconds, not once per event.
 type RuleCache struct {
 	Source RuleSource
-	TTL    time.Duration
 	Now    func() time.Time
 
-	mu      sync.Mutex
-	entries map[string]cachedRules
-}
-
-type cachedRules struct {
-	rules []Rule
-	at    time.Time
+	cache.Map[string, []Rule] // TTL, and Forget so this function sees a change at once
 }
 
 // NewRuleCache caches src for ttl.
 func NewRuleCache(src RuleSource, ttl time.Duration) *RuleCache {
-	return &RuleCache{Source: src, TTL: ttl, Now: time.Now, entries: map[string]cachedRules{}}
+	return &RuleCache{Source: src, Now: time.Now, Map: cache.Map[string, []Rule]{TTL: ttl}}
 }
 
 // Get returns the tenant's rules.
 func (c *RuleCache) Get(ctx context.Context, tenant string) ([]Rule, error) {
-	now := c.Now()
-	c.mu.Lock()
-	e, ok := c.entries[tenant]
-	c.mu.Unlock()
-	if ok && now.Sub(e.at) < c.TTL {
-		return e.rules, nil
-	}
-	rules, err := c.Source.Rules(ctx, tenant)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	c.entries[tenant] = cachedRules{rules: rules, at: now}
-	c.mu.Unlock()
-	return rules, nil
-}
-
-// Forget drops a tenant's rules, so this function sees a change at once.
-func (c *RuleCache) Forget(tenant string) {
-	c.mu.Lock()
-	delete(c.entries, tenant)
-	c.mu.Unlock()
+	return c.Load(ctx, tenant, c.Now(), func(ctx context.Context) ([]Rule, error) {
+		return c.Source.Rules(ctx, tenant)
+	})
 }

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/cache"
 )
 
 // Offer is what a newcomer is promised on a referral landing page.
@@ -207,61 +207,37 @@ type Source interface {
 	Settings(ctx context.Context, tenant string) (*Settings, error)
 }
 
-// Cache keeps settings for TTL. A stale read for a few seconds is fine for
-// configuration (docs/DESIGN.md, data rules).
+// Cache keeps settings for TTL, none saved as the zero settings. A stale
+// read for a few seconds is fine for configuration (docs/DESIGN.md, data
+// rules).
 type Cache struct {
 	Source Source
-	TTL    time.Duration
 	Now    func() time.Time
 
-	mu      sync.Mutex
-	entries map[string]cached
-}
-
-type cached struct {
-	s  Settings
-	at time.Time
+	cache.Map[string, Settings] // TTL, and Forget for a change made here
 }
 
 // NewCache caches src for ttl.
 func NewCache(src Source, ttl time.Duration) *Cache {
-	return &Cache{Source: src, TTL: ttl, Now: time.Now, entries: map[string]cached{}}
+	return &Cache{Source: src, Now: time.Now, Map: cache.Map[string, Settings]{TTL: ttl}}
 }
 
 // Get returns the tenant's settings, loading them when the cached copy is
 // older than TTL.
 func (c *Cache) Get(ctx context.Context, tenant string) (Settings, error) {
-	now := c.Now()
-	c.mu.Lock()
-	e, ok := c.entries[tenant]
-	c.mu.Unlock()
-	if ok && now.Sub(e.at) < c.TTL {
-		return e.s, nil
-	}
-	s, err := c.Source.Settings(ctx, tenant)
-	if err != nil {
-		return Settings{}, err
-	}
-	var v Settings
-	if s != nil {
-		v = *s
-	}
-	c.mu.Lock()
-	c.entries[tenant] = cached{s: v, at: now}
-	c.mu.Unlock()
-	return v, nil
+	return c.Load(ctx, tenant, c.Now(), func(ctx context.Context) (Settings, error) {
+		s, err := c.Source.Settings(ctx, tenant)
+		if err != nil || s == nil {
+			return Settings{}, err
+		}
+		return *s, nil
+	})
 }
 
 // Fresh returns the tenant's cached settings if they are younger than TTL,
 // so a caller that must read anyway can fetch them with its own read.
 func (c *Cache) Fresh(tenant string) (Settings, bool) {
-	c.mu.Lock()
-	e, ok := c.entries[tenant]
-	c.mu.Unlock()
-	if !ok || c.Now().Sub(e.at) >= c.TTL {
-		return Settings{}, false
-	}
-	return e.s, true
+	return c.Map.Get(tenant, c.Now())
 }
 
 // GetWith returns the tenant's settings beside a read the caller makes
@@ -287,9 +263,7 @@ func (c *Cache) GetWith(tenant string, read func() error, readWith func() (*Sett
 // Put caches s as the tenant's settings now, so this process sees an admin's
 // change at once; others see it within TTL.
 func (c *Cache) Put(tenant string, s Settings) {
-	c.mu.Lock()
-	c.entries[tenant] = cached{s: s, at: c.Now()}
-	c.mu.Unlock()
+	c.Map.Put(tenant, s, c.Now())
 }
 
 // Store keeps settings.

@@ -13,23 +13,12 @@ import (
 
 	"github.com/laoyou/laoyou/infra/wechatstub"
 	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/wechat"
 )
 
 var app = wechat.App{ID: "wx0123456789abcdef", Secret: "s3cret-s3cret-s3cret", EnvVersion: "release"}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // calls records what the client reported to its metrics sink.
 type calls struct {
@@ -45,14 +34,14 @@ func (m *calls) WeChatCall(api, result string, _ time.Duration) {
 
 type fixture struct {
 	srv     *wechatstub.Server
-	clock   *clock
+	clock   *clock.Settable
 	metrics *calls
 	client  *wechat.Client
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{clock: &clock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}, metrics: &calls{}}
+	f := &fixture{clock: clock.At(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)), metrics: &calls{}}
 	stub := wechatstub.New()
 	stub.Now = f.clock.Now
 	stub.SlowFor = 2 * time.Second
@@ -95,7 +84,7 @@ func TestCode2Session(t *testing.T) {
 	require.NotEmpty(t, s.SessionKey)
 
 	expired := f.srv.LoginCode(app.ID, "o-lucy", "")
-	f.clock.Add(wechatstub.CodeTTL + time.Second)
+	f.clock.Advance(wechatstub.CodeTTL + time.Second)
 	f.srv.Block(app.ID, "o-bad")
 	blocked := f.srv.LoginCode(app.ID, "o-bad", "")
 	tests := []struct {
@@ -268,12 +257,12 @@ func TestTokenRevokedAndExpired(t *testing.T) {
 	requireKind(t, apierr.WeChatUnavailable, err)
 	require.Equal(t, 2, f.srv.Calls(wechatstub.StableToken), "no second forced refresh within 30 s")
 
-	f.clock.Add(wechat.ForcedRefreshGap)
+	f.clock.Advance(wechat.ForcedRefreshGap)
 	_, err = f.client.CodeImage(ctx, app, req)
 	require.NoError(t, err)
 	require.Equal(t, 3, f.srv.Calls(wechatstub.StableToken))
 
-	f.clock.Add(wechatstub.TokenTTL - wechat.TokenMargin + time.Second)
+	f.clock.Advance(wechatstub.TokenTTL - wechat.TokenMargin + time.Second)
 	_, err = f.client.CodeImage(ctx, app, req)
 	require.NoError(t, err, "renewed before it expires")
 	require.Equal(t, 4, f.srv.Calls(wechatstub.StableToken))
@@ -314,13 +303,13 @@ func TestTokenExpiredAtWeChat(t *testing.T) {
 	ctx := context.Background()
 	_, err := f.client.CodeImage(ctx, app, wechat.CodeRequest{Scene: "r=A"})
 	require.NoError(t, err)
-	ours := &clock{t: f.clock.Now()}
+	ours := clock.At(f.clock.Now())
 	c := wechat.New(f.srv.URL, wechat.WithClock(ours.Now))
 	_, err = c.CodeImage(ctx, app, wechat.CodeRequest{Scene: "r=A"})
 	require.NoError(t, err)
 	require.Equal(t, 2, f.srv.Calls(wechatstub.StableToken), "a second process's first token")
 
-	f.clock.Add(wechatstub.TokenTTL) // WeChat's time runs ahead
+	f.clock.Advance(wechatstub.TokenTTL) // WeChat's time runs ahead
 	before := f.srv.Calls(wechatstub.CodeImage)
 	_, err = c.CodeImage(ctx, app, wechat.CodeRequest{Scene: "r=A"})
 	require.NoError(t, err)

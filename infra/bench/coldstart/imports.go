@@ -31,6 +31,10 @@ var CostlyImports = []CostlyImport{
 		Why:     "the DynamoDB Streams client: Lambda delivers stream records as aws-lambda-go events, only the local runner reads a stream",
 	},
 	{
+		Pattern: regexp.MustCompile(`^github\.com/pb33f/`),
+		Why:     "OpenAPI parsing and validation: the contract tests check answers with it, no function needs it",
+	},
+	{
 		Pattern: regexp.MustCompile(`^net/rpc$`),
 		Why:     "aws-lambda-go's RPC mode, which provided.al2023 does not use: build with -tags lambda.norpc",
 	},

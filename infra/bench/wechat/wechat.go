@@ -21,6 +21,7 @@ import (
 
 	"github.com/laoyou/laoyou/infra/bench/apistack"
 	"github.com/laoyou/laoyou/infra/wechatstub"
+	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	wx "github.com/laoyou/laoyou/shared/wechat"
 	"github.com/laoyou/laoyou/shared/wxacode"
@@ -48,18 +49,6 @@ type Figures struct {
 	SignIn      SignIn        // sign-ins through POST /v1/auth/wechat
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // Measure runs the waves on a table of its own.
 func Measure(ctx context.Context, db *apistack.DB, o Options) (Figures, error) {
 	if o.Apps == 0 {
@@ -79,7 +68,7 @@ func Measure(ctx context.Context, db *apistack.DB, o Options) (Figures, error) {
 	}
 	f := Figures{Options: o}
 	stub := wechatstub.New()
-	c := &clock{t: time.Now().UTC()}
+	c := clock.At(time.Now().UTC())
 	stub.Now = c.Now
 	apps := make([]wx.App, o.Apps)
 	for i := range apps {
@@ -121,11 +110,11 @@ func Measure(ctx context.Context, db *apistack.DB, o Options) (Figures, error) {
 		if f.FirstWave, err = wave("first wave"); err != nil {
 			return err
 		}
-		c.add(time.Hour)
+		c.Advance(time.Hour)
 		if f.SameLife, err = wave("same lifetime"); err != nil {
 			return err
 		}
-		c.add(time.Hour - wx.TokenMargin/2)
+		c.Advance(time.Hour - wx.TokenMargin/2)
 		if f.NextLife, err = wave("next lifetime"); err != nil {
 			return err
 		}
