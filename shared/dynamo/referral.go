@@ -11,8 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/mydata"
 	"github.com/laoyou/laoyou/shared/referral"
 )
 
@@ -41,6 +43,9 @@ type codeItem struct {
 	PhoneHash   string    `dynamodbav:"phoneHash,omitempty"`
 	Role        string    `dynamodbav:"role"`
 	CreatedAt   time.Time `dynamodbav:"createdAt"`
+	// ErasedAt: its owner was erased; the code resolves no more, and its
+	// key keeps it from being issued again.
+	ErasedAt *time.Time `dynamodbav:"erasedAt,omitempty"`
 }
 
 func (i codeItem) code() *referral.Code {
@@ -63,7 +68,7 @@ func (s ReferralStore) CodeOf(ctx context.Context, tenant, userID string) (*refe
 	var it codeItem
 	var profile profileItem
 	found, err := s.getWith(ctx, key{PK: userPK(tenant, userID), SK: skCode}, &it, profileKey(tenant, userID), &profile)
-	if !found || err != nil {
+	if !found || err != nil || it.ErasedAt != nil {
 		return nil, profile.PhoneHash, err
 	}
 	return it.code(), profile.PhoneHash, nil
@@ -80,12 +85,14 @@ func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral
 	if err != nil {
 		return nil, err
 	}
-	reasons, err := s.transact(ctx, []types.TransactWriteItem{mine, global})
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{mine, global, s.notErased(c.Tenant, c.UserID)})
 	switch {
 	case err != nil:
 		return nil, err
 	case reasons == nil:
 		return nil, nil
+	case reasons[2].ConditionFailed():
+		return nil, mydata.ErrErased
 	case reasons[0].ConditionFailed():
 		var it codeItem
 		if err := attributevalue.UnmarshalMap(reasons[0].Item, &it); err != nil {
@@ -101,7 +108,7 @@ func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral
 func (s ReferralStore) FindCode(ctx context.Context, code string) (*referral.Code, error) {
 	var it codeItem
 	found, err := s.getItem(ctx, key{PK: codePK(code), SK: skSelf}, &it)
-	if !found || err != nil {
+	if !found || err != nil || it.ErasedAt != nil {
 		return nil, err
 	}
 	return it.code(), nil
@@ -184,9 +191,15 @@ func (s ReferralStore) Bind(ctx context.Context, b referral.Binding, e event.Eve
 	if err != nil {
 		return nil, err
 	}
-	reasons, err := s.transact(ctx, []types.TransactWriteItem{binding, newcomer, noLoop, friend, ev})
-	if err != nil || reasons == nil {
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{binding, newcomer, noLoop, friend, ev,
+		s.notErased(b.Tenant, b.RefereeID), s.notErased(b.Tenant, b.ReferrerID)})
+	switch {
+	case err != nil || reasons == nil:
 		return nil, err
+	case reasons[5].ConditionFailed():
+		return nil, mydata.ErrErased
+	case reasons[6].ConditionFailed():
+		return nil, apierr.E(apierr.CodeNotFound, "no such referral code")
 	}
 	conflict := &referral.BindConflict{
 		ExistingPatient: reasons[1].ConditionFailed(),
