@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/laoyou/laoyou/infra/ddbtest"
 	"github.com/laoyou/laoyou/shared/coupon"
 	"github.com/laoyou/laoyou/shared/mydata"
 	"github.com/laoyou/laoyou/shared/privacy"
@@ -292,4 +294,94 @@ func carries(av types.AttributeValue, needles ...string) bool {
 		}
 	}
 	return false
+}
+
+// An erasure racing the subject's own joins, claims, phone binding and
+// bind, and newcomers binding to the subject's code: each write lands
+// before the marker (and is scrubbed) or is refused after it, so nothing
+// carrying the person is left, and no coupon of theirs stays usable.
+func TestErasureRacingWritesLeavesNothingOfThePerson(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, ddbtest.WithoutStream())
+	tenant := "clinic-a"
+	sub := s.signedInSubject(tenant)
+	alice := sub.who
+	s.bindPhone(alice, subjectPhone)
+	code := s.codeOf(alice)
+	s.putTemplate(tenant, "gift", map[string]any{"stock": 100, "perUserLimit": 50})
+	s.deal(tenant, "trio", map[string]any{"groupSize": 3, "perUserLimit": 50})
+	var rooms []string
+	for i := range 5 {
+		rooms = append(rooms, s.opened(patient(tenant, fmt.Sprintf("leader-%d", i)), "trio"))
+	}
+	ritaCode := s.codeOf(patient(tenant, "rita"))
+
+	var calls []call
+	for i := range 20 {
+		switch i % 5 {
+		case 0:
+			calls = append(calls, call{fn: "groupbuy", route: "POST /v1/groups/{groupId}/join", as: alice,
+				params: map[string]string{"groupId": rooms[i/5]}})
+		case 1:
+			calls = append(calls, call{fn: "coupons", route: "POST /v1/coupons/claim", as: alice, body: `{"templateId":"gift"}`})
+		case 2:
+			calls = append(calls, call{fn: "referral", route: "POST /v1/referral/bind", as: patient(tenant, fmt.Sprintf("newbie-%d", i)),
+				body: fmt.Sprintf(`{"code":%q}`, code)})
+		case 3:
+			calls = append(calls, call{fn: "auth", route: "POST /v1/me/phone", as: alice,
+				body: fmt.Sprintf(`{"code":%q}`, s.wechat.PhoneCode(testAppID, subjectPhone))})
+		case 4:
+			calls = append(calls, call{fn: "referral", route: "POST /v1/referral/bind", as: alice, body: fmt.Sprintf(`{"code":%q}`, ritaCode)})
+		}
+	}
+	// The erasure (twice: a duplicate DELETE) starts once a few writes are
+	// through, so that some land before it and the rest race it.
+	const erasures, landedFirst = 2, 4
+	replies := make([]reply, erasures+len(calls))
+	done := make(chan struct{}, len(calls))
+	var wg sync.WaitGroup
+	for i, c := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replies[erasures+i] = s.do(c)
+			done <- struct{}{}
+		}()
+	}
+	for range landedFirst {
+		<-done
+	}
+	for i := range erasures {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replies[i] = s.eraseMe(alice)
+		}()
+	}
+	wg.Wait()
+
+	require.Equal(t, 200, replies[0].Status, replies[0].Body)
+	require.JSONEq(t, replies[0].Body, replies[1].Body, "both erasures answer the same erasedAt")
+	refused := 0
+	for i, r := range replies[erasures:] {
+		switch r.Status {
+		case 200, 201:
+		case 403, 404:
+			require.Contains(t, []string{"FORBIDDEN", "CODE_NOT_FOUND"}, r.Code(t), "%s: %s", calls[i].route, r.Body)
+			refused++
+		default:
+			t.Fatalf("%s answered %d: %s", calls[i].route, r.Status, r.Body)
+		}
+	}
+	t.Logf("%d of %d writes refused after the erasure", refused, len(calls))
+	require.Less(t, refused, len(calls), "some writes landed before the erasure, and were scrubbed")
+
+	require.False(t, s.holds(sub), "an item still carries the subject's name, phone HMAC or openid")
+	for _, it := range s.scan() {
+		if str(it, "kind") == "coupon" && str(it, "userId") == alice["sub"] {
+			require.Equal(t, "VOID", str(it, "status"), str(it, "code"))
+		}
+	}
+	got := s.do(call{fn: "referral", route: "GET /v1/r/{code}", params: map[string]string{"code": code}})
+	require.Equal(t, 404, got.Status, got.Body)
 }
