@@ -298,8 +298,9 @@ func carries(av types.AttributeValue, needles ...string) bool {
 
 // An erasure racing the subject's own joins, claims, phone binding and
 // bind, and newcomers binding to the subject's code: each write lands
-// before the marker (and is scrubbed) or is refused after it, so nothing
-// carrying the person is left, and no coupon of theirs stays usable.
+// before the marker (and is scrubbed) or is refused after it, as is every
+// write after the erasure, so nothing carrying the person is left and no
+// coupon of theirs stays usable.
 func TestErasureRacingWritesLeavesNothingOfThePerson(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, ddbtest.WithoutStream())
@@ -310,32 +311,44 @@ func TestErasureRacingWritesLeavesNothingOfThePerson(t *testing.T) {
 	code := s.codeOf(alice)
 	s.putTemplate(tenant, "gift", map[string]any{"stock": 100, "perUserLimit": 50})
 	s.deal(tenant, "trio", map[string]any{"groupSize": 3, "perUserLimit": 50})
+	const writes = 20
 	var rooms []string
-	for i := range 5 {
+	for i := range 2 * writes / 5 {
 		rooms = append(rooms, s.opened(patient(tenant, fmt.Sprintf("leader-%d", i)), "trio"))
 	}
 	ritaCode := s.codeOf(patient(tenant, "rita"))
-
-	var calls []call
-	for i := range 20 {
-		switch i % 5 {
-		case 0:
-			calls = append(calls, call{fn: "groupbuy", route: "POST /v1/groups/{groupId}/join", as: alice,
-				params: map[string]string{"groupId": rooms[i/5]}})
-		case 1:
-			calls = append(calls, call{fn: "coupons", route: "POST /v1/coupons/claim", as: alice, body: `{"templateId":"gift"}`})
-		case 2:
-			calls = append(calls, call{fn: "referral", route: "POST /v1/referral/bind", as: patient(tenant, fmt.Sprintf("newbie-%d", i)),
-				body: fmt.Sprintf(`{"code":%q}`, code)})
-		case 3:
-			calls = append(calls, call{fn: "auth", route: "POST /v1/me/phone", as: alice,
-				body: fmt.Sprintf(`{"code":%q}`, s.wechat.PhoneCode(testAppID, subjectPhone))})
-		case 4:
-			calls = append(calls, call{fn: "referral", route: "POST /v1/referral/bind", as: alice, body: fmt.Sprintf(`{"code":%q}`, ritaCode)})
+	// wave is 20 writes: the subject joins four rooms, claims four
+	// coupons, binds their phone four times and binds to rita's code four
+	// times; four newcomers bind to the subject's code.
+	wave := func(n int) []call {
+		var calls []call
+		for i := range writes {
+			switch i % 5 {
+			case 0:
+				calls = append(calls, call{fn: "groupbuy", route: "POST /v1/groups/{groupId}/join", as: alice,
+					params: map[string]string{"groupId": rooms[n*writes/5+i/5]}})
+			case 1:
+				calls = append(calls, call{fn: "coupons", route: "POST /v1/coupons/claim", as: alice, body: `{"templateId":"gift"}`})
+			case 2:
+				calls = append(calls, call{fn: "referral", route: "POST /v1/referral/bind", as: patient(tenant, fmt.Sprintf("newbie-%d-%d", n, i)),
+					body: fmt.Sprintf(`{"code":%q}`, code)})
+			case 3:
+				calls = append(calls, call{fn: "auth", route: "POST /v1/me/phone", as: alice,
+					body: fmt.Sprintf(`{"code":%q}`, s.wechat.PhoneCode(testAppID, subjectPhone))})
+			case 4:
+				calls = append(calls, call{fn: "referral", route: "POST /v1/referral/bind", as: alice, body: fmt.Sprintf(`{"code":%q}`, ritaCode)})
+			}
 		}
+		return calls
 	}
-	// The erasure (twice: a duplicate DELETE) starts once a few writes are
-	// through, so that some land before it and the rest race it.
+	refusedOK := func(r reply) bool {
+		return r.Status == 403 && r.Code(t) == "FORBIDDEN" || r.Status == 404 && r.Code(t) == "CODE_NOT_FOUND"
+	}
+
+	// The racing wave: the erasure (twice: a duplicate DELETE) starts once
+	// a few writes are through, so that some land before it and the rest
+	// race it.
+	calls := wave(0)
 	const erasures, landedFirst = 2, 4
 	replies := make([]reply, erasures+len(calls))
 	done := make(chan struct{}, len(calls))
@@ -364,17 +377,21 @@ func TestErasureRacingWritesLeavesNothingOfThePerson(t *testing.T) {
 	require.JSONEq(t, replies[0].Body, replies[1].Body, "both erasures answer the same erasedAt")
 	refused := 0
 	for i, r := range replies[erasures:] {
-		switch r.Status {
-		case 200, 201:
-		case 403, 404:
-			require.Contains(t, []string{"FORBIDDEN", "CODE_NOT_FOUND"}, r.Code(t), "%s: %s", calls[i].route, r.Body)
+		switch {
+		case r.Status == 200 || r.Status == 201:
+		case refusedOK(r):
 			refused++
 		default:
 			t.Fatalf("%s answered %d: %s", calls[i].route, r.Status, r.Body)
 		}
 	}
-	t.Logf("%d of %d writes refused after the erasure", refused, len(calls))
-	require.Less(t, refused, len(calls), "some writes landed before the erasure, and were scrubbed")
+	t.Logf("%d of %d racing writes refused after the erasure", refused, len(calls))
+
+	// The wave after: every write is refused.
+	calls = wave(1)
+	for i, r := range s.concurrently(len(calls), func(i int) call { return calls[i] }) {
+		require.True(t, refusedOK(r), "%s after the erasure answered %d: %s", calls[i].route, r.Status, r.Body)
+	}
 
 	require.False(t, s.holds(sub), "an item still carries the subject's name, phone HMAC or openid")
 	for _, it := range s.scan() {
