@@ -402,3 +402,23 @@ func TestErasureRacingWritesLeavesNothingOfThePerson(t *testing.T) {
 	got := s.do(call{fn: "referral", route: "GET /v1/r/{code}", params: map[string]string{"code": code}})
 	require.Equal(t, 404, got.Status, got.Body)
 }
+
+// A join the stream delivers after the room's leader was erased binds the
+// joiner to no one, and the stream moves on: the erasure refuses the bind,
+// quietly, as a rule of the referral channel.
+func TestAJoinStreamedAfterTheLeadersErasureBindsNobody(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	tenant := "clinic-a"
+	s.deal(tenant, "trio", map[string]any{"groupSize": 3})
+	leader, joiner := patient(tenant, "leader"), patient(tenant, "joiner")
+	room := s.opened(leader, "trio")
+	r := s.join(joiner, room)
+	require.Equal(t, 200, r.Status, r.Body)
+	r = s.eraseMe(leader)
+	require.Equal(t, 200, r.Status, r.Body)
+
+	drainHooks(t, s)
+	require.Empty(t, s.rawItem("T#"+tenant+"#U#joiner", "BOUND_TO"), "bound to an erased leader")
+	require.Empty(t, s.deadLetters(couponAdmin(tenant)))
+}
