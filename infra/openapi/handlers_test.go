@@ -691,4 +691,15 @@ func (c *contract) accountFlow() {
 	c.wechat.Fail(wechatstub.PhoneNumber, wechatstub.Busy, 2)
 	c.expect(503, "WECHAT_UNAVAILABLE", request{route: "POST /v1/me/phone", as: me, body: jsonBody(map[string]string{"code": c.wechat.PhoneCode(appID, "13812345679")})})
 	c.expect(404, "WECHAT_NOT_CONFIGURED", request{route: "POST /v1/me/phone", as: patient(clinicB, "zoe"), body: `{"code":"x"}`})
+
+	// Data rights: the caller's copy, then the erasure, by the caller and by the clinic.
+	c.expect(200, "", request{route: "GET /v1/me/data", as: me})
+	erase := func(as who, userID string) request {
+		return request{route: "DELETE /v1/admin/users/{userId}", params: map[string]string{"userId": userID}, as: as}
+	}
+	c.expect(404, "NOT_FOUND", erase(admin(clinicB), user))
+	c.expect(403, "FORBIDDEN", erase(staff(clinicA), user))
+	c.expect(200, "", request{route: "DELETE /v1/me", as: me})
+	c.expect(200, "", request{route: "GET /v1/me/data", as: me})
+	c.expect(200, "", erase(admin(clinicA), user))
 }

@@ -11,6 +11,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,9 +60,14 @@ type Store interface {
 	LoadApp(ctx context.Context, tenant string) (*AppConfig, error)
 	// RoleOf returns the role granted to the user, or "" if none.
 	RoleOf(ctx context.Context, tenant, userID string) (auth.Role, error)
-	// RecordSignIn keeps the user's openid and reports whether the user
-	// signed in for the first time.
-	RecordSignIn(ctx context.Context, tenant, userID, openID string, at time.Time) (newUser bool, err error)
+	// IdentityOf reads, in one call, the generation of a WeChat identity
+	// (how often a user of it was erased; 0: never) and the role granted
+	// to its first user id, identity itself.
+	IdentityOf(ctx context.Context, tenant, identity string) (gen int, role auth.Role, err error)
+	// RecordSignIn keeps the user's openid with the identity and generation
+	// the user id came from, and reports whether the user signed in for the
+	// first time; ErrErased if the user was erased meanwhile.
+	RecordSignIn(ctx context.Context, tenant, userID, openID, identity string, gen int, at time.Time) (newUser bool, err error)
 	// GrantRole records the user's role (patient takes a grant back).
 	GrantRole(ctx context.Context, tenant, userID string, role auth.Role, at time.Time) error
 	// SavePhone keeps the user's phone on their profile and on their
@@ -156,8 +163,8 @@ type SignedIn struct {
 }
 
 // SignIn exchanges a wx.login code for a Laoyou token: one WeChat call, one
-// read (the role) and one write (the openid), besides the tenant's
-// mini-program, cached.
+// read (the identity's generation and role) and one write (the openid),
+// besides the tenant's mini-program, cached.
 func (s *Service) SignIn(ctx context.Context, tenant, code string) (SignedIn, error) {
 	const op = apierr.Op("account.SignIn")
 	if !auth.ValidID(tenant) {
@@ -177,18 +184,13 @@ func (s *Service) SignIn(ctx context.Context, tenant, code string) (SignedIn, er
 	if sess.OpenID == "" {
 		return SignedIn{}, apierr.E(op, apierr.WeChatUnavailable, "WeChat answered without an openid; try again shortly")
 	}
-	userID := UserID(s.Pepper, tenant, sess)
-	role, err := s.Store.RoleOf(ctx, tenant, userID)
+	now := s.Now().UTC()
+	userID, role, newUser, err := s.record(ctx, tenant, sess, now)
 	if err != nil {
 		return SignedIn{}, apierr.E(op, err)
 	}
 	if role != auth.Staff && role != auth.Admin {
 		role = auth.Patient
-	}
-	now := s.Now().UTC()
-	newUser, err := s.Store.RecordSignIn(ctx, tenant, userID, sess.OpenID, now)
-	if err != nil {
-		return SignedIn{}, apierr.E(op, err)
 	}
 	ttl := s.TokenTTL
 	if ttl <= 0 {
@@ -206,6 +208,37 @@ func (s *Service) SignIn(ctx context.Context, tenant, code string) (SignedIn, er
 	return SignedIn{Token: jwt, ExpiresAt: exp, UserID: userID, NewUser: newUser}, nil
 }
 
+// ErrErased is RecordSignIn's answer when the user was erased between the
+// read of their identity and the write.
+var ErrErased = errors.New("account: the user was erased")
+
+// record finds the user id of the WeChat identity's current generation and
+// its role (one read; one more only for an identity erased before, whose
+// user id is not the identity), then keeps the openid (one write). A
+// sign-in racing the identity's erasure reads again and signs in as the
+// new user.
+func (s *Service) record(ctx context.Context, tenant string, sess wechat.Session, now time.Time) (userID string, role auth.Role, newUser bool, err error) {
+	identity := UserID(s.Pepper, tenant, sess)
+	for attempt := 0; ; attempt++ {
+		gen, role, err := s.Store.IdentityOf(ctx, tenant, identity)
+		if err != nil {
+			return "", "", false, err
+		}
+		userID := identity
+		if gen > 0 {
+			userID = userIDOf(s.Pepper, tenant, sess, gen)
+			if role, err = s.Store.RoleOf(ctx, tenant, userID); err != nil {
+				return "", "", false, err
+			}
+		}
+		newUser, err := s.Store.RecordSignIn(ctx, tenant, userID, sess.OpenID, identity, gen, now)
+		if errors.Is(err, ErrErased) && attempt == 0 {
+			continue
+		}
+		return userID, role, newUser, err
+	}
+}
+
 // checkCode refuses what cannot be a WeChat code before WeChat is asked.
 func checkCode(op apierr.Op, code string) error {
 	switch {
@@ -220,10 +253,21 @@ func checkCode(op apierr.Op, code string) error {
 // UserID is the user's stable id in the tenant: an HMAC of their WeChat
 // identity (the unionid where WeChat gives one, else the openid), so the id
 // never reveals the openid and needs no mapping to look up.
+//
+// It is also the identity's first user id. A person who erased their data
+// and signs in again is a new user: each erasure moves the identity to its
+// next generation, and generation g > 0 has the id userIDOf(..., g).
 func UserID(pepper []byte, tenant string, s wechat.Session) string {
+	return userIDOf(pepper, tenant, s, 0)
+}
+
+func userIDOf(pepper []byte, tenant string, s wechat.Session, gen int) string {
 	who := "openid:" + s.OpenID
 	if s.UnionID != "" {
 		who = "unionid:" + s.UnionID
+	}
+	if gen > 0 {
+		who += "\x00generation:" + strconv.Itoa(gen)
 	}
 	m := hmac.New(sha256.New, pepper)
 	m.Write([]byte("laoyou user id\x00" + tenant + "\x00" + who))

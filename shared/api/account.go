@@ -13,7 +13,8 @@ import (
 )
 
 // Auth is the auth function: WeChat sign-in, the issuer's discovery
-// document and keys, and binding a phone. It is the one function that may
+// document and keys, binding a phone, and the caller's data rights (export
+// and erasure). It is the one function that may
 // sign tokens (kms:Sign) and, with the functions that call WeChat, open
 // app secrets (kms:Decrypt).
 func Auth(d *Deps) *httpapi.API {
@@ -23,6 +24,8 @@ func Auth(d *Deps) *httpapi.API {
 		httpapi.Route{Key: "GET /.well-known/openid-configuration", Access: auth.Public, Handle: discovery(d)},
 		httpapi.Route{Key: "GET /.well-known/jwks.json", Access: auth.Public, Handle: jwks(d)},
 		httpapi.Route{Key: "POST /v1/me/phone", Access: auth.AnyUser, Handle: bindPhone(svc)},
+		httpapi.Route{Key: "GET /v1/me/data", Access: auth.AnyUser, Handle: exportMyData(MyDataService(d))},
+		httpapi.Route{Key: "DELETE /v1/me", Access: auth.AnyUser, Handle: eraseMe(MyDataService(d))},
 	)
 }
 
@@ -34,6 +37,7 @@ func adminAccountRoutes(d *Deps) []httpapi.Route {
 		{Key: "PUT /v1/admin/wechat", Access: auth.AdminOnly, Handle: putWeChatApp(svc)},
 		{Key: "GET /v1/admin/wechat", Access: auth.AdminOnly, Handle: getWeChatApp(svc)},
 		{Key: "PUT /v1/admin/roles/{userId}", Access: auth.AdminOnly, Handle: grantRole(svc)},
+		{Key: "DELETE /v1/admin/users/{userId}", Access: auth.AdminOnly, Handle: eraseUser(MyDataService(d))},
 	}
 }
 

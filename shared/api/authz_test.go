@@ -272,6 +272,33 @@ var authzCases = map[string]authzCase{
 	}, leaks: func(t *testing.T, f *authzFixture, req call, body string) {
 		require.Empty(t, f.s.rawItem("T#"+tenantA+"#U#"+req.params["userId"], "ROLE"), "B granted a role in A")
 	}},
+	// The caller's own data: B's caller sees B's, never what A holds about
+	// a user of the same id.
+	"GET /v1/me/data": {ok: 200, other: 200, request: func(f *authzFixture) call {
+		if f.caller != nil {
+			r := f.s.claim(patient(tenantA, f.caller["sub"]), f.template())
+			require.Equal(f.t, http.StatusCreated, r.Status, r.Body)
+		}
+		return call{route: "GET /v1/me/data"}
+	}, leaks: func(t *testing.T, f *authzFixture, req call, body string) {
+		require.Contains(t, body, `"coupons":[]`)
+		require.NotContains(t, body, tenantA)
+	}},
+	// A patient erases only themselves: the token names whom.
+	"DELETE /v1/me": {ok: 200, other: 200, request: func(f *authzFixture) call {
+		return call{route: "DELETE /v1/me"}
+	}, leaks: func(t *testing.T, f *authzFixture, req call, body string) {
+		require.NotEmpty(t, f.s.rawItem("T#"+tenantB+"#U#"+f.caller["sub"], "ERASED"), "B's caller was erased in B")
+	}},
+	// Only the clinic's admin erases a patient; another clinic finds no such user.
+	"DELETE /v1/admin/users/{userId}": {ok: 200, other: 404, request: func(f *authzFixture) call {
+		holder := patient(tenantA, f.unique("holder"))
+		r := f.s.claim(holder, f.template())
+		require.Equal(f.t, http.StatusCreated, r.Status, r.Body)
+		return call{route: "DELETE /v1/admin/users/{userId}", params: map[string]string{"userId": holder["sub"]}}
+	}, leaks: func(t *testing.T, f *authzFixture, req call, body string) {
+		require.Empty(t, f.s.rawItem("T#"+tenantA+"#U#"+req.params["userId"], "ERASED"), "B erased a patient of A")
+	}},
 }
 
 func TestAuthorizationMatrix(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/idempotency"
+	"github.com/laoyou/laoyou/shared/mydata"
 	"github.com/laoyou/laoyou/shared/share"
 )
 
@@ -38,6 +39,7 @@ type IssueConflict struct {
 	Done         bool   // the effect already happened
 	DoneCoupon   string // the coupon it issued then, where recorded
 	Withdrawn    bool   // a held reward's visit was refunded or is unknown
+	Erased       bool   // the holder was erased (mydata)
 }
 
 // RedeemConflict is a redemption whose condition failed; Current is the
@@ -320,7 +322,11 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 				return nil, err
 			}
 			return done, nil
-		case conflict.Done, conflict.Withdrawn:
+		case conflict.Erased && r == nil:
+			return nil, mydata.ErrErased
+		case conflict.Done, conflict.Withdrawn, conflict.Erased:
+			// An erased holder's reward is not issued at all, as a
+			// withdrawn one is not.
 			return nil, nil
 		}
 		if conflict.OutOfStock {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/laoyou/laoyou/shared/account"
 	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/mydata"
 )
 
 var _ account.Store = (*AccountStore)(nil)
@@ -78,22 +79,44 @@ func (s AccountStore) GrantRole(ctx context.Context, t, userID string, role auth
 	return RoleStore(s).SetRole(ctx, t, userID, role)
 }
 
-// RecordSignIn keeps the user's openid with one UpdateItem; the item it
-// replaced says whether the user is new.
-func (s AccountStore) RecordSignIn(ctx context.Context, t, userID, openID string, at time.Time) (bool, error) {
+// IdentityOf reads the identity's generation and its first user's role
+// with one strongly consistent BatchGetItem.
+func (s AccountStore) IdentityOf(ctx context.Context, t, identity string) (int, auth.Role, error) {
+	var id struct {
+		Gen int `dynamodbav:"gen"`
+	}
+	var role roleItem
+	if _, err := s.getWith(ctx, identityKey(t, identity), &id, roleKey(t, identity), &role); err != nil {
+		return 0, "", err
+	}
+	return id.Gen, auth.Role(role.Role), nil
+}
+
+// RecordSignIn keeps the user's openid with one UpdateItem, on the
+// condition that the user was not erased (an erasure leaves the item
+// without its openid, with erasedAt); the item it replaced says whether
+// the user is new.
+func (s AccountStore) RecordSignIn(ctx context.Context, t, userID, openID, identity string, gen int, at time.Time) (bool, error) {
 	upd := expression.Set(expression.Name("openid"), expression.Value(openID)).
+		Set(expression.Name("identity"), expression.Value(identity)).
+		Set(expression.Name("gen"), expression.Value(gen)).
 		Set(expression.Name("kind"), expression.Value(kindOpenID)).
 		Set(expression.Name("lastSignInAt"), expression.Value(at)).
 		Set(expression.Name("firstSignInAt"), expression.IfNotExists(expression.Name("firstSignInAt"), expression.Value(at)))
-	u := s.update(key{PK: userPK(t, userID), SK: skOpenID}, upd, nil).Update
+	notErased := expression.AttributeNotExists(expression.Name("erasedAt"))
+	u := s.update(key{PK: userPK(t, userID), SK: skOpenID}, upd, &notErased).Update
 	res, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 u.TableName,
 		Key:                       u.Key,
 		UpdateExpression:          u.UpdateExpression,
+		ConditionExpression:       u.ConditionExpression,
 		ExpressionAttributeNames:  u.ExpressionAttributeNames,
 		ExpressionAttributeValues: u.ExpressionAttributeValues,
 		ReturnValues:              types.ReturnValueAllOld,
 	})
+	if isConditionFailed(err) {
+		return false, account.ErrErased
+	}
 	if err != nil {
 		return false, err
 	}
@@ -127,8 +150,8 @@ func (s AccountStore) SavePhone(ctx context.Context, t, userID string, p account
 		Set(expression.Name("phoneMasked"), expression.Value(p.Masked)).
 		Set(expression.Name("phoneBoundAt"), expression.Value(at)).
 		Set(expression.Name("kind"), expression.Value(kindProfile))
-	items := []types.TransactWriteItem{s.update(key{PK: userPK(t, userID), SK: skProfile}, profile, nil)}
-	if hasCode {
+	items := []types.TransactWriteItem{s.update(key{PK: userPK(t, userID), SK: skProfile}, profile, nil), s.notErased(t, userID)}
+	if hasCode && code.ErasedAt == nil {
 		onCode := expression.Set(expression.Name("phoneHash"), expression.Value(p.Hash))
 		stillTheirs := expression.Name("userId").Equal(expression.Value(userID))
 		items = append(items,
@@ -138,6 +161,9 @@ func (s AccountStore) SavePhone(ctx context.Context, t, userID string, p account
 	reasons, err := s.transact(ctx, items)
 	if err != nil || reasons == nil {
 		return err
+	}
+	if reasons[1].ConditionFailed() {
+		return mydata.ErrErased
 	}
 	// The code went away meanwhile (an erasure): the profile alone.
 	return s.updateAlone(ctx, items[0])

@@ -151,6 +151,9 @@ type couponItem struct {
 	OwnerKey    string     `dynamodbav:"ownerKey"`
 	OwnerSort   string     `dynamodbav:"ownerSort"`
 	DealID      string     `dynamodbav:"dealId,omitempty"`
+	// StockShard is the stock shard a limited template's coupon took its
+	// unit from, so voiding it unused gives the unit back.
+	StockShard *int `dynamodbav:"stockShard,omitempty"`
 	// A held reward: what earned it, when it is released, and its entry in
 	// the Expiring index, removed when it is released or voided.
 	VisitID    string     `dynamodbav:"visitId,omitempty"`
@@ -307,7 +310,11 @@ func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *
 // arriving after the refund is not issued at all.
 func (s CouponStore) Issue(ctx context.Context, in coupon.Issue) (*coupon.IssueConflict, error) {
 	c := in.Coupon
-	put, err := s.putIf(newCouponItem(c), notExists())
+	item := newCouponItem(c)
+	if in.Shard >= 0 {
+		item.StockShard = &in.Shard
+	}
+	put, err := s.putIf(item, notExists())
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +352,8 @@ func (s CouponStore) Issue(ctx context.Context, in coupon.Issue) (*coupon.IssueC
 	if err != nil {
 		return nil, err
 	}
-	items = append(items, ev)
+	erasedAt := len(items) + 1
+	items = append(items, ev, s.notErased(c.Tenant, c.UserID))
 
 	reasons, err := s.transact(ctx, items)
 	if err != nil || reasons == nil {
@@ -358,6 +366,7 @@ func (s CouponStore) Issue(ctx context.Context, in coupon.Issue) (*coupon.IssueC
 		LimitReached: failedAt(limitAt),
 		Done:         failedAt(effectAt),
 		Withdrawn:    failedAt(visitAt),
+		Erased:       failedAt(erasedAt),
 	}
 	if conflict.Done && len(reasons[effectAt].Item) > 0 {
 		var fx effectItem

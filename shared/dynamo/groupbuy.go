@@ -14,6 +14,7 @@ import (
 
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/groupbuy"
+	"github.com/laoyou/laoyou/shared/mydata"
 )
 
 var _ groupbuy.Store = (*GroupStore)(nil)
@@ -380,6 +381,10 @@ type memberItem struct {
 	GroupID string `dynamodbav:"groupId"`
 	DealID  string `dynamodbav:"dealId"`
 	rosterEntry
+	// OwnerKey and OwnerSort list the membership under its member in the
+	// ByOwner index, so their rooms are found from them (export, erasure).
+	OwnerKey  string `dynamodbav:"ownerKey"`
+	OwnerSort string `dynamodbav:"ownerSort"`
 }
 
 type dealUseItem struct {
@@ -440,9 +445,13 @@ func (s GroupStore) OpenRoom(ctx context.Context, o groupbuy.OpenRoom) (*groupbu
 	if err != nil {
 		return nil, err
 	}
-	reasons, err := s.transact(ctx, []types.TransactWriteItem{room, member, s.takeSeat(r, leader.Shard), use, ev})
-	if err != nil || reasons == nil {
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{room, member, s.takeSeat(r, leader.Shard), use, ev,
+		s.notErased(r.Tenant, leader.UserID)})
+	switch {
+	case err != nil || reasons == nil:
 		return nil, err
+	case reasons[5].ConditionFailed():
+		return nil, mydata.ErrErased
 	}
 	c := &groupbuy.OpenConflict{
 		RoomExists: reasons[0].ConditionFailed() || reasons[1].ConditionFailed(),
@@ -488,7 +497,7 @@ func (s GroupStore) JoinRoom(ctx context.Context, j groupbuy.JoinRoom) (*groupbu
 	use := s.update(dealUseKey(r.Tenant, m.UserID, r.DealID),
 		s.dealUseSet(r.Tenant, m.UserID, r.DealID).Add(expression.Name("count"), expression.Value(1)), &limit)
 
-	items := []types.TransactWriteItem{room, member, s.takeSeat(r, m.Shard), use}
+	items := []types.TransactWriteItem{room, member, s.takeSeat(r, m.Shard), use, s.notErased(r.Tenant, m.UserID)}
 	patient := -1
 	if r.NewcomersOnly {
 		patient = len(items)
@@ -507,8 +516,11 @@ func (s GroupStore) JoinRoom(ctx context.Context, j groupbuy.JoinRoom) (*groupbu
 		items = append(items, ev)
 	}
 	reasons, err := s.transact(ctx, items)
-	if err != nil || reasons == nil {
+	switch {
+	case err != nil || reasons == nil:
 		return nil, err
+	case reasons[4].ConditionFailed():
+		return nil, mydata.ErrErased
 	}
 	c := &groupbuy.JoinConflict{
 		AlreadyMember:   reasons[1].ConditionFailed(),
@@ -529,6 +541,7 @@ func (s GroupStore) memberPut(r groupbuy.Room, m groupbuy.Member) (types.Transac
 		key:  key{PK: roomPK(r.GroupID), SK: skMemberPrefix + m.UserID},
 		Kind: kindGroupMember, Tenant: r.Tenant, GroupID: r.GroupID, DealID: r.DealID,
 		rosterEntry: newRosterEntry(m),
+		OwnerKey:    userPK(r.Tenant, m.UserID), OwnerSort: ownerSortAt(ownerRoom, m.JoinedAt, r.GroupID),
 	}, notExists())
 }
 

@@ -9,8 +9,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/mydata"
 	"github.com/laoyou/laoyou/shared/referral"
 )
 
@@ -42,6 +44,9 @@ type codeItem struct {
 	// Req is on the owner's copy only: a retry of the request that made the
 	// code finds it there (see referral.Service.MyCode).
 	Req string `dynamodbav:"req,omitempty"`
+	// ErasedAt: its owner was erased; the code resolves no more, and its
+	// key keeps it from being issued again.
+	ErasedAt *time.Time `dynamodbav:"erasedAt,omitempty"`
 }
 
 func (i codeItem) code() *referral.Code {
@@ -64,7 +69,7 @@ func (s ReferralStore) CodeOf(ctx context.Context, tenant, userID string) (*refe
 	var it codeItem
 	var profile profileItem
 	found, err := s.getWith(ctx, key{PK: userPK(tenant, userID), SK: skCode}, &it, profileKey(tenant, userID), &profile)
-	if !found || err != nil {
+	if !found || err != nil || it.ErasedAt != nil {
 		return nil, profile.PhoneHash, err
 	}
 	return it.code(), profile.PhoneHash, nil
@@ -83,12 +88,14 @@ func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral
 	if err != nil {
 		return nil, err
 	}
-	reasons, err := s.transact(ctx, []types.TransactWriteItem{minePut, global})
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{minePut, global, s.notErased(c.Tenant, c.UserID)})
 	switch {
 	case err != nil:
 		return nil, err
 	case reasons == nil:
 		return nil, nil
+	case reasons[2].ConditionFailed():
+		return nil, mydata.ErrErased
 	case reasons[0].ConditionFailed():
 		it, err := decodeAs[codeItem](reasons[0].Item)
 		if err != nil {
@@ -104,7 +111,7 @@ func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral
 func (s ReferralStore) FindCode(ctx context.Context, code string) (*referral.Code, error) {
 	var it codeItem
 	found, err := s.getItem(ctx, key{PK: codePK(code), SK: skSelf}, &it)
-	if !found || err != nil {
+	if !found || err != nil || it.ErasedAt != nil {
 		return nil, err
 	}
 	return it.code(), nil
@@ -187,9 +194,15 @@ func (s ReferralStore) Bind(ctx context.Context, b referral.Binding, e event.Eve
 	if err != nil {
 		return nil, err
 	}
-	reasons, err := s.transact(ctx, []types.TransactWriteItem{binding, newcomer, noLoop, friend, ev})
-	if err != nil || reasons == nil {
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{binding, newcomer, noLoop, friend, ev,
+		s.notErased(b.Tenant, b.RefereeID), s.notErased(b.Tenant, b.ReferrerID)})
+	switch {
+	case err != nil || reasons == nil:
 		return nil, err
+	case reasons[5].ConditionFailed():
+		return nil, mydata.ErrErased
+	case reasons[6].ConditionFailed():
+		return nil, apierr.E(apierr.CodeNotFound, "no such referral code")
 	}
 	conflict := &referral.BindConflict{
 		ExistingPatient: reasons[1].ConditionFailed(),

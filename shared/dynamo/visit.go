@@ -86,6 +86,10 @@ type visitItem struct {
 	Rev           int64      `dynamodbav:"rev"`
 	RefundedAt    *time.Time `dynamodbav:"refundedAt,omitempty"`
 	Reversed      int        `dynamodbav:"reversed"`
+	// OwnerKey and OwnerSort list the visit under its patient in the
+	// ByOwner index (export).
+	OwnerKey  string `dynamodbav:"ownerKey,omitempty"`
+	OwnerSort string `dynamodbav:"ownerSort,omitempty"`
 }
 
 func newVisitItem(v referral.RecordedVisit) visitItem {
@@ -94,6 +98,7 @@ func newVisitItem(v referral.RecordedVisit) visitItem {
 		Kind: kindVisit, Tenant: v.Tenant, VisitID: v.VisitID, UserID: v.UserID, VisitKind: string(v.Kind),
 		AmountFen: v.AmountFen, StaffID: v.StaffID, At: v.At,
 		Qualified: v.Qualified, ReferrerID: v.ReferrerID, Rewardable: v.Rewardable, CapMonth: v.CapMonth,
+		OwnerKey: userPK(v.Tenant, v.UserID), OwnerSort: ownerSortAt(ownerVisit, v.At, v.VisitID),
 	}
 	if v.Result.Referral != nil {
 		it.ReferralStage = string(v.Result.Referral.Stage)

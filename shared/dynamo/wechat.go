@@ -236,6 +236,11 @@ type openIDItem struct {
 	Kind   string `dynamodbav:"kind"`
 	Tenant string `dynamodbav:"tenant"`
 	OpenID string `dynamodbav:"openid"`
+	// Identity and Gen are the WeChat identity the user id was derived
+	// from and its generation (see account.UserID): an erasure moves the
+	// identity to the next generation.
+	Identity string `dynamodbav:"identity,omitempty"`
+	Gen      int    `dynamodbav:"gen,omitempty"`
 }
 
 const kindWeChatOpenID = "wechatOpenId"

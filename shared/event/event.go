@@ -23,13 +23,14 @@ const (
 	GroupFailed       Type = "group.failed"
 	CouponIssued      Type = "coupon.issued"
 	CouponRedeemed    Type = "coupon.redeemed"
+	UserErased        Type = "user.erased" // a patient's data was erased (PIPL): {userId, erasedAt}
 )
 
 // Public lists the event types hook rules may subscribe to (docs/API.md).
 var Public = []Type{
 	ReferralBound, ReferralQualified, ReferralReversed,
 	GroupOpened, GroupJoined, GroupSucceeded, GroupFailed,
-	CouponIssued, CouponRedeemed,
+	CouponIssued, CouponRedeemed, UserErased,
 }
 
 // Event is one recorded fact. Data holds ids, never names or phones; webhook

@@ -56,6 +56,8 @@ func TestRuleValidate(t *testing.T) {
 		{"referrer of a group", issue(event.GroupSucceeded, "t", Referrer), false, "issueCoupon.to"},
 		{"leader of a referral", issue(event.ReferralBound, "t", Leader), false, "issueCoupon.to"},
 		{"coupon loop", issue(event.CouponIssued, "t", User), false, "event"},
+		{"erasure to a webhook", Rule{ID: "r", Event: event.UserErased, Webhook: &Webhook{URL: "https://crm.clinic.cn/hooks", Secret: secret}}, false, ""},
+		{"coupon for an erased user", issue(event.UserErased, "t", User), false, "event"},
 		{"no url", hook("", secret), false, "webhook.url"},
 		{"no secret", hook("https://x.cn", ""), false, "webhook.secret"},
 		{"short secret", hook("https://x.cn", "short"), false, "webhook.secret"},

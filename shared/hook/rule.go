@@ -83,6 +83,9 @@ func (r Rule) Validate(allowLoopback bool) error {
 		return apierr.Invalid("event", "must be one of "+publicEvents())
 	case r.actions() != 1:
 		return apierr.Errorf(op("Validate"), apierr.BadRequest, `exactly one of field "issueCoupon", "webhook" or "subscribeMessage" is required`)
+	case r.Event == event.UserErased && r.Webhook == nil:
+		// An erased user gets nothing more; the clinic's systems hear of it.
+		return apierr.Invalid("event", "user.erased can only be sent to a webhook")
 	case r.IssueCoupon != nil:
 		return r.validateIssue()
 	case r.SubscribeMessage != nil:

@@ -48,6 +48,7 @@ const (
 	ReferralsReversed  Metric = "ReferralsReversed"
 	ReferralsRewarded  Metric = "ReferralsRewarded"
 	WebhookFailures    Metric = "WebhookFailures"
+	UsersErased        Metric = "UsersErased" // patients' erasures (PIPL), for the clinic's records
 )
 
 // All lists every metric, for dashboards and alarms built from code.
@@ -55,7 +56,7 @@ var All = []Metric{
 	RoomsOpened, RoomsJoined, RoomsSucceeded, RoomsFailed,
 	CouponsClaimed, CouponsRedeemed,
 	ReferralsBound, ReferralsQualified, ReferralsReversed, ReferralsRewarded,
-	WebhookFailures,
+	WebhookFailures, UsersErased,
 }
 
 // byEvent is the metric each event type counts towards. coupon.issued is
@@ -70,6 +71,7 @@ var byEvent = map[event.Type]Metric{
 	event.ReferralQualified: ReferralsQualified,
 	event.ReferralReversed:  ReferralsReversed,
 	referral.RewardedEvent:  ReferralsRewarded, // a referral's first reward released after the hold
+	event.UserErased:        UsersErased,
 }
 
 // metricOf is the metric e counts towards, if any.

@@ -75,6 +75,9 @@ func (s *Service) BindThroughGroup(ctx context.Context, j GroupJoin) (bound bool
 		"referrerId": b.ReferrerID, "refereeId": b.RefereeID, "code": "", "channel": ChannelGroup, "groupId": j.GroupID,
 	})
 	conflict, err := s.Store.Bind(ctx, b, e)
+	if apierr.Is(apierr.Forbidden, err) || apierr.Is(apierr.CodeNotFound, err) {
+		return false, nil // a side was erased since the join (mydata): no binding
+	}
 	if err != nil {
 		return false, apierr.E(op, err)
 	}

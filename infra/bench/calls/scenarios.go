@@ -427,6 +427,37 @@ var Scenarios = []Scenario{
 		},
 	},
 	{
+		Route: "GET /v1/me/data", Name: "export-my-data", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			return apistack.Request{Route: "GET /v1/me/data", As: w.Referrer}, nil
+		},
+		Note: "Two paged Queries: the caller's partition and their ByOwner entries (coupons, rooms, visits).",
+		Fix:  "None wanted: a patient's copy of their data is rare, and a third index would cost every write.",
+	},
+	{
+		Route: "DELETE /v1/me", Name: "erase-me", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			as := user("erase-me", n)
+			_, err := w.Setup.Claim(ctx, as, w.Template)
+			return apistack.Request{Route: "DELETE /v1/me", As: as}, err
+		},
+		Note: "The openid item (GetItem), the marker and user.erased (one transaction), then the scrub: the two Queries of the export and one conditional write per change (here the claimed coupon VOID, its unit back).",
+		Fix:  "None wanted: an erasure may touch more than 100 items, so it cannot be one transaction; it is rare and resumable.",
+	},
+	{
+		Route: "DELETE /v1/admin/users/{userId}", Name: "erase-user", Status: http.StatusOK,
+		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
+			as := user("erase-user", n)
+			_, err := w.Setup.Claim(ctx, as, w.Template)
+			return apistack.Request{
+				Route: "DELETE /v1/admin/users/{userId}", Params: map[string]string{"userId": as["sub"]},
+				As: apistack.Admin(w.Tenant, "bench-admin"),
+			}, err
+		},
+		Note: "As DELETE /v1/me, after the export's Queries that find whether the clinic holds the user at all.",
+		Fix:  "None wanted: see DELETE /v1/me.",
+	},
+	{
 		Route: "GET /v1/referral/code/image", Name: "code-image", Status: http.StatusOK,
 		Request: func(ctx context.Context, w *World, n int) (apistack.Request, error) {
 			return apistack.Request{Route: "GET /v1/referral/code/image", As: w.Referrer}, nil
