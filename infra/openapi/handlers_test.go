@@ -628,8 +628,12 @@ func (c *contract) idempotencyFlow() {
 	first := c.expect(200, "", request{route: "POST /v1/referral/bind", as: eve, body: body, headers: key})
 	again := c.expect(200, "", request{route: "POST /v1/referral/bind", as: eve, body: body, headers: key})
 	require.Equal(t, first.Raw, again.Raw, "a replay answers the first response")
-	c.expect(422, "IDEMPOTENCY_KEY_REUSED", request{route: "POST /v1/referral/bind", as: eve,
-		body: jsonBody(map[string]string{"code": "ZZZZZZZZZ"}), headers: key})
+	// A key sent again with another body that reaches the write (a bind
+	// with another code is answered from the read: eve is bound already).
+	ivy, claimKey := patient(clinicA, "ivy"), map[string]string{"Idempotency-Key": "claim-ivy-1"}
+	c.expect(201, "", request{route: "POST /v1/coupons/claim", as: ivy, body: `{"templateId":"welcome-100"}`, headers: claimKey})
+	c.expect(422, "IDEMPOTENCY_KEY_REUSED", request{route: "POST /v1/coupons/claim", as: ivy,
+		body: `{"templateId":"summer-20"}`, headers: claimKey})
 
 	// A first request still running: its claim is in place, unfinished.
 	busy := "bind-eve-2"
