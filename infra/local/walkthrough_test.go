@@ -62,11 +62,11 @@ func TestPublicBaseURLFollowsTheListener(t *testing.T) {
 	referrer := r.token(demo.Referrer, demo.Tenant, "patient")
 	code := r.send(http.MethodPost, "/v1/referral/code", referrer, "")
 	require.Equal(t, http.StatusOK, code.Status, code.Raw)
-	require.Equal(t, base+"/s?r="+demo.ReferralCode, code.Body["shareUrl"])
+	require.Equal(t, base+"/s?r="+demo.ReferralCode+"&t="+demo.Tenant, code.Body["shareUrl"])
 
 	group := r.send(http.MethodPost, "/v1/groups", referrer, `{"dealId":"thermage-duo"}`)
 	require.Equal(t, http.StatusCreated, group.Status, group.Raw)
-	require.Equal(t, base+"/s?g="+group.Body["groupId"].(string), group.Body["shareUrl"])
+	require.Equal(t, base+"/s?g="+group.Body["groupId"].(string)+"&t="+demo.Tenant, group.Body["shareUrl"])
 
 	oidc := r.send(http.MethodGet, "/_local/.well-known/openid-configuration", "", "")
 	require.Equal(t, http.StatusOK, oidc.Status, oidc.Raw)

@@ -372,7 +372,7 @@ func TestOpenRoom(t *testing.T) {
 	require.Equal(t, "g="+id, body["scene"])
 	require.Regexp(t, wechatScene, body["scene"])
 	require.Equal(t, "/pages/landing/index?g="+id, body["miniProgramPath"])
-	require.Equal(t, "https://h5.example.com/s?g="+id, body["shareUrl"])
+	require.Equal(t, "https://h5.example.com/s?g="+id+"&t=clinic-a", body["shareUrl"])
 
 	opened := s.events(event.GroupOpened)
 	require.Len(t, opened, 1)

@@ -62,7 +62,7 @@ func imageResponse(img wechat.Image, cache string) httpapi.Response {
 // the code and its image are one read once drawn.
 func referralCodeImage(d *Deps) httpapi.HandlerFunc {
 	store := dynamo.WeChatStore{Store: d.Store}
-	scene := func(code string) string { return d.Links.Referral(code).Scene }
+	scene := func(code string) string { return d.Links.Referral("", code).Scene }
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		const op = apierr.Op("api.referralCodeImage")
 		noCode := apierr.E(op, apierr.CodeNotFound, "you have no referral code yet: POST /v1/referral/code makes it")
@@ -115,7 +115,7 @@ func groupImage(d *Deps) httpapi.HandlerFunc {
 			// room's scene are known before the room is read: the room
 			// and a stored image are one read.
 			if app, err := (depsApps{d}).App(ctx, asking); err == nil {
-				k := wxacode.KeyFor(app, d.Links.CodePage(), d.Links.Group(id).Scene, 0)
+				k := wxacode.KeyFor(app, d.Links.CodePage(), d.Links.Group(asking, id).Scene, 0)
 				room, img, stored, err := (dynamo.WeChatStore{Store: d.Store}).RoomWithImage(ctx, id, k)
 				switch {
 				case err != nil:
@@ -139,6 +139,6 @@ func groupImage(d *Deps) httpapi.HandlerFunc {
 		if room == nil || (asking != "" && room.Tenant != asking) {
 			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
 		}
-		return sceneImage(ctx, d, room.Tenant, d.Links.Group(room.GroupID), imageCachePublic)
+		return sceneImage(ctx, d, room.Tenant, d.Links.Group(room.Tenant, room.GroupID), imageCachePublic)
 	}
 }

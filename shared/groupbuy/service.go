@@ -314,7 +314,7 @@ func (s *Service) room(ctx context.Context, op apierr.Op, tenant, groupID string
 func (s *Service) opened(r *Room) Opened {
 	return Opened{
 		GroupID: r.GroupID, DealID: r.DealID, Status: r.Status, Size: r.Size, Joined: r.Joined,
-		ExpiresAt: r.ExpiresAt, Link: s.Links.Group(r.GroupID),
+		ExpiresAt: r.ExpiresAt, Link: s.Links.Group(r.Tenant, r.GroupID),
 	}
 }
 

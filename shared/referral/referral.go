@@ -147,7 +147,7 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 	req := idempotency.ScopeOf(ctx)
 	if c != nil && req != "" && c.Req == req {
 		// This request's own earlier commit, whose reply was lost.
-		done := s.shareOf(c.Code)
+		done := s.shareOf(caller.Tenant, c.Code)
 		if err := idempotency.Again(ctx, s.Store, done); err != nil {
 			return Share{}, apierr.E(op, err)
 		}
@@ -169,7 +169,7 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 			Req:         req,
 		}
 		// Each attempt (a new code) stores its own answer with its write.
-		if err := idempotency.Prepare(ctx, s.shareOf(fresh.Code)); err != nil {
+		if err := idempotency.Prepare(ctx, s.shareOf(caller.Tenant, fresh.Code)); err != nil {
 			return Share{}, apierr.E(op, err)
 		}
 		conflict, err := s.Store.SaveCode(ctx, fresh)
@@ -186,12 +186,12 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 			return Share{}, apierr.E(op, errors.New("referral: code taken"))
 		}
 	}
-	return s.shareOf(c.Code), nil
+	return s.shareOf(caller.Tenant, c.Code), nil
 }
 
 // shareOf is code with its share links.
-func (s *Service) shareOf(code string) Share {
-	return Share{Code: code, Link: s.Links.Referral(code)}
+func (s *Service) shareOf(tenant, code string) Share {
+	return Share{Code: code, Link: s.Links.Referral(tenant, code)}
 }
 
 // Landing is what a shared code opens: whose code, at which clinic, and

@@ -78,11 +78,11 @@ type Link struct {
 // MaxScene is WeChat's limit for wxacode.getUnlimited scenes.
 const MaxScene = 32
 
-// Referral links a referral code: scene "r=CODE".
-func (l Links) Referral(code string) Link { return l.link("r", code) }
+// Referral links tenant's referral code: scene "r=CODE".
+func (l Links) Referral(tenant, code string) Link { return l.link(tenant, "r", code) }
 
-// Group links a group-buy room: scene "g=ID".
-func (l Links) Group(groupID string) Link { return l.link("g", groupID) }
+// Group links tenant's group-buy room: scene "g=ID".
+func (l Links) Group(tenant, groupID string) Link { return l.link(tenant, "g", groupID) }
 
 // DefaultPage is the mini-program page links open when none is configured.
 const DefaultPage = "/pages/landing/index"
@@ -100,7 +100,10 @@ func (l Links) CodePage() string {
 	return strings.TrimLeft(page, "/")
 }
 
-func (l Links) link(param, value string) Link {
+// The H5 link also names the clinic (t=), so the landing page reads the
+// code or room and the clinic's settings in one call; the mini-program
+// knows its clinic, and a scene has no room for it.
+func (l Links) link(tenant, param, value string) Link {
 	// Codes come from Alphabet, so the scene needs no escaping and fits
 	// WeChat's character set.
 	q := param + "=" + value
@@ -114,17 +117,20 @@ func (l Links) link(param, value string) Link {
 	return Link{
 		Scene:           q,
 		MiniProgramPath: page + "?" + q,
-		ShareURL:        withQuery(l.BaseURL, param, value),
+		ShareURL:        withQuery(l.BaseURL, param, value, tenant),
 	}
 }
 
-func withQuery(base, param, value string) string {
+func withQuery(base, param, value, tenant string) string {
 	u, err := url.Parse(base)
-	if err != nil || base == "" {
-		return base + "?" + param + "=" + value
+	if err != nil {
+		u = &url.URL{Path: base}
 	}
 	q := u.Query()
 	q.Set(param, value)
+	if tenant != "" {
+		q.Set("t", tenant)
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }

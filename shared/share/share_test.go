@@ -71,13 +71,26 @@ var wechatScene = regexp.MustCompile(`^[0-9A-Za-z!#$&'()*+,/:;=?@._~-]{1,32}$`)
 
 func TestLinksFitWeChat(t *testing.T) {
 	links := Links{BaseURL: "https://h5.clinic.cn/s", MiniProgramPage: "pages/landing/index"}
-	for _, l := range []Link{links.Referral(NewCode(ReferralCodeLen)), links.Group(NewCode(GroupIDLen))} {
+	tenant := strings.Repeat("clinic-", 18) // longer than any scene could hold
+	for _, l := range []Link{links.Referral(tenant, NewCode(ReferralCodeLen)), links.Group(tenant, NewCode(GroupIDLen))} {
 		require.Regexp(t, wechatScene, l.Scene)
 		require.LessOrEqual(t, len(l.Scene), MaxScene)
 		require.True(t, strings.HasPrefix(l.MiniProgramPath, "/pages/landing/index?"), l.MiniProgramPath)
 		require.True(t, strings.HasSuffix(l.MiniProgramPath, "?"+l.Scene), "path carries the scene's query")
-		require.True(t, strings.HasPrefix(l.ShareURL, "https://h5.clinic.cn/s?"), l.ShareURL)
-		require.True(t, strings.HasSuffix(l.ShareURL, l.Scene), l.ShareURL)
+		require.Equal(t, "https://h5.clinic.cn/s?"+l.Scene+"&t="+tenant, l.ShareURL, "the H5 link names the clinic too")
+	}
+}
+
+func TestShareURLNamesTheClinic(t *testing.T) {
+	tests := []struct{ base, tenant, want string }{
+		{"https://h5.clinic.cn/s", "clinic-a", "https://h5.clinic.cn/s?r=ABC&t=clinic-a"},
+		{"https://h5.clinic.cn/s?from=wx", "clinic-a", "https://h5.clinic.cn/s?from=wx&r=ABC&t=clinic-a"},
+		{"https://h5.clinic.cn/s", "a b&c", "https://h5.clinic.cn/s?r=ABC&t=a+b%26c"},
+		{"https://h5.clinic.cn/s", "", "https://h5.clinic.cn/s?r=ABC"},
+		{"", "clinic-a", "?r=ABC&t=clinic-a"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, Links{BaseURL: tt.base}.Referral(tt.tenant, "ABC").ShareURL, tt)
 	}
 }
 
