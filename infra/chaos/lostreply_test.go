@@ -45,7 +45,7 @@ func TestLostReplyOfIdempotencyClaim(t *testing.T) {
 
 // keyInWrite names the cases of TestRetryAfterLostCommit whose route
 // writes its Idempotency-Key record with its own write.
-var keyInWrite = map[string]bool{"join": true, "open": true, "claim": true, "redeem": true}
+var keyInWrite = map[string]bool{"join": true, "open": true, "claim": true, "redeem": true, "refund": true}
 
 // TestRetryAfterLostCommit: a request's write commits, the function's
 // call times out before the reply, it answers 5xx, and the client retries
@@ -91,6 +91,13 @@ func TestRetryAfterLostCommit(t *testing.T) {
 			id := f.setup(request{fn: "groupbuy", route: "POST /v1/groups", body: `{"dealId":"trio"}`, as: patientOf(clinic, "alice")}).json()["groupId"].(string)
 			return request{fn: "groupbuy", route: "POST /v1/groups/{groupId}/join", params: map[string]string{"groupId": id}, as: patientOf(clinic, "bob")}
 		}, http.StatusOK, "join-retry-conflicts-with-itself"},
+		{"refund", func(f fixture) request {
+			if !f.sys.hasRoute("referral", visitsRoute) {
+				return request{}
+			}
+			f.setup(request{fn: "referral", route: visitsRoute, body: `{"visitId":"v-2","userId":"bob","kind":"treatment","amountFen":19900}`, as: staffOf(clinic, "desk0")})
+			return request{fn: "referral", route: "POST /v1/staff/visits/{visitId}/refund", params: map[string]string{"visitId": "v-2"}, as: staffOf(clinic, "desk0")}
+		}, http.StatusOK, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -94,7 +94,34 @@ func keyedRoutes() []keyedRoute {
 				effects: func() int { return len(s.events(event.CouponRedeemed)) },
 			}
 		}},
+		{"refund", func(s *stack) keyedCalls {
+			for i := range 8 {
+				s.visited(fmt.Sprintf("v%d", i), patient("clinic-a", fmt.Sprintf("u%d", i)))
+				s.visited(fmt.Sprintf("v%d", 100+i), patient("clinic-a", fmt.Sprintf("u%d", 100+i)))
+			}
+			refund := func(visit int) call {
+				return call{fn: "referral", route: "POST /v1/staff/visits/{visitId}/refund", as: staff("clinic-a", "desk"),
+					params: map[string]string{"visitId": fmt.Sprintf("v%d", visit)}}
+			}
+			return keyedCalls{
+				mk:      func(i int) call { return refund(i) },
+				other:   func(i int) call { return refund(100 + i) },
+				effects: func() int { return s.countItems("kind", "visit", "refundedAt") },
+			}
+		}},
 	}
+}
+
+// countItems counts the items whose attribute attr is value and that have
+// the attribute has.
+func (s *stack) countItems(attr, value, has string) int {
+	n := 0
+	for _, it := range s.scan() {
+		if _, ok := it[has]; ok && str(it, attr) == value {
+			n++
+		}
+	}
+	return n
 }
 
 func withKey(c call, key string) call {

@@ -75,7 +75,7 @@ type Route struct {
 	// call. Other routes are guarded by a claim before and a completion
 	// after the work (two more writes): so far POST /v1/referral/bind,
 	// POST /v1/staff/visits, POST /v1/referral/code, the admin PUTs, the
-	// refund, sign-in and phone routes and the public open route.
+	// sign-in and phone routes and the public open route.
 	KeyInWrite bool
 }
 
