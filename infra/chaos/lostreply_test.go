@@ -45,7 +45,7 @@ func TestLostReplyOfIdempotencyClaim(t *testing.T) {
 
 // keyInWrite names the cases of TestRetryAfterLostCommit whose route
 // writes its Idempotency-Key record with its own write.
-var keyInWrite = map[string]bool{"join": true, "open": true, "claim": true, "redeem": true, "refund": true}
+var keyInWrite = map[string]bool{"join": true, "open": true, "claim": true, "redeem": true, "refund": true, "settings": true, "deal": true, "coupon template": true, "hook rule": true, "wechat app": true, "role": true}
 
 // TestRetryAfterLostCommit: a request's write commits, the function's
 // call times out before the reply, it answers 5xx, and the client retries
@@ -97,6 +97,27 @@ func TestRetryAfterLostCommit(t *testing.T) {
 			}
 			f.setup(request{fn: "referral", route: visitsRoute, body: `{"visitId":"v-2","userId":"bob","kind":"treatment","amountFen":19900}`, as: staffOf(clinic, "desk0")})
 			return request{fn: "referral", route: "POST /v1/staff/visits/{visitId}/refund", params: map[string]string{"visitId": "v-2"}, as: staffOf(clinic, "desk0")}
+		}, http.StatusOK, ""},
+		{"settings", func(f fixture) request {
+			return request{fn: "admin", route: "PUT /v1/admin/settings", body: `{"bindingWindowDays":14}`, as: adminOf(clinic)}
+		}, http.StatusOK, ""},
+		{"deal", func(f fixture) request {
+			return request{fn: "admin", route: "PUT /v1/admin/deals/{dealId}", params: map[string]string{"dealId": "quad"}, as: adminOf(clinic),
+				body: `{"title":"四人卡","sku":"FACIAL-4","priceFen":59900,"groupPriceFen":29900,"groupSize":4,"ttlSeconds":60,"stock":40,"perUserLimit":1,"newcomersOnly":false}`}
+		}, http.StatusOK, ""},
+		{"coupon template", func(f fixture) request {
+			return request{fn: "admin", route: "PUT /v1/admin/coupon-templates/{templateId}", params: map[string]string{"templateId": "spring"}, as: adminOf(clinic),
+				body: `{"title":"¥30 off","kind":"CASH","valueFen":3000,"validDays":30,"stock":50,"perUserLimit":1,"claimable":true}`}
+		}, http.StatusOK, ""},
+		{"hook rule", func(f fixture) request {
+			return request{fn: "admin", route: "PUT /v1/admin/hooks/{ruleId}", params: map[string]string{"ruleId": "gift-on-join"}, as: adminOf(clinic),
+				body: `{"event":"group.joined","issueCoupon":{"templateId":"gift","to":"user"}}`}
+		}, http.StatusOK, ""},
+		{"wechat app", func(f fixture) request {
+			return request{fn: "admin", route: "PUT /v1/admin/wechat", body: `{"appId":"wx0123456789abcdef","appSecret":"s3cr3t"}`, as: adminOf(clinic)}
+		}, http.StatusOK, ""},
+		{"role", func(f fixture) request {
+			return request{fn: "admin", route: "PUT /v1/admin/roles/{userId}", params: map[string]string{"userId": "carol"}, body: `{"role":"staff"}`, as: adminOf(clinic)}
 		}, http.StatusOK, ""},
 	}
 	for _, tt := range tests {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/privacy"
 	"github.com/laoyou/laoyou/shared/secret"
 	"github.com/laoyou/laoyou/shared/token"
@@ -109,11 +110,15 @@ func (s *Service) SaveApp(ctx context.Context, tenant, appID, appSecret, envVers
 		return AppView{}, apierr.E(op, apierr.Internal, err)
 	}
 	c := AppConfig{Tenant: tenant, AppID: appID, EnvVersion: envVersion, SealedSecret: sealed, UpdatedAt: s.Now().UTC()}
+	saved := AppView{AppID: appID, EnvVersion: envVersion, SecretSet: true}
+	if err := idempotency.Prepare(ctx, saved); err != nil {
+		return AppView{}, apierr.E(op, err)
+	}
 	if err := s.Store.SaveApp(ctx, c); err != nil {
 		return AppView{}, apierr.E(op, err)
 	}
 	s.Apps.Forget(tenant)
-	return AppView{AppID: appID, EnvVersion: envVersion, SecretSet: true}, nil
+	return saved, nil
 }
 
 // App shows the tenant's mini-program.
@@ -230,21 +235,31 @@ func UserID(pepper []byte, tenant string, s wechat.Session) string {
 	return "wx-" + hex.EncodeToString(m.Sum(nil)[:16])
 }
 
+// Granted is the answer to a grant.
+type Granted struct {
+	UserID string    `json:"userId"`
+	Role   auth.Role `json:"role"`
+}
+
 // Grant sets the role a user's next sign-in carries.
-func (s *Service) Grant(ctx context.Context, tenant, userID string, role auth.Role) error {
+func (s *Service) Grant(ctx context.Context, tenant, userID string, role auth.Role) (Granted, error) {
 	const op = apierr.Op("account.Grant")
 	if !auth.ValidID(userID) {
-		return apierr.E(op, apierr.BadRequest, "userId must be 1 to 128 of [A-Za-z0-9_.:@|-]")
+		return Granted{}, apierr.E(op, apierr.BadRequest, "userId must be 1 to 128 of [A-Za-z0-9_.:@|-]")
 	}
 	switch role {
 	case auth.Patient, auth.Staff, auth.Admin:
 	default:
-		return apierr.E(op, apierr.BadRequest, "role must be patient, staff or admin")
+		return Granted{}, apierr.E(op, apierr.BadRequest, "role must be patient, staff or admin")
+	}
+	granted := Granted{UserID: userID, Role: role}
+	if err := idempotency.Prepare(ctx, granted); err != nil {
+		return Granted{}, apierr.E(op, err)
 	}
 	if err := s.Store.GrantRole(ctx, tenant, userID, role, s.Now().UTC()); err != nil {
-		return apierr.E(op, err)
+		return Granted{}, apierr.E(op, err)
 	}
-	return nil
+	return granted, nil
 }
 
 // PhoneBound is the answer to binding a phone: the masked number only.

@@ -31,9 +31,9 @@ func Auth(d *Deps) *httpapi.API {
 func adminAccountRoutes(d *Deps) []httpapi.Route {
 	svc := AccountService(d)
 	return []httpapi.Route{
-		{Key: "PUT /v1/admin/wechat", Access: auth.AdminOnly, Handle: putWeChatApp(svc)},
+		{Key: "PUT /v1/admin/wechat", Access: auth.AdminOnly, Handle: putWeChatApp(svc), KeyInWrite: true},
 		{Key: "GET /v1/admin/wechat", Access: auth.AdminOnly, Handle: getWeChatApp(svc)},
-		{Key: "PUT /v1/admin/roles/{userId}", Access: auth.AdminOnly, Handle: grantRole(svc)},
+		{Key: "PUT /v1/admin/roles/{userId}", Access: auth.AdminOnly, Handle: grantRole(svc), KeyInWrite: true},
 	}
 }
 
@@ -159,8 +159,9 @@ func putWeChatApp(svc *account.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		out, err := svc.SaveApp(ctx, r.Caller.Tenant, in.AppID, in.AppSecret, in.EnvVersion)
-		return httpapi.OK(out), err
+		respond := func(out account.AppView) httpapi.Response { return httpapi.OK(out) }
+		out, err := svc.SaveApp(httpapi.Answering(ctx, respond), r.Caller.Tenant, in.AppID, in.AppSecret, in.EnvVersion)
+		return respond(out), err
 	}
 }
 
@@ -183,20 +184,14 @@ func (g *roleRequest) Valid() error {
 	return httpapi.Invalid("role", "must be patient, staff or admin")
 }
 
-// roleGranted is the answer to a grant.
-type roleGranted struct {
-	UserID string    `json:"userId"`
-	Role   auth.Role `json:"role"`
-}
-
 func grantRole(svc *account.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		var in roleRequest
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		user := r.PathParam("userId")
-		err := svc.Grant(ctx, r.Caller.Tenant, user, in.Role)
-		return httpapi.OK(roleGranted{UserID: user, Role: in.Role}), err
+		respond := func(g account.Granted) httpapi.Response { return httpapi.OK(g) }
+		g, err := svc.Grant(httpapi.Answering(ctx, respond), r.Caller.Tenant, r.PathParam("userId"), in.Role)
+		return respond(g), err
 	}
 }
