@@ -2,6 +2,8 @@ package chaos
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
 	"net/http"
 	"testing"
@@ -9,6 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/infra/wechatstub"
+	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/token"
 )
 
 // knownIssue skips the rest of a test while a product bug it found is
@@ -45,7 +50,7 @@ func TestLostReplyOfIdempotencyClaim(t *testing.T) {
 
 // keyInWrite names the cases of TestRetryAfterLostCommit whose route
 // writes its Idempotency-Key record with its own write.
-var keyInWrite = map[string]bool{"join": true, "open": true, "claim": true, "redeem": true, "refund": true, "settings": true, "deal": true, "coupon template": true, "hook rule": true, "wechat app": true, "role": true}
+var keyInWrite = map[string]bool{"join": true, "open": true, "claim": true, "redeem": true, "refund": true, "settings": true, "deal": true, "coupon template": true, "hook rule": true, "wechat app": true, "role": true, "sign-in": true, "phone": true}
 
 // TestRetryAfterLostCommit: a request's write commits, the function's
 // call times out before the reply, it answers 5xx, and the client retries
@@ -55,6 +60,7 @@ var keyInWrite = map[string]bool{"join": true, "open": true, "claim": true, "red
 func TestRetryAfterLostCommit(t *testing.T) {
 	t.Parallel()
 	type fixture struct {
+		t     *testing.T
 		sys   *system
 		setup func(request) outcome // a request made without faults
 	}
@@ -119,6 +125,14 @@ func TestRetryAfterLostCommit(t *testing.T) {
 		{"role", func(f fixture) request {
 			return request{fn: "admin", route: "PUT /v1/admin/roles/{userId}", params: map[string]string{"userId": "carol"}, body: `{"role":"staff"}`, as: adminOf(clinic)}
 		}, http.StatusOK, ""},
+		{"sign-in", func(f fixture) request {
+			code := withWeChat(f.t, f.sys).LoginCode(chaosAppID, "openid-dora", "")
+			return request{fn: "auth", route: "POST /v1/auth/wechat", body: fmt.Sprintf(`{"tenant":%q,"code":%q}`, clinic, code)}
+		}, http.StatusOK, ""},
+		{"phone", func(f fixture) request {
+			code := withWeChat(f.t, f.sys).PhoneCode(chaosAppID, "13812345678")
+			return request{fn: "auth", route: "POST /v1/me/phone", body: fmt.Sprintf(`{"code":%q}`, code), as: patientOf(clinic, "bob")}
+		}, http.StatusOK, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,7 +143,7 @@ func TestRetryAfterLostCommit(t *testing.T) {
 			calm := newSystem(db.Endpoint, db.Table, db.Client, db.Client)
 			setUp(t, calm)
 			calmClient := &client{sys: calm, maxAttempts: 1, log: &ledger{}}
-			req := tt.prepare(fixture{sys: sys, setup: func(r request) outcome {
+			req := tt.prepare(fixture{t: t, sys: sys, setup: func(r request) outcome {
 				o := calmClient.do(context.Background(), "setup", r)
 				require.True(t, o.ok(), "%s: %d %s", r.route, o.status, o.body)
 				return o
@@ -163,4 +177,32 @@ func TestRetryAfterLostCommit(t *testing.T) {
 			}
 		})
 	}
+}
+
+const chaosAppID = "wx0123456789abcdef"
+
+// withWeChat gives sys what the routes that spend a WeChat code need: a
+// WeChat stand-in, a token key, the auth function and the clinic's
+// mini-program, saved through the admin API before any fault.
+func withWeChat(t *testing.T, sys *system) *wechatstub.Stub {
+	t.Helper()
+	stub := wechatstub.New()
+	srv, err := wechatstub.Start(stub)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	stub.AddApp(chaosAppID, "s3cr3t")
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	// The auth function's own Deps: the WeChat client is made with the
+	// base it is first used with. Same client, clock and sealing key.
+	cfg := sys.deps.Config
+	cfg.WeChatAPIBase, cfg.IssuerURL, cfg.TokenAudience = srv.URL, "https://api.example.com/chaos", "laoyou-chaos"
+	d := api.DepsWith(sys.deps.Store.DB, cfg, functionLog())
+	d.Now, d.Secrets = sys.deps.Now, sys.deps.Secrets
+	d.Tokens = token.KeySet{Current: token.NewRSAKey(key)}
+	sys.http["auth"] = api.Auth(d)
+	saved := sys.invoke(context.Background(), request{fn: "admin", route: "PUT /v1/admin/wechat",
+		body: fmt.Sprintf(`{"appId":%q,"appSecret":"s3cr3t"}`, chaosAppID), as: adminOf(clinic)}, "")
+	require.Equal(t, http.StatusOK, saved.StatusCode, saved.Body)
+	return stub
 }

@@ -54,14 +54,18 @@ type Phone struct {
 
 // Store keeps accounts. Every write is a single call.
 type Store interface {
+	// StoredAnswer finds the answer a keyed request's earlier attempt
+	// stored, for a retry whose WeChat code that attempt spent.
+	idempotency.AnswerReader
 	SaveApp(ctx context.Context, c AppConfig) error
 	// LoadApp returns the tenant's mini-program, or nil.
 	LoadApp(ctx context.Context, tenant string) (*AppConfig, error)
-	// RoleOf returns the role granted to the user, or "" if none.
-	RoleOf(ctx context.Context, tenant, userID string) (auth.Role, error)
-	// RecordSignIn keeps the user's openid and reports whether the user
-	// signed in for the first time.
-	RecordSignIn(ctx context.Context, tenant, userID, openID string, at time.Time) (newUser bool, err error)
+	// SignInState reads, in one call, the role granted to the user ("" if
+	// none) and whether the user signed in before (known).
+	SignInState(ctx context.Context, tenant, userID string) (role auth.Role, known bool, err error)
+	// RecordSignIn keeps the user's openid. With first, it writes only if
+	// the user never signed in, and recorded is false when they had.
+	RecordSignIn(ctx context.Context, tenant, userID, openID string, at time.Time, first bool) (recorded bool, err error)
 	// GrantRole records the user's role (patient takes a grant back).
 	GrantRole(ctx context.Context, tenant, userID string, role auth.Role, at time.Time) error
 	// SavePhone keeps the user's phone on their profile and on their
@@ -161,8 +165,14 @@ type SignedIn struct {
 }
 
 // SignIn exchanges a wx.login code for a Laoyou token: one WeChat call, one
-// read (the role) and one write (the openid), besides the tenant's
-// mini-program, cached.
+// read (the role and whether the user is known) and one write (the
+// openid), besides the tenant's mini-program, cached. A first sign-in that
+// another of the same user's beat to the write costs a second write: it
+// is then no longer new.
+//
+// The code is spent by WeChat's answer, so a keyed retry after a reply
+// that was lost sends a code WeChat refuses: that refusal is answered with
+// what the first attempt stored under the key, if it stored anything.
 func (s *Service) SignIn(ctx context.Context, tenant, code string) (SignedIn, error) {
 	const op = apierr.Op("account.SignIn")
 	if !auth.ValidID(tenant) {
@@ -177,13 +187,13 @@ func (s *Service) SignIn(ctx context.Context, tenant, code string) (SignedIn, er
 	}
 	sess, err := s.WeChat.Code2Session(ctx, app, code)
 	if err != nil {
-		return SignedIn{}, apierr.E(op, err)
+		return SignedIn{}, apierr.E(op, s.spent(ctx, err))
 	}
 	if sess.OpenID == "" {
 		return SignedIn{}, apierr.E(op, apierr.WeChatUnavailable, "WeChat answered without an openid; try again shortly")
 	}
 	userID := UserID(s.Pepper, tenant, sess)
-	role, err := s.Store.RoleOf(ctx, tenant, userID)
+	role, known, err := s.Store.SignInState(ctx, tenant, userID)
 	if err != nil {
 		return SignedIn{}, apierr.E(op, err)
 	}
@@ -191,10 +201,40 @@ func (s *Service) SignIn(ctx context.Context, tenant, code string) (SignedIn, er
 		role = auth.Patient
 	}
 	now := s.Now().UTC()
-	newUser, err := s.Store.RecordSignIn(ctx, tenant, userID, sess.OpenID, now)
+	// The answer is made before the write, which stores it under a
+	// request's Idempotency-Key.
+	out, err := s.token(ctx, tenant, userID, role, now)
 	if err != nil {
 		return SignedIn{}, apierr.E(op, err)
 	}
+	out.NewUser = !known
+	for {
+		if err := idempotency.Prepare(ctx, out); err != nil {
+			return SignedIn{}, apierr.E(op, err)
+		}
+		recorded, err := s.Store.RecordSignIn(ctx, tenant, userID, sess.OpenID, now, out.NewUser)
+		if err != nil {
+			return SignedIn{}, apierr.E(op, err)
+		}
+		if recorded {
+			return out, nil
+		}
+		out.NewUser = false // another sign-in of the user's came first
+	}
+}
+
+// spent answers a WeChat refusal of a code: for a keyed request whose
+// earlier attempt spent the code, that attempt's stored answer (see
+// idempotency.Spent).
+func (s *Service) spent(ctx context.Context, err error) error {
+	if apierr.KindOf(err) != apierr.WeChatCodeInvalid {
+		return err
+	}
+	return idempotency.Spent(ctx, s.Store, err)
+}
+
+// token is a signed-in user's Laoyou token.
+func (s *Service) token(ctx context.Context, tenant, userID string, role auth.Role, now time.Time) (SignedIn, error) {
 	ttl := s.TokenTTL
 	if ttl <= 0 {
 		ttl = DefaultTokenTTL
@@ -206,9 +246,9 @@ func (s *Service) SignIn(ctx context.Context, tenant, code string) (SignedIn, er
 		IssuedAt: iat, ExpiresAt: exp,
 	})
 	if err != nil {
-		return SignedIn{}, apierr.E(op, apierr.Internal, err)
+		return SignedIn{}, apierr.E(apierr.Op("account.token"), apierr.Internal, err)
 	}
-	return SignedIn{Token: jwt, ExpiresAt: exp, UserID: userID, NewUser: newUser}, nil
+	return SignedIn{Token: jwt, ExpiresAt: exp, UserID: userID}, nil
 }
 
 // checkCode refuses what cannot be a WeChat code before WeChat is asked.
@@ -268,7 +308,8 @@ type PhoneBound struct {
 }
 
 // BindPhone asks WeChat for the number behind a phone-number button's code
-// and keeps its HMAC and masked form on the caller's profile.
+// and keeps its HMAC and masked form on the caller's profile. The code is
+// spent as a sign-in's is, and a keyed retry is answered the same way.
 func (s *Service) BindPhone(ctx context.Context, caller auth.Caller, code string) (PhoneBound, error) {
 	const op = apierr.Op("account.BindPhone")
 	if err := checkCode(op, code); err != nil {
@@ -280,7 +321,7 @@ func (s *Service) BindPhone(ctx context.Context, caller auth.Caller, code string
 	}
 	p, err := s.WeChat.PhoneNumber(ctx, app, code)
 	if err != nil {
-		return PhoneBound{}, apierr.E(op, err)
+		return PhoneBound{}, apierr.E(op, s.spent(ctx, err))
 	}
 	number := p.Number
 	if p.PureNumber != "" && p.CountryCode != "" {
@@ -294,11 +335,14 @@ func (s *Service) BindPhone(ctx context.Context, caller auth.Caller, code string
 	if pure == "" {
 		pure = strings.TrimPrefix(privacy.NormalizePhone(number), "+86")
 	}
-	masked := MaskPhone(pure)
-	if err := s.Store.SavePhone(ctx, caller.Tenant, caller.UserID, Phone{Hash: hash, Masked: masked}, s.Now().UTC()); err != nil {
+	bound := PhoneBound{Phone: MaskPhone(pure)}
+	if err := idempotency.Prepare(ctx, bound); err != nil {
 		return PhoneBound{}, apierr.E(op, err)
 	}
-	return PhoneBound{Phone: masked}, nil
+	if err := s.Store.SavePhone(ctx, caller.Tenant, caller.UserID, Phone{Hash: hash, Masked: bound.Phone}, s.Now().UTC()); err != nil {
+		return PhoneBound{}, apierr.E(op, err)
+	}
+	return bound, nil
 }
 
 // MaskPhone keeps the first three and last four digits of a number

@@ -19,10 +19,10 @@ import (
 func Auth(d *Deps) *httpapi.API {
 	svc := AccountService(d)
 	return httpapi.New(d.Log, d.Guard,
-		httpapi.Route{Key: "POST /v1/auth/wechat", Access: auth.Public, Handle: signIn(svc)},
+		httpapi.Route{Key: "POST /v1/auth/wechat", Access: auth.Public, Handle: signIn(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /.well-known/openid-configuration", Access: auth.Public, Handle: discovery(d)},
 		httpapi.Route{Key: "GET /.well-known/jwks.json", Access: auth.Public, Handle: jwks(d)},
-		httpapi.Route{Key: "POST /v1/me/phone", Access: auth.AnyUser, Handle: bindPhone(svc)},
+		httpapi.Route{Key: "POST /v1/me/phone", Access: auth.AnyUser, Handle: bindPhone(svc), KeyInWrite: true},
 	)
 }
 
@@ -91,8 +91,9 @@ func signIn(svc *account.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		out, err := svc.SignIn(ctx, in.Tenant, in.Code)
-		return httpapi.OK(out), err
+		respond := func(out account.SignedIn) httpapi.Response { return httpapi.OK(out) }
+		out, err := svc.SignIn(httpapi.Answering(ctx, respond), in.Tenant, in.Code)
+		return respond(out), err
 	}
 }
 
@@ -132,8 +133,9 @@ func bindPhone(svc *account.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		out, err := svc.BindPhone(ctx, r.Caller, in.Code)
-		return httpapi.OK(out), err
+		respond := func(out account.PhoneBound) httpapi.Response { return httpapi.OK(out) }
+		out, err := svc.BindPhone(httpapi.Answering(ctx, respond), r.Caller, in.Code)
+		return respond(out), err
 	}
 }
 

@@ -200,6 +200,50 @@ func keyedRoutes() []keyedRoute {
 				alone:   true,
 			}
 		}},
+		{"sign-in", func(s *stack) keyedCalls {
+			s.withApp("clinic-a")
+			// A wx.login code is spent by its first use: a repeat sends the
+			// same one, which WeChat then refuses.
+			codes := map[string]string{}
+			signIn := func(attempt string, i int) call {
+				k := fmt.Sprintf("%s-%d", attempt, i)
+				if codes[k] == "" {
+					codes[k] = s.wechat.LoginCode(testAppID, fmt.Sprintf("openid-%d", i), "")
+				}
+				return call{fn: "auth", route: "POST /v1/auth/wechat", body: fmt.Sprintf(`{"tenant":"clinic-a","code":%q}`, codes[k])}
+			}
+			for i := range 8 {
+				signIn("first", i) // codes made before any request runs
+				signIn("other", i)
+			}
+			return keyedCalls{
+				mk:      func(i int) call { return signIn("first", i) },
+				other:   func(i int) call { return signIn("other", i) },
+				effects: func() int { return s.countItems("kind", "wechatOpenId", "pk") },
+				alone:   true,
+			}
+		}},
+		{"phone", func(s *stack) keyedCalls {
+			s.withApp("clinic-a")
+			codes := map[string]string{}
+			bindPhone := func(number string, i int) call {
+				k := fmt.Sprintf("%s-%d", number, i)
+				if codes[k] == "" {
+					codes[k] = s.wechat.PhoneCode(testAppID, number)
+				}
+				return call{fn: "auth", route: "POST /v1/me/phone", as: patient("clinic-a", fmt.Sprintf("u%d", i)),
+					body: fmt.Sprintf(`{"code":%q}`, codes[k])}
+			}
+			for i := range 8 {
+				bindPhone("13812345678", i)
+				bindPhone("13987654321", i)
+			}
+			return keyedCalls{
+				mk:      func(i int) call { return bindPhone("13812345678", i) },
+				other:   func(i int) call { return bindPhone("13987654321", i) },
+				effects: func() int { return s.countItems("kind", "profile", "phoneHash") },
+			}
+		}},
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/laoyou/laoyou/shared/account"
@@ -67,10 +66,31 @@ func (s AccountStore) LoadApp(ctx context.Context, t string) (*account.AppConfig
 	return &account.AppConfig{Tenant: t, AppID: it.AppID, EnvVersion: it.EnvVersion, SealedSecret: it.SecretSealed, UpdatedAt: it.UpdatedAt}, nil
 }
 
-// RoleOf reads the user's role record (see RoleStore); "" if none.
-func (s AccountStore) RoleOf(ctx context.Context, t, userID string) (auth.Role, error) {
-	return RoleStore(s).RoleOf(ctx, t, userID)
+// SignInState reads the user's role record (see RoleStore; "" if none)
+// and whether their openid item exists, in one strongly consistent
+// BatchGetItem.
+func (s AccountStore) SignInState(ctx context.Context, t, userID string) (auth.Role, bool, error) {
+	items, err := s.batchGet(ctx, []map[string]types.AttributeValue{roleKey(t, userID).av(), openIDKey(t, userID).av()})
+	if err != nil {
+		return "", false, err
+	}
+	var role auth.Role
+	known := false
+	for _, it := range items {
+		switch sk, _ := it["sk"].(*types.AttributeValueMemberS); {
+		case sk == nil:
+		case sk.Value == skRole:
+			if role, err = roleFrom(it); err != nil {
+				return "", false, err
+			}
+		case sk.Value == skOpenID:
+			known = true
+		}
+	}
+	return role, known, nil
 }
+
+func openIDKey(t, userID string) key { return key{PK: userPK(t, userID), SK: skOpenID} }
 
 // GrantRole records an admin's grant (see RoleStore.SetRole): it replaces
 // whatever was recorded.
@@ -78,26 +98,25 @@ func (s AccountStore) GrantRole(ctx context.Context, t, userID string, role auth
 	return RoleStore(s).SetRole(ctx, t, userID, role)
 }
 
-// RecordSignIn keeps the user's openid with one UpdateItem; the item it
-// replaced says whether the user is new.
-func (s AccountStore) RecordSignIn(ctx context.Context, t, userID, openID string, at time.Time) (bool, error) {
+// RecordSignIn keeps the user's openid with one UpdateItem (a transaction
+// with the request's idempotency record, if any). A first sign-in's is
+// conditional on the item not existing, so of concurrent first sign-ins
+// one is new.
+func (s AccountStore) RecordSignIn(ctx context.Context, t, userID, openID string, at time.Time, first bool) (bool, error) {
 	upd := expression.Set(expression.Name("openid"), expression.Value(openID)).
 		Set(expression.Name("kind"), expression.Value(kindOpenID)).
 		Set(expression.Name("lastSignInAt"), expression.Value(at)).
 		Set(expression.Name("firstSignInAt"), expression.IfNotExists(expression.Name("firstSignInAt"), expression.Value(at)))
-	u := s.update(key{PK: userPK(t, userID), SK: skOpenID}, upd, nil).Update
-	res, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 u.TableName,
-		Key:                       u.Key,
-		UpdateExpression:          u.UpdateExpression,
-		ExpressionAttributeNames:  u.ExpressionAttributeNames,
-		ExpressionAttributeValues: u.ExpressionAttributeValues,
-		ReturnValues:              types.ReturnValueAllOld,
-	})
-	if err != nil {
-		return false, err
+	var cond *expression.ConditionBuilder
+	if first {
+		c := notExists()
+		cond = &c
 	}
-	return len(res.Attributes) == 0, nil
+	err := s.updateAlone(ctx, s.update(openIDKey(t, userID), upd, cond))
+	if first && isConditionFailed(err) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // OpenID reads the user's openid in the tenant's mini-program; "" if the
@@ -135,12 +154,21 @@ func (s AccountStore) SavePhone(ctx context.Context, t, userID string, p account
 			s.update(key{PK: userPK(t, userID), SK: skCode}, onCode, &stillTheirs),
 			s.update(key{PK: codePK(code.Code), SK: skSelf}, onCode, &stillTheirs))
 	}
-	reasons, err := s.transact(ctx, items)
+	items, own, err := s.withKeyRecord(ctx, items)
+	if err != nil {
+		return err
+	}
+	reasons, err := s.transactItems(ctx, items, own)
 	if err != nil || reasons == nil {
 		return err
 	}
-	// The code went away meanwhile (an erasure): the profile alone.
-	return s.updateAlone(ctx, items[0])
+	// The code went away meanwhile (an erasure): the profile alone, with
+	// the request's idempotency record, which was not written either.
+	if own == nil {
+		return s.updateAlone(ctx, items[0])
+	}
+	_, err = s.transactItems(ctx, []types.TransactWriteItem{items[0], items[len(items)-1]}, own)
+	return err
 }
 
 // PhoneHashOf reads the hash of the user's bound phone; "" if none.

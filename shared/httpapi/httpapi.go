@@ -74,8 +74,8 @@ type Route struct {
 	// idempotency.Prepare before its commit): a keyed request costs no extra
 	// call. Other routes are guarded by a claim before and a completion
 	// after the work (two more writes): so far POST /v1/referral/bind,
-	// POST /v1/staff/visits, POST /v1/referral/code, the sign-in and
-	// phone routes and the public open route.
+	// POST /v1/staff/visits, POST /v1/referral/code and the public open
+	// route.
 	KeyInWrite bool
 }
 
