@@ -223,11 +223,11 @@ func (s *Service) SignIn(ctx context.Context, tenant, code string) (SignedIn, er
 	}
 }
 
-// spent answers a WeChat refusal of a code: for a keyed request whose
-// earlier attempt spent the code, that attempt's stored answer (see
-// idempotency.Spent).
+// spent answers WeChat's refusal of a code as used: for a keyed request
+// whose earlier attempt spent the code, that attempt's stored answer (see
+// idempotency.Spent). Other refusals are answered as they are.
 func (s *Service) spent(ctx context.Context, err error) error {
-	if apierr.KindOf(err) != apierr.WeChatCodeInvalid {
+	if !wechat.IsCodeUsed(err) {
 		return err
 	}
 	return idempotency.Spent(ctx, s.Store, err)
