@@ -3,6 +3,8 @@ package chaos
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
 	"net/http"
 	"testing"
@@ -10,6 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/infra/wechatstub"
+	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/token"
 )
 
 // knownIssue skips the rest of a test while a product bug it found is
@@ -49,6 +54,8 @@ func TestLostReplyOfIdempotencyClaim(t *testing.T) {
 var keyInWrite = map[string]bool{
 	"join": true, "open": true, "claim": true, "redeem": true,
 	"bind": true, "visit": true, "referral code": true, "link open": true,
+	"refund": true, "settings": true, "deal": true, "coupon template": true, "hook rule": true,
+	"wechat app": true, "role": true, "sign-in": true, "phone": true,
 }
 
 // lostWrite names the write whose reply is lost in a case of
@@ -63,6 +70,7 @@ var lostWrite = map[string]string{"link open": "PutItem"}
 func TestRetryAfterLostCommit(t *testing.T) {
 	t.Parallel()
 	type fixture struct {
+		t     *testing.T
 		sys   *system
 		setup func(request) outcome // a request made without faults
 	}
@@ -103,6 +111,42 @@ func TestRetryAfterLostCommit(t *testing.T) {
 			code := f.setup(request{fn: "referral", route: "POST /v1/referral/code", as: patientOf(clinic, "alice")}).json()["code"].(string)
 			return request{fn: "referral", route: "POST /v1/r/{code}/open", params: map[string]string{"code": code}}
 		}, http.StatusNoContent, ""},
+		{"refund", func(f fixture) request {
+			if !f.sys.hasRoute("referral", visitsRoute) {
+				return request{}
+			}
+			f.setup(request{fn: "referral", route: visitsRoute, body: `{"visitId":"v-2","userId":"bob","kind":"treatment","amountFen":19900}`, as: staffOf(clinic, "desk0")})
+			return request{fn: "referral", route: "POST /v1/staff/visits/{visitId}/refund", params: map[string]string{"visitId": "v-2"}, as: staffOf(clinic, "desk0")}
+		}, http.StatusOK, ""},
+		{"settings", func(f fixture) request {
+			return request{fn: "admin", route: "PUT /v1/admin/settings", body: `{"bindingWindowDays":14}`, as: adminOf(clinic)}
+		}, http.StatusOK, ""},
+		{"deal", func(f fixture) request {
+			return request{fn: "admin", route: "PUT /v1/admin/deals/{dealId}", params: map[string]string{"dealId": "quad"}, as: adminOf(clinic),
+				body: `{"title":"四人卡","sku":"FACIAL-4","priceFen":59900,"groupPriceFen":29900,"groupSize":4,"ttlSeconds":60,"stock":40,"perUserLimit":1,"newcomersOnly":false}`}
+		}, http.StatusOK, ""},
+		{"coupon template", func(f fixture) request {
+			return request{fn: "admin", route: "PUT /v1/admin/coupon-templates/{templateId}", params: map[string]string{"templateId": "spring"}, as: adminOf(clinic),
+				body: `{"title":"¥30 off","kind":"CASH","valueFen":3000,"validDays":30,"stock":50,"perUserLimit":1,"claimable":true}`}
+		}, http.StatusOK, ""},
+		{"hook rule", func(f fixture) request {
+			return request{fn: "admin", route: "PUT /v1/admin/hooks/{ruleId}", params: map[string]string{"ruleId": "gift-on-join"}, as: adminOf(clinic),
+				body: `{"event":"group.joined","issueCoupon":{"templateId":"gift","to":"user"}}`}
+		}, http.StatusOK, ""},
+		{"wechat app", func(f fixture) request {
+			return request{fn: "admin", route: "PUT /v1/admin/wechat", body: `{"appId":"wx0123456789abcdef","appSecret":"s3cr3t"}`, as: adminOf(clinic)}
+		}, http.StatusOK, ""},
+		{"role", func(f fixture) request {
+			return request{fn: "admin", route: "PUT /v1/admin/roles/{userId}", params: map[string]string{"userId": "carol"}, body: `{"role":"staff"}`, as: adminOf(clinic)}
+		}, http.StatusOK, ""},
+		{"sign-in", func(f fixture) request {
+			code := withWeChat(f.t, f.sys).LoginCode(chaosAppID, "openid-dora", "")
+			return request{fn: "auth", route: "POST /v1/auth/wechat", body: fmt.Sprintf(`{"tenant":%q,"code":%q}`, clinic, code)}
+		}, http.StatusOK, ""},
+		{"phone", func(f fixture) request {
+			code := withWeChat(f.t, f.sys).PhoneCode(chaosAppID, "13812345678")
+			return request{fn: "auth", route: "POST /v1/me/phone", body: fmt.Sprintf(`{"code":%q}`, code), as: patientOf(clinic, "bob")}
+		}, http.StatusOK, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,7 +157,7 @@ func TestRetryAfterLostCommit(t *testing.T) {
 			calm := newSystem(db.Endpoint, db.Table, db.Client, db.Client)
 			setUp(t, calm)
 			calmClient := &client{sys: calm, maxAttempts: 1, log: &ledger{}}
-			req := tt.prepare(fixture{sys: sys, setup: func(r request) outcome {
+			req := tt.prepare(fixture{t: t, sys: sys, setup: func(r request) outcome {
 				o := calmClient.do(context.Background(), "setup", r)
 				require.True(t, o.ok(), "%s: %d %s", r.route, o.status, o.body)
 				return o
@@ -147,4 +191,32 @@ func TestRetryAfterLostCommit(t *testing.T) {
 			}
 		})
 	}
+}
+
+const chaosAppID = "wx0123456789abcdef"
+
+// withWeChat gives sys what the routes that spend a WeChat code need: a
+// WeChat stand-in, a token key, the auth function and the clinic's
+// mini-program, saved through the admin API before any fault.
+func withWeChat(t *testing.T, sys *system) *wechatstub.Stub {
+	t.Helper()
+	stub := wechatstub.New()
+	srv, err := wechatstub.Start(stub)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	stub.AddApp(chaosAppID, "s3cr3t")
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	// The auth function's own Deps: the WeChat client is made with the
+	// base it is first used with. Same client, clock and sealing key.
+	cfg := sys.deps.Config
+	cfg.WeChatAPIBase, cfg.IssuerURL, cfg.TokenAudience = srv.URL, "https://api.example.com/chaos", "laoyou-chaos"
+	d := api.DepsWith(sys.deps.Store.DB, cfg, functionLog())
+	d.Now, d.Secrets = sys.deps.Now, sys.deps.Secrets
+	d.Tokens = token.KeySet{Current: token.NewRSAKey(key)}
+	sys.http["auth"] = api.Auth(d)
+	saved := sys.invoke(context.Background(), request{fn: "admin", route: "PUT /v1/admin/wechat",
+		body: fmt.Sprintf(`{"appId":%q,"appSecret":"s3cr3t"}`, chaosAppID), as: adminOf(clinic)}, "")
+	require.Equal(t, http.StatusOK, saved.StatusCode, saved.Body)
+	return stub
 }

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/logging"
+	"github.com/laoyou/laoyou/shared/secret"
 )
 
 // invocationTimeout is the deadline each handler call gets, as Lambda
@@ -68,6 +70,13 @@ func newSystem(endpoint, table string, client, clean *dynamodb.Client) *system {
 	c := clock.At(time.Now().UTC().Truncate(time.Second))
 	d := api.DepsWith(client, cfg, functionLog())
 	d.Now = c.Now
+	sealKey := make([]byte, secret.KeySize) // tenants' WeChat secrets, sealed as the admin function seals them
+	_, _ = rand.Read(sealKey)
+	sealer, err := secret.NewAESGCM(sealKey)
+	if err != nil {
+		panic(err) // a key of KeySize bytes is always accepted
+	}
+	d.Secrets = sealer
 	return &system{
 		endpoint: endpoint, table: table, clean: clean, deps: d, clock: c, timeout: invocationTimeout,
 		http: map[string]httpAPI{

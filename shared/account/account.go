@@ -18,6 +18,7 @@ import (
 
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/auth"
+	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/privacy"
 	"github.com/laoyou/laoyou/shared/secret"
 	"github.com/laoyou/laoyou/shared/token"
@@ -55,19 +56,25 @@ type Phone struct {
 
 // Store keeps accounts. Every write is a single call.
 type Store interface {
+	// StoredAnswer finds the answer a keyed request's earlier attempt
+	// stored, for a retry whose WeChat code that attempt spent.
+	idempotency.AnswerReader
 	SaveApp(ctx context.Context, c AppConfig) error
 	// LoadApp returns the tenant's mini-program, or nil.
 	LoadApp(ctx context.Context, tenant string) (*AppConfig, error)
-	// RoleOf returns the role granted to the user, or "" if none.
-	RoleOf(ctx context.Context, tenant, userID string) (auth.Role, error)
 	// IdentityOf reads, in one call, the generation of a WeChat identity
-	// (how often a user of it was erased; 0: never) and the role granted
-	// to its first user id, identity itself.
-	IdentityOf(ctx context.Context, tenant, identity string) (gen int, role auth.Role, err error)
+	// (how often a user of it was erased; 0: never) and, for its first
+	// user id (identity itself), the role granted ("" if none) and whether
+	// that user signed in before.
+	IdentityOf(ctx context.Context, tenant, identity string) (gen int, role auth.Role, known bool, err error)
+	// SignInState reads, in one call, the role granted to the user ("" if
+	// none) and whether the user signed in before (known).
+	SignInState(ctx context.Context, tenant, userID string) (role auth.Role, known bool, err error)
 	// RecordSignIn keeps the user's openid with the identity and generation
-	// the user id came from, and reports whether the user signed in for the
-	// first time; ErrErased if the user was erased meanwhile.
-	RecordSignIn(ctx context.Context, tenant, userID, openID, identity string, gen int, at time.Time) (newUser bool, err error)
+	// the user id came from. With first, it writes only if the user never
+	// signed in, and recorded is false when they had; ErrErased if the user
+	// was erased meanwhile.
+	RecordSignIn(ctx context.Context, tenant, userID, openID, identity string, gen int, at time.Time, first bool) (recorded bool, err error)
 	// GrantRole records the user's role (patient takes a grant back).
 	GrantRole(ctx context.Context, tenant, userID string, role auth.Role, at time.Time) error
 	// SavePhone keeps the user's phone on their profile and on their
@@ -116,11 +123,15 @@ func (s *Service) SaveApp(ctx context.Context, tenant, appID, appSecret, envVers
 		return AppView{}, apierr.E(op, apierr.Internal, err)
 	}
 	c := AppConfig{Tenant: tenant, AppID: appID, EnvVersion: envVersion, SealedSecret: sealed, UpdatedAt: s.Now().UTC()}
+	saved := AppView{AppID: appID, EnvVersion: envVersion, SecretSet: true}
+	if err := idempotency.Prepare(ctx, saved); err != nil {
+		return AppView{}, apierr.E(op, err)
+	}
 	if err := s.Store.SaveApp(ctx, c); err != nil {
 		return AppView{}, apierr.E(op, err)
 	}
 	s.Apps.Forget(tenant)
-	return AppView{AppID: appID, EnvVersion: envVersion, SecretSet: true}, nil
+	return saved, nil
 }
 
 // App shows the tenant's mini-program.
@@ -163,8 +174,15 @@ type SignedIn struct {
 }
 
 // SignIn exchanges a wx.login code for a Laoyou token: one WeChat call, one
-// read (the identity's generation and role) and one write (the openid),
-// besides the tenant's mini-program, cached.
+// read (the identity's generation, the role and whether the user is known)
+// and one write (the openid), besides the tenant's mini-program, cached.
+// A first sign-in that another of the same user's beat to the write costs
+// a second write: it is then no longer new. An identity erased before
+// costs one more read (its user id is not the identity).
+//
+// The code is spent by WeChat's answer, so a keyed retry after a reply
+// that was lost sends a code WeChat refuses: that refusal is answered with
+// what the first attempt stored under the key, if it stored anything.
 func (s *Service) SignIn(ctx context.Context, tenant, code string) (SignedIn, error) {
 	const op = apierr.Op("account.SignIn")
 	if !auth.ValidID(tenant) {
@@ -179,19 +197,72 @@ func (s *Service) SignIn(ctx context.Context, tenant, code string) (SignedIn, er
 	}
 	sess, err := s.WeChat.Code2Session(ctx, app, code)
 	if err != nil {
-		return SignedIn{}, apierr.E(op, err)
+		return SignedIn{}, apierr.E(op, s.spent(ctx, err))
 	}
 	if sess.OpenID == "" {
 		return SignedIn{}, apierr.E(op, apierr.WeChatUnavailable, "WeChat answered without an openid; try again shortly")
 	}
 	now := s.Now().UTC()
-	userID, role, newUser, err := s.record(ctx, tenant, sess, now)
+	identity := UserID(s.Pepper, tenant, sess)
+	for attempt := 0; ; attempt++ {
+		out, err := s.signIn(ctx, tenant, sess, identity, now)
+		if errors.Is(err, ErrErased) && attempt == 0 {
+			continue // erased meanwhile: sign in as the identity's next user
+		}
+		if err != nil {
+			return SignedIn{}, apierr.E(op, err)
+		}
+		return out, nil
+	}
+}
+
+// signIn finds the user id of the identity's current generation, its role
+// and whether it is known, makes the answer (which the write stores under
+// a request's Idempotency-Key), then keeps the openid.
+func (s *Service) signIn(ctx context.Context, tenant string, sess wechat.Session, identity string, now time.Time) (SignedIn, error) {
+	gen, role, known, err := s.Store.IdentityOf(ctx, tenant, identity)
 	if err != nil {
-		return SignedIn{}, apierr.E(op, err)
+		return SignedIn{}, err
+	}
+	userID := identity
+	if gen > 0 {
+		userID = userIDOf(s.Pepper, tenant, sess, gen)
+		if role, known, err = s.Store.SignInState(ctx, tenant, userID); err != nil {
+			return SignedIn{}, err
+		}
 	}
 	if role != auth.Staff && role != auth.Admin {
 		role = auth.Patient
 	}
+	out, err := s.token(ctx, tenant, userID, role, now)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	out.NewUser = !known
+	for {
+		if err := idempotency.Prepare(ctx, out); err != nil {
+			return SignedIn{}, err
+		}
+		recorded, err := s.Store.RecordSignIn(ctx, tenant, userID, sess.OpenID, identity, gen, now, out.NewUser)
+		if err != nil || recorded {
+			return out, err
+		}
+		out.NewUser = false // another sign-in of the user's came first
+	}
+}
+
+// spent answers WeChat's refusal of a code as used: for a keyed request
+// whose earlier attempt spent the code, that attempt's stored answer (see
+// idempotency.Spent). Other refusals are answered as they are.
+func (s *Service) spent(ctx context.Context, err error) error {
+	if !wechat.IsCodeUsed(err) {
+		return err
+	}
+	return idempotency.Spent(ctx, s.Store, err)
+}
+
+// token is a signed-in user's Laoyou token.
+func (s *Service) token(ctx context.Context, tenant, userID string, role auth.Role, now time.Time) (SignedIn, error) {
 	ttl := s.TokenTTL
 	if ttl <= 0 {
 		ttl = DefaultTokenTTL
@@ -203,41 +274,14 @@ func (s *Service) SignIn(ctx context.Context, tenant, code string) (SignedIn, er
 		IssuedAt: iat, ExpiresAt: exp,
 	})
 	if err != nil {
-		return SignedIn{}, apierr.E(op, apierr.Internal, err)
+		return SignedIn{}, apierr.E(apierr.Op("account.token"), apierr.Internal, err)
 	}
-	return SignedIn{Token: jwt, ExpiresAt: exp, UserID: userID, NewUser: newUser}, nil
+	return SignedIn{Token: jwt, ExpiresAt: exp, UserID: userID}, nil
 }
 
 // ErrErased is RecordSignIn's answer when the user was erased between the
 // read of their identity and the write.
 var ErrErased = errors.New("account: the user was erased")
-
-// record finds the user id of the WeChat identity's current generation and
-// its role (one read; one more only for an identity erased before, whose
-// user id is not the identity), then keeps the openid (one write). A
-// sign-in racing the identity's erasure reads again and signs in as the
-// new user.
-func (s *Service) record(ctx context.Context, tenant string, sess wechat.Session, now time.Time) (userID string, role auth.Role, newUser bool, err error) {
-	identity := UserID(s.Pepper, tenant, sess)
-	for attempt := 0; ; attempt++ {
-		gen, role, err := s.Store.IdentityOf(ctx, tenant, identity)
-		if err != nil {
-			return "", "", false, err
-		}
-		userID := identity
-		if gen > 0 {
-			userID = userIDOf(s.Pepper, tenant, sess, gen)
-			if role, err = s.Store.RoleOf(ctx, tenant, userID); err != nil {
-				return "", "", false, err
-			}
-		}
-		newUser, err := s.Store.RecordSignIn(ctx, tenant, userID, sess.OpenID, identity, gen, now)
-		if errors.Is(err, ErrErased) && attempt == 0 {
-			continue
-		}
-		return userID, role, newUser, err
-	}
-}
 
 // checkCode refuses what cannot be a WeChat code before WeChat is asked.
 func checkCode(op apierr.Op, code string) error {
@@ -274,21 +318,31 @@ func userIDOf(pepper []byte, tenant string, s wechat.Session, gen int) string {
 	return "wx-" + hex.EncodeToString(m.Sum(nil)[:16])
 }
 
+// Granted is the answer to a grant.
+type Granted struct {
+	UserID string    `json:"userId"`
+	Role   auth.Role `json:"role"`
+}
+
 // Grant sets the role a user's next sign-in carries.
-func (s *Service) Grant(ctx context.Context, tenant, userID string, role auth.Role) error {
+func (s *Service) Grant(ctx context.Context, tenant, userID string, role auth.Role) (Granted, error) {
 	const op = apierr.Op("account.Grant")
 	if !auth.ValidID(userID) {
-		return apierr.E(op, apierr.BadRequest, "userId must be 1 to 128 of [A-Za-z0-9_.:@|-]")
+		return Granted{}, apierr.E(op, apierr.BadRequest, "userId must be 1 to 128 of [A-Za-z0-9_.:@|-]")
 	}
 	switch role {
 	case auth.Patient, auth.Staff, auth.Admin:
 	default:
-		return apierr.E(op, apierr.BadRequest, "role must be patient, staff or admin")
+		return Granted{}, apierr.E(op, apierr.BadRequest, "role must be patient, staff or admin")
+	}
+	granted := Granted{UserID: userID, Role: role}
+	if err := idempotency.Prepare(ctx, granted); err != nil {
+		return Granted{}, apierr.E(op, err)
 	}
 	if err := s.Store.GrantRole(ctx, tenant, userID, role, s.Now().UTC()); err != nil {
-		return apierr.E(op, err)
+		return Granted{}, apierr.E(op, err)
 	}
-	return nil
+	return granted, nil
 }
 
 // PhoneBound is the answer to binding a phone: the masked number only.
@@ -297,7 +351,8 @@ type PhoneBound struct {
 }
 
 // BindPhone asks WeChat for the number behind a phone-number button's code
-// and keeps its HMAC and masked form on the caller's profile.
+// and keeps its HMAC and masked form on the caller's profile. The code is
+// spent as a sign-in's is, and a keyed retry is answered the same way.
 func (s *Service) BindPhone(ctx context.Context, caller auth.Caller, code string) (PhoneBound, error) {
 	const op = apierr.Op("account.BindPhone")
 	if err := checkCode(op, code); err != nil {
@@ -309,7 +364,7 @@ func (s *Service) BindPhone(ctx context.Context, caller auth.Caller, code string
 	}
 	p, err := s.WeChat.PhoneNumber(ctx, app, code)
 	if err != nil {
-		return PhoneBound{}, apierr.E(op, err)
+		return PhoneBound{}, apierr.E(op, s.spent(ctx, err))
 	}
 	number := p.Number
 	if p.PureNumber != "" && p.CountryCode != "" {
@@ -323,11 +378,14 @@ func (s *Service) BindPhone(ctx context.Context, caller auth.Caller, code string
 	if pure == "" {
 		pure = strings.TrimPrefix(privacy.NormalizePhone(number), "+86")
 	}
-	masked := MaskPhone(pure)
-	if err := s.Store.SavePhone(ctx, caller.Tenant, caller.UserID, Phone{Hash: hash, Masked: masked}, s.Now().UTC()); err != nil {
+	bound := PhoneBound{Phone: MaskPhone(pure)}
+	if err := idempotency.Prepare(ctx, bound); err != nil {
 		return PhoneBound{}, apierr.E(op, err)
 	}
-	return PhoneBound{Phone: masked}, nil
+	if err := s.Store.SavePhone(ctx, caller.Tenant, caller.UserID, Phone{Hash: hash, Masked: bound.Phone}, s.Now().UTC()); err != nil {
+		return PhoneBound{}, apierr.E(op, err)
+	}
+	return bound, nil
 }
 
 // MaskPhone keeps the first three and last four digits of a number

@@ -20,10 +20,10 @@ import (
 func Auth(d *Deps) *httpapi.API {
 	svc := AccountService(d)
 	return httpapi.New(d.Log, d.Guard,
-		httpapi.Route{Key: "POST /v1/auth/wechat", Access: auth.Public, Handle: signIn(svc)},
+		httpapi.Route{Key: "POST /v1/auth/wechat", Access: auth.Public, Handle: signIn(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /.well-known/openid-configuration", Access: auth.Public, Handle: discovery(d)},
 		httpapi.Route{Key: "GET /.well-known/jwks.json", Access: auth.Public, Handle: jwks(d)},
-		httpapi.Route{Key: "POST /v1/me/phone", Access: auth.AnyUser, Handle: bindPhone(svc)},
+		httpapi.Route{Key: "POST /v1/me/phone", Access: auth.AnyUser, Handle: bindPhone(svc), KeyInWrite: true},
 		httpapi.Route{Key: "GET /v1/me/data", Access: auth.AnyUser, Handle: exportMyData(MyDataService(d))},
 		httpapi.Route{Key: "DELETE /v1/me", Access: auth.AnyUser, Handle: eraseMe(MyDataService(d))},
 	)
@@ -34,9 +34,9 @@ func Auth(d *Deps) *httpapi.API {
 func adminAccountRoutes(d *Deps) []httpapi.Route {
 	svc := AccountService(d)
 	return []httpapi.Route{
-		{Key: "PUT /v1/admin/wechat", Access: auth.AdminOnly, Handle: putWeChatApp(svc)},
+		{Key: "PUT /v1/admin/wechat", Access: auth.AdminOnly, Handle: putWeChatApp(svc), KeyInWrite: true},
 		{Key: "GET /v1/admin/wechat", Access: auth.AdminOnly, Handle: getWeChatApp(svc)},
-		{Key: "PUT /v1/admin/roles/{userId}", Access: auth.AdminOnly, Handle: grantRole(svc)},
+		{Key: "PUT /v1/admin/roles/{userId}", Access: auth.AdminOnly, Handle: grantRole(svc), KeyInWrite: true},
 		{Key: "DELETE /v1/admin/users/{userId}", Access: auth.AdminOnly, Handle: eraseUser(MyDataService(d))},
 	}
 }
@@ -95,8 +95,9 @@ func signIn(svc *account.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		out, err := svc.SignIn(ctx, in.Tenant, in.Code)
-		return httpapi.OK(out), err
+		respond := func(out account.SignedIn) httpapi.Response { return httpapi.OK(out) }
+		out, err := svc.SignIn(httpapi.Answering(ctx, respond), in.Tenant, in.Code)
+		return respond(out), err
 	}
 }
 
@@ -136,8 +137,9 @@ func bindPhone(svc *account.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		out, err := svc.BindPhone(ctx, r.Caller, in.Code)
-		return httpapi.OK(out), err
+		respond := func(out account.PhoneBound) httpapi.Response { return httpapi.OK(out) }
+		out, err := svc.BindPhone(httpapi.Answering(ctx, respond), r.Caller, in.Code)
+		return respond(out), err
 	}
 }
 
@@ -163,8 +165,9 @@ func putWeChatApp(svc *account.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		out, err := svc.SaveApp(ctx, r.Caller.Tenant, in.AppID, in.AppSecret, in.EnvVersion)
-		return httpapi.OK(out), err
+		respond := func(out account.AppView) httpapi.Response { return httpapi.OK(out) }
+		out, err := svc.SaveApp(httpapi.Answering(ctx, respond), r.Caller.Tenant, in.AppID, in.AppSecret, in.EnvVersion)
+		return respond(out), err
 	}
 }
 
@@ -187,20 +190,14 @@ func (g *roleRequest) Valid() error {
 	return apierr.Invalid("role", "must be patient, staff or admin")
 }
 
-// roleGranted is the answer to a grant.
-type roleGranted struct {
-	UserID string    `json:"userId"`
-	Role   auth.Role `json:"role"`
-}
-
 func grantRole(svc *account.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		var in roleRequest
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		user := r.PathParam("userId")
-		err := svc.Grant(ctx, r.Caller.Tenant, user, in.Role)
-		return httpapi.OK(roleGranted{UserID: user, Role: in.Role}), err
+		respond := func(g account.Granted) httpapi.Response { return httpapi.OK(g) }
+		g, err := svc.Grant(httpapi.Answering(ctx, respond), r.Caller.Tenant, r.PathParam("userId"), in.Role)
+		return respond(g), err
 	}
 }

@@ -31,7 +31,7 @@ func Coupons(d *Deps) *httpapi.API {
 func adminCouponRoutes(d *Deps) []httpapi.Route {
 	svc := CouponService(d)
 	return []httpapi.Route{
-		{Key: "PUT /v1/admin/coupon-templates/{templateId}", Access: auth.AdminOnly, Handle: putCouponTemplate(svc)},
+		{Key: "PUT /v1/admin/coupon-templates/{templateId}", Access: auth.AdminOnly, Handle: putCouponTemplate(svc), KeyInWrite: true},
 	}
 }
 
@@ -128,8 +128,9 @@ func putCouponTemplate(svc *coupon.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		v, err := svc.SaveTemplate(ctx, in.template(r.Caller.Tenant, id))
-		return httpapi.OK(v), err
+		respond := func(v coupon.TemplateView) httpapi.Response { return httpapi.OK(v) }
+		v, err := svc.SaveTemplate(httpapi.Answering(ctx, respond), in.template(r.Caller.Tenant, id))
+		return respond(v), err
 	}
 }
 

@@ -35,7 +35,7 @@ func GroupBuy(d *Deps) *httpapi.API {
 func adminDealRoutes(d *Deps) []httpapi.Route {
 	svc := GroupService(d)
 	return []httpapi.Route{
-		{Key: "PUT /v1/admin/deals/{dealId}", Access: auth.AdminOnly, Handle: putDeal(svc)},
+		{Key: "PUT /v1/admin/deals/{dealId}", Access: auth.AdminOnly, Handle: putDeal(svc), KeyInWrite: true},
 	}
 }
 
@@ -98,8 +98,10 @@ func putDeal(svc *groupbuy.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		d, err := svc.SaveDeal(ctx, r.Caller.Tenant, r.PathParam("dealId"), in.DealSpec)
-		return httpapi.OK(viewDeal(d, svc.Now())), err
+		now := svc.Now() // one moment for the answer and its stored copy
+		respond := func(d groupbuy.Deal) httpapi.Response { return httpapi.OK(viewDeal(d, now)) }
+		d, err := svc.SaveDeal(httpapi.Answering(ctx, respond), r.Caller.Tenant, r.PathParam("dealId"), in.DealSpec)
+		return respond(d), err
 	}
 }
 

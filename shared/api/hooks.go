@@ -268,7 +268,7 @@ func (h *hooksHandler) apply(ctx context.Context, e event.Event) (err error) {
 
 func adminHookRoutes(d *Deps) []httpapi.Route {
 	return []httpapi.Route{
-		{Key: "PUT /v1/admin/hooks/{ruleId}", Access: auth.AdminOnly, Handle: putHookRule(d)},
+		{Key: "PUT /v1/admin/hooks/{ruleId}", Access: auth.AdminOnly, Handle: putHookRule(d), KeyInWrite: true},
 		{Key: "GET /v1/admin/hooks", Access: auth.AdminOnly, Handle: listHookRules(d)},
 		{Key: "GET /v1/admin/hooks/dead-letters", Access: auth.AdminOnly, Handle: listDeadLetters(d)},
 	}
@@ -314,8 +314,9 @@ func putHookRule(d *Deps) httpapi.HandlerFunc {
 			IssueCoupon: in.IssueCoupon, Webhook: in.Webhook,
 			SubscribeMessage: in.SubscribeMessage, To: hook.Recipient(in.To),
 		}
-		v, err := hooksOf(d).rules.Save(ctx, rule, d.Config.AllowLoopbackWebhooks)
-		return httpapi.OK(v), err
+		respond := func(v hook.RuleView) httpapi.Response { return httpapi.OK(v) }
+		v, err := hooksOf(d).rules.Save(httpapi.Answering(ctx, respond), rule, d.Config.AllowLoopbackWebhooks)
+		return respond(v), err
 	}
 }
 

@@ -18,7 +18,7 @@ func adminSettingsRoutes(d *Deps) []httpapi.Route {
 	}
 	return []httpapi.Route{
 		{Key: "GET /v1/admin/settings", Access: auth.AdminOnly, Handle: getSettings(admin)},
-		{Key: "PUT /v1/admin/settings", Access: auth.AdminOnly, Handle: putSettings(admin)},
+		{Key: "PUT /v1/admin/settings", Access: auth.AdminOnly, Handle: putSettings(admin), KeyInWrite: true},
 	}
 }
 
@@ -62,7 +62,8 @@ func putSettings(admin *tenant.Admin) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		s, err := admin.Save(ctx, r.Caller.Tenant, in.settings)
-		return httpapi.OK(s), err
+		respond := func(s tenant.Settings) httpapi.Response { return httpapi.OK(s) }
+		s, err := admin.Save(httpapi.Answering(ctx, respond), r.Caller.Tenant, in.settings)
+		return respond(s), err
 	}
 }

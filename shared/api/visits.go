@@ -60,7 +60,8 @@ func refundVisit(svc *referral.Service) httpapi.HandlerFunc {
 			// The same 404 as an unknown visit: a malformed id names none.
 			return httpapi.Response{}, apierr.E(apierr.Op("api.refundVisit"), apierr.VisitNotFound, "no such visit")
 		}
-		res, err := svc.Refund(ctx, r.Caller, id)
-		return httpapi.OK(res), err
+		respond := func(res referral.RefundResult) httpapi.Response { return httpapi.OK(res) }
+		res, err := svc.Refund(httpapi.Answering(ctx, respond), r.Caller, id)
+		return respond(res), err
 	}
 }

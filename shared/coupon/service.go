@@ -139,6 +139,9 @@ func (s *Service) SaveTemplate(ctx context.Context, t Template) (TemplateView, e
 		} else if adds, err = t.Replacing(*prev); err != nil {
 			return TemplateView{}, err
 		}
+		if err := idempotency.Prepare(ctx, t.view()); err != nil {
+			return TemplateView{}, apierr.E(op, err)
+		}
 		saved, err := s.Store.SaveTemplate(ctx, t, prev, adds)
 		if err != nil {
 			return TemplateView{}, apierr.E(op, err)

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/laoyou/laoyou/shared/account"
@@ -68,10 +67,23 @@ func (s AccountStore) LoadApp(ctx context.Context, t string) (*account.AppConfig
 	return &account.AppConfig{Tenant: t, AppID: it.AppID, EnvVersion: it.EnvVersion, SealedSecret: it.SecretSealed, UpdatedAt: it.UpdatedAt}, nil
 }
 
-// RoleOf reads the user's role record (see RoleStore); "" if none.
-func (s AccountStore) RoleOf(ctx context.Context, t, userID string) (auth.Role, error) {
-	return RoleStore(s).RoleOf(ctx, t, userID)
+// SignInState reads the user's role record (see RoleStore; "" if none)
+// and whether they signed in before (their openid item, not erased), in
+// one strongly consistent BatchGetItem.
+func (s AccountStore) SignInState(ctx context.Context, t, userID string) (auth.Role, bool, error) {
+	var role roleItem
+	var openID struct {
+		ErasedAt *time.Time `dynamodbav:"erasedAt"`
+	}
+	rk, ok := roleKey(t, userID), openIDKey(t, userID)
+	got, err := s.getAll(ctx, map[key]any{rk: &role, ok: &openID})
+	if err != nil {
+		return "", false, err
+	}
+	return auth.Role(role.Role), got[ok] && openID.ErasedAt == nil, nil
 }
+
+func openIDKey(t, userID string) key { return key{PK: userPK(t, userID), SK: skOpenID} }
 
 // GrantRole records an admin's grant (see RoleStore.SetRole): it replaces
 // whatever was recorded.
@@ -79,48 +91,52 @@ func (s AccountStore) GrantRole(ctx context.Context, t, userID string, role auth
 	return RoleStore(s).SetRole(ctx, t, userID, role)
 }
 
-// IdentityOf reads the identity's generation and its first user's role
-// with one strongly consistent BatchGetItem.
-func (s AccountStore) IdentityOf(ctx context.Context, t, identity string) (int, auth.Role, error) {
+// IdentityOf reads, in one strongly consistent BatchGetItem, the WeChat
+// identity's generation and, for its first user id (identity itself), the
+// role record and whether that user signed in before.
+func (s AccountStore) IdentityOf(ctx context.Context, t, identity string) (int, auth.Role, bool, error) {
 	var id struct {
 		Gen int `dynamodbav:"gen"`
 	}
 	var role roleItem
-	if _, err := s.getWith(ctx, identityKey(t, identity), &id, roleKey(t, identity), &role); err != nil {
-		return 0, "", err
+	var openID struct {
+		ErasedAt *time.Time `dynamodbav:"erasedAt"`
 	}
-	return id.Gen, auth.Role(role.Role), nil
+	idKey, rk, ok := identityKey(t, identity), roleKey(t, identity), openIDKey(t, identity)
+	got, err := s.getAll(ctx, map[key]any{idKey: &id, rk: &role, ok: &openID})
+	if err != nil {
+		return 0, "", false, err
+	}
+	return id.Gen, auth.Role(role.Role), got[ok] && openID.ErasedAt == nil, nil
 }
 
-// RecordSignIn keeps the user's openid with one UpdateItem, on the
-// condition that the user was not erased (an erasure leaves the item
-// without its openid, with erasedAt); the item it replaced says whether
-// the user is new.
-func (s AccountStore) RecordSignIn(ctx context.Context, t, userID, openID, identity string, gen int, at time.Time) (bool, error) {
+// RecordSignIn keeps the user's openid with the identity and generation
+// its user id came from, with one UpdateItem (a transaction with the
+// request's idempotency record, if any), on the condition that the user
+// was not erased (an erasure leaves the item without its openid, with
+// erasedAt). A first sign-in's is conditional on the item not existing,
+// so of concurrent first sign-ins one is new: recorded is false for the
+// others. account.ErrErased if the user was erased meanwhile.
+func (s AccountStore) RecordSignIn(ctx context.Context, t, userID, openID, identity string, gen int, at time.Time, first bool) (bool, error) {
 	upd := expression.Set(expression.Name("openid"), expression.Value(openID)).
 		Set(expression.Name("identity"), expression.Value(identity)).
 		Set(expression.Name("gen"), expression.Value(gen)).
 		Set(expression.Name("kind"), expression.Value(kindOpenID)).
 		Set(expression.Name("lastSignInAt"), expression.Value(at)).
 		Set(expression.Name("firstSignInAt"), expression.IfNotExists(expression.Name("firstSignInAt"), expression.Value(at)))
-	notErased := expression.AttributeNotExists(expression.Name("erasedAt"))
-	u := s.update(key{PK: userPK(t, userID), SK: skOpenID}, upd, &notErased).Update
-	res, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 u.TableName,
-		Key:                       u.Key,
-		UpdateExpression:          u.UpdateExpression,
-		ConditionExpression:       u.ConditionExpression,
-		ExpressionAttributeNames:  u.ExpressionAttributeNames,
-		ExpressionAttributeValues: u.ExpressionAttributeValues,
-		ReturnValues:              types.ReturnValueAllOld,
-	})
-	if isConditionFailed(err) {
+	cond := expression.AttributeNotExists(expression.Name("erasedAt"))
+	if first {
+		cond = notExists()
+	}
+	err := s.updateAlone(ctx, s.update(openIDKey(t, userID), upd, &cond))
+	switch {
+	case !isConditionFailed(err):
+		return err == nil, err
+	case first:
+		return false, nil // known (or erased: the next try, not first, says)
+	default:
 		return false, account.ErrErased
 	}
-	if err != nil {
-		return false, err
-	}
-	return len(res.Attributes) == 0, nil
 }
 
 // OpenID reads the user's openid in the tenant's mini-program; "" if the
@@ -158,15 +174,29 @@ func (s AccountStore) SavePhone(ctx context.Context, t, userID string, p account
 			s.update(key{PK: userPK(t, userID), SK: skCode}, onCode, &stillTheirs),
 			s.update(key{PK: codePK(code.Code), SK: skSelf}, onCode, &stillTheirs))
 	}
-	reasons, err := s.transact(ctx, items)
+	items, own, err := s.withKeyRecord(ctx, items)
+	if err != nil {
+		return err
+	}
+	reasons, err := s.transactItems(ctx, items, own)
 	if err != nil || reasons == nil {
 		return err
 	}
 	if reasons[1].ConditionFailed() {
 		return mydata.ErrErased
 	}
-	// The code went away meanwhile (an erasure): the profile alone.
-	return s.updateAlone(ctx, items[0])
+	// The code went away meanwhile (an erasure): the profile alone, still
+	// only while the user is not erased, with the request's idempotency
+	// record, which was not written either.
+	alone := items[:2]
+	if own != nil {
+		alone = append(alone[:2:2], items[len(items)-1])
+	}
+	reasons, err = s.transactItems(ctx, alone, own)
+	if err == nil && reasons != nil {
+		return mydata.ErrErased
+	}
+	return err
 }
 
 // PhoneHashOf reads the hash of the user's bound phone; "" if none.

@@ -143,12 +143,11 @@ func (i ruleItem) rule() hook.Rule {
 
 // SaveRule creates or replaces a rule.
 func (s HookStore) SaveRule(ctx context.Context, r hook.Rule) error {
-	av, err := attributevalue.MarshalMap(newRuleItem(r))
+	put, err := s.put(newRuleItem(r))
 	if err != nil {
 		return err
 	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: av})
-	return err
+	return s.putAlone(ctx, put)
 }
 
 // Rules reads the tenant's rules with one Query of the tenant's partition.

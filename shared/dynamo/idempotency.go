@@ -183,3 +183,19 @@ func (s IdempotencyStore) Release(ctx context.Context, rec idempotency.Record) e
 	}
 	return err
 }
+
+// StoredAnswer reads the record of the request's key (see
+// idempotency.Spent): a *idempotency.Replay of it, nil if none is stored
+// or it has lapsed.
+func (s *Store) StoredAnswer(ctx context.Context) error {
+	p := idempotency.PendingOf(ctx)
+	if p == nil {
+		return nil
+	}
+	var it idemItem
+	found, err := s.getItemConsistent(ctx, key{PK: idemPK(p.Key()), SK: skSelf}, &it)
+	if err != nil || !found || it.TTL < s.Now().Unix() {
+		return err
+	}
+	return &idempotency.Replay{Stored: *it.record()}
+}

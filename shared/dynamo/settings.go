@@ -3,10 +3,6 @@ package dynamo
 import (
 	"context"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/referral"
@@ -40,12 +36,11 @@ func (s SettingsStore) Settings(ctx context.Context, t string) (*tenant.Settings
 
 // SaveSettings replaces a tenant's program settings.
 func (s SettingsStore) SaveSettings(ctx context.Context, t string, st tenant.Settings) error {
-	av, err := attributevalue.MarshalMap(settingsItem{key: key{PK: tenantPK(t), SK: skSettings}, Kind: kindSettings, Settings: st})
+	put, err := s.put(settingsItem{key: key{PK: tenantPK(t), SK: skSettings}, Kind: kindSettings, Settings: st})
 	if err != nil {
 		return err
 	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: av})
-	return err
+	return s.putAlone(ctx, put)
 }
 
 // withSettings reads the item at k into out and the tenant's settings in

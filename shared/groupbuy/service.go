@@ -56,6 +56,9 @@ func (s *Service) SaveDeal(ctx context.Context, tenant, dealID string, spec Deal
 		}
 		d.Version = prevVersion + 1
 		caps := AllotSeats(d.Stock, taken[:d.Shards])
+		if err := idempotency.Prepare(ctx, d); err != nil {
+			return Deal{}, apierr.E(op, err)
+		}
 		ok, err := s.Store.SaveDeal(ctx, d, prevVersion, caps, taken[:d.Shards])
 		switch {
 		case err != nil:

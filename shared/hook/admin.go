@@ -6,6 +6,7 @@ import (
 
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/coupon"
+	"github.com/laoyou/laoyou/shared/idempotency"
 )
 
 // RuleStore keeps rules and lists dead letters for the admin routes.
@@ -77,11 +78,15 @@ func (a *Rules) Save(ctx context.Context, r Rule, allowLoopback bool) (RuleView,
 		}
 	}
 	r.UpdatedAt = a.Now().UTC()
+	saved := r.view()
+	if err := idempotency.Prepare(ctx, saved); err != nil {
+		return RuleView{}, apierr.E(op, err)
+	}
 	if err := a.Store.SaveRule(ctx, r); err != nil {
 		return RuleView{}, apierr.E(op, err)
 	}
 	a.Cache.Forget(r.Tenant)
-	return r.view(), nil
+	return saved, nil
 }
 
 // List is the tenant's rules, secrets masked.

@@ -73,8 +73,8 @@ type Route struct {
 	// record (its handler answers through Answering, its domain calls
 	// idempotency.Prepare before its commit): a keyed request costs no extra
 	// call. Other routes are guarded by a claim before and a completion
-	// after the work (two more writes): so far the admin PUTs, the refund,
-	// sign-in and phone routes.
+	// after the work (two more writes): no route of ours any more; it is
+	// kept for a write that cannot carry the record in its own write.
 	KeyInWrite bool
 }
 

@@ -285,3 +285,42 @@ func Again(ctx context.Context, store Recorder, result any) error {
 	}
 	return store.RecordAnswer(ctx)
 }
+
+// AnswerReader reads a request's stored answer: the store's half of Spent.
+type AnswerReader interface {
+	// StoredAnswer reads the record stored under the request's key,
+	// strongly consistent: a *Replay of it, nil if there is none.
+	StoredAnswer(ctx context.Context) error
+}
+
+// spentWait bounds how long Spent waits for the record of an earlier
+// attempt still writing it: a sign-in's write follows WeChat's answer by
+// milliseconds.
+const spentWait = 2 * time.Second
+
+// Spent is for a keyed request refused because a one-time thing it carries
+// (a WeChat code) is used up, perhaps by this request's own earlier attempt
+// whose reply was lost, or by a repeat of it still running: the key's
+// record, if it appears, comes back as a *Replay, so the repeat answers
+// what the first attempt did; else refusal. The record is read only on
+// this path, again with backoff for at most spentWait while it is absent.
+// It does nothing for a request without a pending record.
+func Spent(ctx context.Context, store AnswerReader, refusal error) error {
+	if PendingOf(ctx) == nil {
+		return refusal
+	}
+	deadline := time.Now().Add(spentWait)
+	for pause := 10 * time.Millisecond; ; pause *= 2 {
+		if err := store.StoredAnswer(ctx); err != nil {
+			return err
+		}
+		if time.Now().Add(pause).After(deadline) {
+			return refusal
+		}
+		select {
+		case <-ctx.Done():
+			return refusal
+		case <-time.After(pause):
+		}
+	}
+}

@@ -172,6 +172,7 @@ type Refund struct {
 
 // VisitStore keeps visits and what they did. Every write is one call.
 type VisitStore interface {
+	idempotency.Recorder
 	// VisitorOf reads the user's binding and role record in one strongly
 	// consistent call.
 	VisitorOf(ctx context.Context, tenant, userID string) (Visitor, error)
@@ -332,7 +333,13 @@ func (s *Service) Refund(ctx context.Context, caller auth.Caller, visitID string
 			return RefundResult{}, apierr.E(op, apierr.VisitNotFound, "no such visit")
 		}
 		if v.Refunded {
-			return RefundResult{VisitID: visitID, Reversed: v.Reversed}, nil
+			// Refunded already, perhaps by this request's own write whose
+			// reply was lost: a keyed retry replays what it answered.
+			done := RefundResult{VisitID: visitID, Reversed: v.Reversed}
+			if err := idempotency.Again(ctx, s.Store, done); err != nil {
+				return RefundResult{}, apierr.E(op, err)
+			}
+			return done, nil
 		}
 		r := Refund{Visit: *v, At: s.Now().UTC().Truncate(time.Millisecond), Reverse: v.Qualified && !v.Released}
 		if r.Reverse {
@@ -345,12 +352,16 @@ func (s *Service) Refund(ctx context.Context, caller auth.Caller, visitID string
 			e := event.New(event.ReferralReversed, v.Tenant, r.At, data)
 			r.Event = &e
 		}
+		refunded := RefundResult{VisitID: visitID, Reversed: len(v.Held)}
+		if err := idempotency.Prepare(ctx, refunded); err != nil {
+			return RefundResult{}, apierr.E(op, err)
+		}
 		changed, err := s.Store.Refund(ctx, r)
 		if err != nil {
 			return RefundResult{}, apierr.E(op, err)
 		}
 		if !changed {
-			return RefundResult{VisitID: visitID, Reversed: len(v.Held)}, nil
+			return refunded, nil
 		}
 	}
 	return RefundResult{}, apierr.E(op, apierr.Unavailable, "the visit's rewards changed meanwhile, try again")

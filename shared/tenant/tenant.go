@@ -13,6 +13,7 @@ import (
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/cache"
+	"github.com/laoyou/laoyou/shared/idempotency"
 )
 
 // Offer is what a newcomer is promised on a referral landing page.
@@ -315,13 +316,17 @@ func (a *Admin) Save(ctx context.Context, tenant string, s Settings) (Settings, 
 			return Settings{}, apierr.Errorf(op, apierr.TemplateNotFound, "field %q names no coupon template of this clinic", s.fieldNaming(missing[0]))
 		}
 	}
+	saved := s.WithDefaults()
+	if err := idempotency.Prepare(ctx, saved); err != nil {
+		return Settings{}, apierr.E(op, err)
+	}
 	if err := a.Store.SaveSettings(ctx, tenant, s); err != nil {
 		return Settings{}, apierr.E(op, err)
 	}
 	if a.Cache != nil {
 		a.Cache.Put(tenant, s)
 	}
-	return s.WithDefaults(), nil
+	return saved, nil
 }
 
 // fieldNaming is the first field that names template id.

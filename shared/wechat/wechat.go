@@ -132,6 +132,11 @@ func CodeOf(err error) int {
 // help until they do.
 func IsNotGranted(err error) bool { return CodeOf(err) == codeNotGranted }
 
+// IsCodeUsed reports whether WeChat refused a one-time code (wx.login's,
+// a phone button's) as used already (40163), perhaps by an earlier attempt
+// of the same request.
+func IsCodeUsed(err error) bool { return CodeOf(err) == codeCodeUsed }
+
 // tokenInvalid reports whether WeChat refused the access token.
 func tokenInvalid(code int) bool {
 	return code == codeInvalidToken || code == codeBadToken || code == codeTokenExpired

@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	svc := &account.Service{Store: dynamo.AccountStore{Store: dynamo.NewStore(db, cfg.Table)}, Now: time.Now}
-	if err := svc.Grant(ctx, *tenant, *user, auth.Role(*role)); err != nil {
+	if _, err := svc.Grant(ctx, *tenant, *user, auth.Role(*role)); err != nil {
 		return err
 	}
 	fmt.Printf("granted %s to %s in %s (table %s)\n", *role, *user, *tenant, cfg.Table)
