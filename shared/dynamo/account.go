@@ -150,23 +150,23 @@ func (s AccountStore) SavePhone(ctx context.Context, t, userID string, p account
 		Set(expression.Name("phoneMasked"), expression.Value(p.Masked)).
 		Set(expression.Name("phoneBoundAt"), expression.Value(at)).
 		Set(expression.Name("kind"), expression.Value(kindProfile))
-	items := []types.TransactWriteItem{s.update(key{PK: userPK(t, userID), SK: skProfile}, profile, nil), s.notErased(t, userID)}
+	onProfile := s.update(key{PK: userPK(t, userID), SK: skProfile}, profile, nil)
+	save := tx{parts: []part{{"profile", onProfile}, {"notErased", s.notErased(t, userID)}}}
 	if hasCode && code.ErasedAt == nil {
 		onCode := expression.Set(expression.Name("phoneHash"), expression.Value(p.Hash))
 		stillTheirs := expression.Name("userId").Equal(expression.Value(userID))
-		items = append(items,
-			s.update(key{PK: userPK(t, userID), SK: skCode}, onCode, &stillTheirs),
-			s.update(key{PK: codePK(code.Code), SK: skSelf}, onCode, &stillTheirs))
+		save.add("code", s.update(key{PK: userPK(t, userID), SK: skCode}, onCode, &stillTheirs))
+		save.add("code", s.update(key{PK: codePK(code.Code), SK: skSelf}, onCode, &stillTheirs))
 	}
-	reasons, err := s.transact(ctx, items)
-	if err != nil || reasons == nil {
+	cancelled, err := s.transactParts(ctx, save)
+	if err != nil || cancelled == nil {
 		return err
 	}
-	if reasons[1].ConditionFailed() {
+	if cancelled.by("notErased").ConditionFailed() {
 		return mydata.ErrErased
 	}
 	// The code went away meanwhile (an erasure): the profile alone.
-	return s.updateAlone(ctx, items[0])
+	return s.updateAlone(ctx, onProfile)
 }
 
 // PhoneHashOf reads the hash of the user's bound phone; "" if none.
