@@ -158,7 +158,7 @@ func (s AccountStore) SavePhone(ctx context.Context, t, userID string, p account
 		save.add("code", s.update(key{PK: userPK(t, userID), SK: skCode}, onCode, &stillTheirs))
 		save.add("code", s.update(key{PK: codePK(code.Code), SK: skSelf}, onCode, &stillTheirs))
 	}
-	cancelled, err := s.transactParts(ctx, save)
+	cancelled, err := s.transact(ctx, save)
 	if err != nil || cancelled == nil {
 		return err
 	}

@@ -86,7 +86,7 @@ func (s GroupStore) SettleRoom(ctx context.Context, st groupbuy.Settlement) (*gr
 		return nil, err
 	}
 	t.add("event", ev)
-	cancelled, err := s.transactParts(ctx, t)
+	cancelled, err := s.transact(ctx, t)
 	if err != nil || cancelled == nil {
 		return nil, err
 	}

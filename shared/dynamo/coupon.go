@@ -298,7 +298,7 @@ func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *
 				expression.Add(expression.Name("left"), expression.Value(add)), &exists))
 		}
 	}
-	cancelled, err := s.transactParts(ctx, save)
+	cancelled, err := s.transact(ctx, save)
 	return cancelled == nil && err == nil, err // a failed condition: another save came first
 }
 
@@ -349,7 +349,7 @@ func (s CouponStore) Issue(ctx context.Context, in coupon.Issue) (*coupon.IssueC
 	t.add("event", ev)
 	t.add("notErased", s.notErased(c.Tenant, c.UserID))
 
-	cancelled, err := s.transactParts(ctx, t)
+	cancelled, err := s.transact(ctx, t)
 	if err != nil || cancelled == nil {
 		return nil, err
 	}
@@ -413,7 +413,7 @@ func (s CouponStore) Redeem(ctx context.Context, code, tenant, by, req string, a
 	if err != nil {
 		return nil, err
 	}
-	cancelled, err := s.transactParts(ctx, tx{parts: []part{{"coupon", s.update(couponKey(code), upd, &cond)}, {"event", ev}}})
+	cancelled, err := s.transact(ctx, tx{parts: []part{{"coupon", s.update(couponKey(code), upd, &cond)}, {"event", ev}}})
 	if err != nil || cancelled == nil {
 		return nil, err
 	}

@@ -117,7 +117,7 @@ func (s ErasureStore) MarkErased(ctx context.Context, tenant, userID string, at 
 			expression.Set(expression.Name("gen"), expression.Value(next)).
 				Set(expression.Name("kind"), expression.Value(kindIdentity)), &behind))
 	}
-	cancelled, err := s.transactParts(ctx, t)
+	cancelled, err := s.transact(ctx, t)
 	switch {
 	case err != nil:
 		return time.Time{}, err
@@ -133,7 +133,7 @@ func (s ErasureStore) MarkErased(ctx context.Context, tenant, userID string, at 
 	// The identity moved past this user already (an erasure of it that
 	// failed half-way cannot leave that: it is one transaction); write the
 	// rest without it.
-	cancelled, err = s.transactParts(ctx, rest)
+	cancelled, err = s.transact(ctx, rest)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -463,7 +463,7 @@ func (s *Store) voidUnused(ctx context.Context, c couponItem, at time.Time) erro
 		t.add("stock", s.update(shardKey(c.Tenant, c.TemplateID, *shard),
 			expression.Add(expression.Name("left"), expression.Value(1)), nil))
 	}
-	cancelled, err := s.transactParts(ctx, t)
+	cancelled, err := s.transact(ctx, t)
 	if err != nil || cancelled == nil {
 		return err
 	}

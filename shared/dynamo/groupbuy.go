@@ -251,7 +251,7 @@ func (s GroupStore) SaveDeal(ctx context.Context, d groupbuy.Deal, prevVersion i
 			Or(expression.Name("taken").LessThanEqual(expression.Value(bound)))
 		save.add("seats", s.update(key{PK: seatPK(d.Tenant, d.DealID, n), SK: skSelf}, shard, &unmoved))
 	}
-	cancelled, err := s.transactParts(ctx, save)
+	cancelled, err := s.transact(ctx, save)
 	return cancelled == nil && err == nil, err
 }
 
@@ -445,7 +445,7 @@ func (s GroupStore) OpenRoom(ctx context.Context, o groupbuy.OpenRoom) (*groupbu
 	if err != nil {
 		return nil, err
 	}
-	cancelled, err := s.transactParts(ctx, tx{parts: []part{
+	cancelled, err := s.transact(ctx, tx{parts: []part{
 		{"room", room}, {"member", member}, {"seat", s.takeSeat(r, leader.Shard)}, {"use", use}, {"event", ev},
 		{"notErased", s.notErased(r.Tenant, leader.UserID)},
 	}})
@@ -518,7 +518,7 @@ func (s GroupStore) JoinRoom(ctx context.Context, j groupbuy.JoinRoom) (*groupbu
 		}
 		t.add("event", ev)
 	}
-	cancelled, err := s.transactParts(ctx, t)
+	cancelled, err := s.transact(ctx, t)
 	switch {
 	case err != nil || cancelled == nil:
 		return nil, err

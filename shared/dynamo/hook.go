@@ -249,7 +249,7 @@ func (s HookStore) DeadLetter(ctx context.Context, dl hook.DeadLetter, effect st
 	if err != nil {
 		return err
 	}
-	_, err = s.transactParts(ctx, tx{parts: []part{{"effect", fx}, {"deadLetter", put}}})
+	_, err = s.transact(ctx, tx{parts: []part{{"effect", fx}, {"deadLetter", put}}})
 	return err // a failed condition means the effect was settled already
 }
 

@@ -88,7 +88,7 @@ func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral
 	if err != nil {
 		return nil, err
 	}
-	cancelled, err := s.transactParts(ctx, tx{parts: []part{
+	cancelled, err := s.transact(ctx, tx{parts: []part{
 		{"mine", minePut}, {"code", global}, {"notErased", s.notErased(c.Tenant, c.UserID)},
 	}})
 	switch {
@@ -196,7 +196,7 @@ func (s ReferralStore) Bind(ctx context.Context, b referral.Binding, e event.Eve
 	if err != nil {
 		return nil, err
 	}
-	cancelled, err := s.transactParts(ctx, tx{parts: []part{
+	cancelled, err := s.transact(ctx, tx{parts: []part{
 		{"binding", binding}, {"newcomer", newcomer}, {"noLoop", noLoop}, {"friend", friend}, {"event", ev},
 		{"notErased:referee", s.notErased(b.Tenant, b.RefereeID)}, {"notErased:referrer", s.notErased(b.Tenant, b.ReferrerID)},
 	}})

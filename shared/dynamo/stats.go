@@ -74,7 +74,7 @@ func (s StatsStore) AddStats(ctx context.Context, tenant string, counted []hook.
 		if err != nil {
 			return err
 		}
-		cancelled, err := s.transactParts(ctx, t)
+		cancelled, err := s.transact(ctx, t)
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"hash/fnv"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -314,26 +313,12 @@ func (c *cancellation) by(name string) failed {
 // The request's prepared idempotency record, if any, is written with t
 // (see withKeyRecord); a failure on it comes back as the error
 // *idempotency.Replay, whatever else failed.
-func (s *Store) transactParts(ctx context.Context, t tx) (*cancellation, error) {
+func (s *Store) transact(ctx context.Context, t tx) (*cancellation, error) {
 	t, own, err := s.withKeyRecord(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	return s.transactItems(ctx, t, own)
-}
-
-// transact is transactParts for a transaction whose reasons are read by
-// position: items[i] is reasons[i].
-func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) ([]failed, error) {
-	var t tx
-	for i, item := range items {
-		t.add(strconv.Itoa(i), item)
-	}
-	c, err := s.transactParts(ctx, t)
-	if c == nil {
-		return nil, err
-	}
-	return c.reasons[:len(items)], nil
 }
 
 // transactItems is transact once the key record, own, is among t's parts

@@ -189,7 +189,7 @@ func (s ReferralStore) RecordVisit(ctx context.Context, v referral.RecordedVisit
 		}
 		t.add("event", ev)
 	}
-	cancelled, err := s.transactParts(ctx, t)
+	cancelled, err := s.transact(ctx, t)
 	if err != nil || cancelled == nil {
 		return nil, err
 	}
@@ -285,7 +285,7 @@ func (s ReferralStore) Refund(ctx context.Context, r referral.Refund) (changed b
 			t.add("event", ev)
 		}
 	}
-	cancelled, err := s.transactParts(ctx, t)
+	cancelled, err := s.transact(ctx, t)
 	if err != nil {
 		return false, err
 	}
@@ -381,7 +381,7 @@ func (s ReferralStore) ReleaseReward(ctx context.Context, h referral.HeldReward,
 			Remove(expression.Name("expShard")).
 			Remove(expression.Name("expAt")), &pending)
 	if h.VisitID == "" {
-		cancelled, err := s.transactParts(ctx, tx{parts: []part{{"coupon", release}}})
+		cancelled, err := s.transact(ctx, tx{parts: []part{{"coupon", release}}})
 		return err == nil && cancelled == nil, err
 	}
 	offVisit := expression.Delete(expression.Name("held"), expression.Value(types.AttributeValueMemberSS{Value: []string{h.CouponCode}})).
@@ -393,7 +393,7 @@ func (s ReferralStore) ReleaseReward(ctx context.Context, h referral.HeldReward,
 	if err != nil {
 		return false, err
 	}
-	cancelled, err := s.transactParts(ctx, tx{parts: []part{
+	cancelled, err := s.transact(ctx, tx{parts: []part{
 		{"coupon", release},
 		{"visit", s.update(visitKey(h.Tenant, h.VisitID), offVisit, &firstRelease)},
 		{"binding", s.update(bindingKey(h.Tenant, h.RefereeID),
@@ -412,7 +412,7 @@ func (s ReferralStore) ReleaseReward(ctx context.Context, h referral.HeldReward,
 		return false, nil // released by another run, or voided by a refund
 	}
 	visitExists := expression.AttributeExists(expression.Name("pk"))
-	cancelled, err = s.transactParts(ctx, tx{parts: []part{
+	cancelled, err = s.transact(ctx, tx{parts: []part{
 		{"coupon", release}, {"visit", s.update(visitKey(h.Tenant, h.VisitID), offVisit, &visitExists)},
 	}})
 	switch {
@@ -424,6 +424,6 @@ func (s ReferralStore) ReleaseReward(ctx context.Context, h referral.HeldReward,
 		return false, nil
 	}
 	// No such visit (written by hand): the coupon alone.
-	cancelled, err = s.transactParts(ctx, tx{parts: []part{{"coupon", release}}})
+	cancelled, err = s.transact(ctx, tx{parts: []part{{"coupon", release}}})
 	return err == nil && cancelled == nil, err
 }
