@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/laoyou/laoyou/shared/account"
 	"github.com/laoyou/laoyou/shared/auth"
@@ -166,34 +165,35 @@ func (s AccountStore) SavePhone(ctx context.Context, t, userID string, p account
 		Set(expression.Name("phoneMasked"), expression.Value(p.Masked)).
 		Set(expression.Name("phoneBoundAt"), expression.Value(at)).
 		Set(expression.Name("kind"), expression.Value(kindProfile))
-	items := []types.TransactWriteItem{s.update(key{PK: userPK(t, userID), SK: skProfile}, profile, nil), s.notErased(t, userID)}
+	onProfile := s.update(key{PK: userPK(t, userID), SK: skProfile}, profile, nil)
+	save := tx{parts: []part{{"profile", onProfile}, {"notErased", s.notErased(t, userID)}}}
 	if hasCode && code.ErasedAt == nil {
 		onCode := expression.Set(expression.Name("phoneHash"), expression.Value(p.Hash))
 		stillTheirs := expression.Name("userId").Equal(expression.Value(userID))
-		items = append(items,
-			s.update(key{PK: userPK(t, userID), SK: skCode}, onCode, &stillTheirs),
-			s.update(key{PK: codePK(code.Code), SK: skSelf}, onCode, &stillTheirs))
+		save.add("code", s.update(key{PK: userPK(t, userID), SK: skCode}, onCode, &stillTheirs))
+		save.add("code", s.update(key{PK: codePK(code.Code), SK: skSelf}, onCode, &stillTheirs))
 	}
-	items, own, err := s.withKeyRecord(ctx, items)
+	save, own, err := s.withKeyRecord(ctx, save)
 	if err != nil {
 		return err
 	}
-	reasons, err := s.transactItems(ctx, items, own)
-	if err != nil || reasons == nil {
+	cancelled, err := s.transactItems(ctx, save, own)
+	if err != nil || cancelled == nil {
 		return err
 	}
-	if reasons[1].ConditionFailed() {
+	if cancelled.by("notErased").ConditionFailed() {
 		return mydata.ErrErased
 	}
 	// The code went away meanwhile (an erasure): the profile alone, still
 	// only while the user is not erased, with the request's idempotency
 	// record, which was not written either.
-	alone := items[:2]
-	if own != nil {
-		alone = append(alone[:2:2], items[len(items)-1])
+	var rest tx
+	for _, p := range save.parts {
+		if p.name != "code" {
+			rest.add(p.name, p.item)
+		}
 	}
-	reasons, err = s.transactItems(ctx, alone, own)
-	if err == nil && reasons != nil {
+	if cancelled, err = s.transactItems(ctx, rest, own); err == nil && cancelled != nil {
 		return mydata.ErrErased
 	}
 	return err

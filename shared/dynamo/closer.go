@@ -70,14 +70,14 @@ func (s GroupStore) SettleRoom(ctx context.Context, st groupbuy.Settlement) (*gr
 		Set(expression.Name("settledAt"), expression.Value(st.Now.UTC())).
 		Remove(expression.Name("expShard")).
 		Remove(expression.Name("expAt"))
-	items := []types.TransactWriteItem{s.update(key{PK: roomPK(r.GroupID), SK: skSelf}, upd, &cond)}
+	t := tx{parts: []part{{"room", s.update(key{PK: roomPK(r.GroupID), SK: skSelf}, upd, &cond)}}}
 	if st.Outcome == groupbuy.Failed {
 		for shard, seats := range r.SeatsByShard() {
-			items = append(items, s.update(key{PK: seatPK(r.Tenant, r.DealID, shard), SK: skSelf},
+			t.add("seats", s.update(key{PK: seatPK(r.Tenant, r.DealID, shard), SK: skSelf},
 				expression.Add(expression.Name("taken"), expression.Value(-seats)), nil))
 		}
 		for _, m := range r.Members {
-			items = append(items, s.update(dealUseKey(r.Tenant, m.UserID, r.DealID),
+			t.add("use", s.update(dealUseKey(r.Tenant, m.UserID, r.DealID),
 				expression.Add(expression.Name("count"), expression.Value(-1)), nil))
 		}
 	}
@@ -85,13 +85,14 @@ func (s GroupStore) SettleRoom(ctx context.Context, st groupbuy.Settlement) (*gr
 	if err != nil {
 		return nil, err
 	}
-	items = append(items, ev)
-	reasons, err := s.transact(ctx, items)
-	if err != nil || reasons == nil {
+	t.add("event", ev)
+	cancelled, err := s.transact(ctx, t)
+	if err != nil || cancelled == nil {
 		return nil, err
 	}
-	if !reasons[0].ConditionFailed() || len(reasons[0].Item) == 0 {
+	held := cancelled.by("room")
+	if !held.ConditionFailed() || len(held.Item) == 0 {
 		return &groupbuy.Room{}, nil // nothing left to settle
 	}
-	return roomFrom(reasons[0].Item)
+	return roomFrom(held.Item)
 }

@@ -279,7 +279,7 @@ func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *
 	if prev != nil {
 		cond = expression.Name("stock").Equal(expression.Value(prev.Stock))
 	}
-	items := []types.TransactWriteItem{s.update(templateKey(t.Tenant, t.ID), upd, &cond)}
+	save := tx{parts: []part{{"template", s.update(templateKey(t.Tenant, t.ID), upd, &cond)}}}
 	if prev == nil {
 		for n, left := range coupon.SplitStock(t.Stock, t.Shards) {
 			put, err := s.putIf(shardItem{
@@ -288,18 +288,18 @@ func (s CouponStore) SaveTemplate(ctx context.Context, t coupon.Template, prev *
 			if err != nil {
 				return false, err
 			}
-			items = append(items, put)
+			save.add("stock", put)
 		}
 	}
 	for n, add := range adds {
 		if add > 0 {
 			exists := expression.AttributeExists(expression.Name("pk"))
-			items = append(items, s.update(shardKey(t.Tenant, t.ID, n),
+			save.add("stock", s.update(shardKey(t.Tenant, t.ID, n),
 				expression.Add(expression.Name("left"), expression.Value(add)), &exists))
 		}
 	}
-	reasons, err := s.transact(ctx, items)
-	return reasons == nil && err == nil, err // a failed condition: another save came first
+	cancelled, err := s.transact(ctx, save)
+	return cancelled == nil && err == nil, err // a failed condition: another save came first
 }
 
 // Issue writes the coupon, takes a unit from its stock shard, counts the
@@ -318,59 +318,53 @@ func (s CouponStore) Issue(ctx context.Context, in coupon.Issue) (*coupon.IssueC
 	if err != nil {
 		return nil, err
 	}
-	items := []types.TransactWriteItem{put}
-	shardAt, limitAt, effectAt := -1, -1, -1
+	t := tx{parts: []part{{"coupon", put}}}
 	if in.Shard >= 0 {
 		hasUnit := expression.Name("left").GreaterThanEqual(expression.Value(1))
-		shardAt = len(items)
-		items = append(items, s.update(shardKey(c.Tenant, c.TemplateID, in.Shard),
+		t.add("stock", s.update(shardKey(c.Tenant, c.TemplateID, in.Shard),
 			expression.Set(expression.Name("left"), expression.Name("left").Minus(expression.Value(1))), &hasUnit))
 	}
 	if in.PerUserLimit > 0 {
 		underLimit := expression.AttributeNotExists(expression.Name("n")).
 			Or(expression.Name("n").LessThan(expression.Value(in.PerUserLimit)))
-		limitAt = len(items)
-		items = append(items, s.update(claimsKey(c.Tenant, c.UserID, c.TemplateID),
+		t.add("limit", s.update(claimsKey(c.Tenant, c.UserID, c.TemplateID),
 			expression.Add(expression.Name("n"), expression.Value(1)).
 				Set(expression.Name("kind"), expression.Value(kindClaims)).
 				Set(expression.Name("tenant"), expression.Value(c.Tenant)), &underLimit))
 	}
-	visitAt := -1
 	if h := c.Hold; h != nil && h.VisitID != "" {
-		visitAt = len(items)
-		items = append(items, s.holdOnVisit(c.Tenant, h.VisitID, c.Code, c.TemplateID, in.Shard))
+		t.add("visit", s.holdOnVisit(c.Tenant, h.VisitID, c.Code, c.TemplateID, in.Shard))
 	}
 	if in.Effect != "" {
 		fx, err := s.effectOf(c.Tenant, in.Effect, c.Code)
 		if err != nil {
 			return nil, err
 		}
-		effectAt = len(items)
-		items = append(items, fx)
+		t.add("effect", fx)
 	}
 	ev, err := s.eventPut(in.Event)
 	if err != nil {
 		return nil, err
 	}
-	erasedAt := len(items) + 1
-	items = append(items, ev, s.notErased(c.Tenant, c.UserID))
+	t.add("event", ev)
+	t.add("notErased", s.notErased(c.Tenant, c.UserID))
 
-	reasons, err := s.transact(ctx, items)
-	if err != nil || reasons == nil {
+	cancelled, err := s.transact(ctx, t)
+	if err != nil || cancelled == nil {
 		return nil, err
 	}
-	failedAt := func(i int) bool { return i >= 0 && reasons[i].ConditionFailed() }
+	failedAt := func(name string) bool { return cancelled.by(name).ConditionFailed() }
 	conflict := &coupon.IssueConflict{
-		CodeTaken:    failedAt(0),
-		OutOfStock:   failedAt(shardAt),
-		LimitReached: failedAt(limitAt),
-		Done:         failedAt(effectAt),
-		Withdrawn:    failedAt(visitAt),
-		Erased:       failedAt(erasedAt),
+		CodeTaken:    failedAt("coupon"),
+		OutOfStock:   failedAt("stock"),
+		LimitReached: failedAt("limit"),
+		Done:         failedAt("effect"),
+		Withdrawn:    failedAt("visit"),
+		Erased:       failedAt("notErased"),
 	}
-	if conflict.Done && len(reasons[effectAt].Item) > 0 {
+	if done := cancelled.by("effect"); conflict.Done && len(done.Item) > 0 {
 		var fx effectItem
-		if err := attributevalue.UnmarshalMap(reasons[effectAt].Item, &fx); err != nil {
+		if err := attributevalue.UnmarshalMap(done.Item, &fx); err != nil {
 			return nil, err
 		}
 		conflict.DoneCoupon = fx.CouponCode
@@ -419,17 +413,18 @@ func (s CouponStore) Redeem(ctx context.Context, code, tenant, by, req string, a
 	if err != nil {
 		return nil, err
 	}
-	reasons, err := s.transact(ctx, []types.TransactWriteItem{s.update(couponKey(code), upd, &cond), ev})
-	if err != nil || reasons == nil {
+	cancelled, err := s.transact(ctx, tx{parts: []part{{"coupon", s.update(couponKey(code), upd, &cond)}, {"event", ev}}})
+	if err != nil || cancelled == nil {
 		return nil, err
 	}
-	if !reasons[0].ConditionFailed() {
+	held := cancelled.by("coupon")
+	if !held.ConditionFailed() {
 		return nil, errors.New("dynamo: redemption cancelled without a failed condition on the coupon")
 	}
 	conflict := &coupon.RedeemConflict{}
-	if len(reasons[0].Item) > 0 {
+	if len(held.Item) > 0 {
 		var it couponItem
-		if err := attributevalue.UnmarshalMap(reasons[0].Item, &it); err != nil {
+		if err := attributevalue.UnmarshalMap(held.Item, &it); err != nil {
 			return nil, err
 		}
 		conflict.Current = it.coupon()

@@ -101,10 +101,11 @@ func (s ErasureStore) MarkErased(ctx context.Context, tenant, userID string, at 
 	if err != nil {
 		return time.Time{}, err
 	}
-	items := []types.TransactWriteItem{marker, ev, s.update(key{PK: userPK(tenant, userID), SK: skOpenID},
+	rest := tx{parts: []part{{"marker", marker}, {"event", ev}, {"openid", s.update(key{PK: userPK(tenant, userID), SK: skOpenID},
 		expression.Remove(expression.Name("openid")).
 			Set(expression.Name("kind"), expression.Value(kindOpenID)).
-			Set(expression.Name("erasedAt"), expression.Value(at)), nil)}
+			Set(expression.Name("erasedAt"), expression.Value(at)), nil)}}}
+	t := rest
 	identity := wx.Identity
 	if identity == "" && wx.OpenID != "" {
 		identity = userID // signed in before generations were kept: generation 0
@@ -112,19 +113,19 @@ func (s ErasureStore) MarkErased(ctx context.Context, tenant, userID string, at 
 	if identity != "" {
 		next := wx.Gen + 1
 		behind := expression.AttributeNotExists(expression.Name("gen")).Or(expression.Name("gen").LessThan(expression.Value(next)))
-		items = append(items, s.update(identityKey(tenant, identity),
+		t = rest.with("identity", s.update(identityKey(tenant, identity),
 			expression.Set(expression.Name("gen"), expression.Value(next)).
 				Set(expression.Name("kind"), expression.Value(kindIdentity)), &behind))
 	}
-	reasons, err := s.transact(ctx, items)
+	cancelled, err := s.transact(ctx, t)
 	switch {
 	case err != nil:
 		return time.Time{}, err
-	case reasons == nil:
+	case cancelled == nil:
 		return at, nil
-	case reasons[0].ConditionFailed():
+	case cancelled.by("marker").ConditionFailed():
 		var it erasedItem
-		if err := attributevalue.UnmarshalMap(reasons[0].Item, &it); err != nil {
+		if err := attributevalue.UnmarshalMap(cancelled.by("marker").Item, &it); err != nil {
 			return time.Time{}, err
 		}
 		return it.ErasedAt, nil
@@ -132,11 +133,11 @@ func (s ErasureStore) MarkErased(ctx context.Context, tenant, userID string, at 
 	// The identity moved past this user already (an erasure of it that
 	// failed half-way cannot leave that: it is one transaction); write the
 	// rest without it.
-	reasons, err = s.transact(ctx, items[:3])
+	cancelled, err = s.transact(ctx, rest)
 	if err != nil {
 		return time.Time{}, err
 	}
-	if reasons != nil {
+	if cancelled != nil {
 		return s.MarkErased(ctx, tenant, userID, at, e)
 	}
 	return at, nil
@@ -431,11 +432,11 @@ func (s *Store) voidUnused(ctx context.Context, c couponItem, at time.Time) erro
 		return nil
 	}
 	asRead := expression.Name("status").Equal(expression.Value(c.Status))
-	items := []types.TransactWriteItem{s.update(couponKey(c.Code),
+	t := tx{parts: []part{{"coupon", s.update(couponKey(c.Code),
 		expression.Set(expression.Name("status"), expression.Value(string(coupon.Void))).
 			Set(expression.Name("voidedAt"), expression.Value(at)).
 			Remove(expression.Name("expShard")).
-			Remove(expression.Name("expAt")), &asRead)}
+			Remove(expression.Name("expAt")), &asRead)}}}
 	shard := c.StockShard
 	if c.Status == string(coupon.Pending) && c.VisitID != "" {
 		var v visitItem
@@ -455,15 +456,15 @@ func (s *Store) voidUnused(ctx context.Context, c couponItem, at time.Time) erro
 			}
 		}
 		if found {
-			items = append(items, s.update(visitKey(c.Tenant, c.VisitID), upd, nil))
+			t.add("visit", s.update(visitKey(c.Tenant, c.VisitID), upd, nil))
 		}
 	}
 	if shard != nil {
-		items = append(items, s.update(shardKey(c.Tenant, c.TemplateID, *shard),
+		t.add("stock", s.update(shardKey(c.Tenant, c.TemplateID, *shard),
 			expression.Add(expression.Name("left"), expression.Value(1)), nil))
 	}
-	reasons, err := s.transact(ctx, items)
-	if err != nil || reasons == nil {
+	cancelled, err := s.transact(ctx, t)
+	if err != nil || cancelled == nil {
 		return err
 	}
 	// It changed meanwhile (released, redeemed): decide again on what it is.

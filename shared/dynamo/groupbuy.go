@@ -235,7 +235,7 @@ func (s GroupStore) SaveDeal(ctx context.Context, d groupbuy.Deal, prevVersion i
 	if prevVersion > 0 {
 		cond = expression.Name("version").Equal(expression.Value(prevVersion))
 	}
-	items := []types.TransactWriteItem{s.update(k, upd, &cond)}
+	save := tx{parts: []part{{"deal", s.update(k, upd, &cond)}}}
 	for n, c := range caps {
 		shard := expression.Set(expression.Name("kind"), expression.Value(kindSeatShard)).
 			Set(expression.Name("tenant"), expression.Value(d.Tenant)).
@@ -249,10 +249,10 @@ func (s GroupStore) SaveDeal(ctx context.Context, d groupbuy.Deal, prevVersion i
 		}
 		unmoved := expression.AttributeNotExists(expression.Name("taken")).
 			Or(expression.Name("taken").LessThanEqual(expression.Value(bound)))
-		items = append(items, s.update(key{PK: seatPK(d.Tenant, d.DealID, n), SK: skSelf}, shard, &unmoved))
+		save.add("seats", s.update(key{PK: seatPK(d.Tenant, d.DealID, n), SK: skSelf}, shard, &unmoved))
 	}
-	reasons, err := s.transact(ctx, items)
-	return reasons == nil && err == nil, err
+	cancelled, err := s.transact(ctx, save)
+	return cancelled == nil && err == nil, err
 }
 
 // RefreshSeats rolls the deal's seat shards up into its seatsTaken, which
@@ -445,21 +445,23 @@ func (s GroupStore) OpenRoom(ctx context.Context, o groupbuy.OpenRoom) (*groupbu
 	if err != nil {
 		return nil, err
 	}
-	reasons, err := s.transact(ctx, []types.TransactWriteItem{room, member, s.takeSeat(r, leader.Shard), use, ev,
-		s.notErased(r.Tenant, leader.UserID)})
+	cancelled, err := s.transact(ctx, tx{parts: []part{
+		{"room", room}, {"member", member}, {"seat", s.takeSeat(r, leader.Shard)}, {"use", use}, {"event", ev},
+		{"notErased", s.notErased(r.Tenant, leader.UserID)},
+	}})
 	switch {
-	case err != nil || reasons == nil:
+	case err != nil || cancelled == nil:
 		return nil, err
-	case reasons[5].ConditionFailed():
+	case cancelled.by("notErased").ConditionFailed():
 		return nil, mydata.ErrErased
 	}
 	c := &groupbuy.OpenConflict{
-		RoomExists: reasons[0].ConditionFailed() || reasons[1].ConditionFailed(),
-		ShardEmpty: reasons[2].ConditionFailed(),
+		RoomExists: cancelled.by("room").ConditionFailed() || cancelled.by("member").ConditionFailed(),
+		ShardEmpty: cancelled.by("seat").ConditionFailed(),
 	}
-	if reasons[3].ConditionFailed() {
+	if held := cancelled.by("use"); held.ConditionFailed() {
 		var it dealUseItem
-		if err := attributevalue.UnmarshalMap(reasons[3].Item, &it); err != nil {
+		if err := attributevalue.UnmarshalMap(held.Item, &it); err != nil {
 			return nil, err
 		}
 		c.Holding = &groupbuy.UserDeal{Count: it.Count, OpenRoom: it.OpenRoom, OpenUntil: parseSecond(it.OpenUntil)}
@@ -497,39 +499,40 @@ func (s GroupStore) JoinRoom(ctx context.Context, j groupbuy.JoinRoom) (*groupbu
 	use := s.update(dealUseKey(r.Tenant, m.UserID, r.DealID),
 		s.dealUseSet(r.Tenant, m.UserID, r.DealID).Add(expression.Name("count"), expression.Value(1)), &limit)
 
-	items := []types.TransactWriteItem{room, member, s.takeSeat(r, m.Shard), use, s.notErased(r.Tenant, m.UserID)}
-	patient := -1
+	t := tx{parts: []part{
+		{"room", room}, {"member", member}, {"seat", s.takeSeat(r, m.Shard)}, {"use", use},
+		{"notErased", s.notErased(r.Tenant, m.UserID)},
+	}}
 	if r.NewcomersOnly {
-		patient = len(items)
-		items = append(items, s.check(key{PK: userPK(r.Tenant, m.UserID), SK: skPatient}, notExists()))
+		t.add("newcomer", s.check(key{PK: userPK(r.Tenant, m.UserID), SK: skPatient}, notExists()))
 	}
 	if j.Fills {
 		// The room was the leader's open room for this deal until now.
 		free := expression.Remove(expression.Name("openRoom")).Remove(expression.Name("openUntil"))
-		items = append(items, s.update(dealUseKey(r.Tenant, r.LeaderID, r.DealID), free, nil))
+		t.add("use:leader", s.update(dealUseKey(r.Tenant, r.LeaderID, r.DealID), free, nil))
 	}
 	for _, e := range j.Events {
 		ev, err := s.eventPut(e)
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, ev)
+		t.add("event", ev)
 	}
-	reasons, err := s.transact(ctx, items)
+	cancelled, err := s.transact(ctx, t)
 	switch {
-	case err != nil || reasons == nil:
+	case err != nil || cancelled == nil:
 		return nil, err
-	case reasons[4].ConditionFailed():
+	case cancelled.by("notErased").ConditionFailed():
 		return nil, mydata.ErrErased
 	}
 	c := &groupbuy.JoinConflict{
-		AlreadyMember:   reasons[1].ConditionFailed(),
-		ShardEmpty:      reasons[2].ConditionFailed(),
-		LimitReached:    reasons[3].ConditionFailed(),
-		ExistingPatient: patient >= 0 && reasons[patient].ConditionFailed(),
+		AlreadyMember:   cancelled.by("member").ConditionFailed(),
+		ShardEmpty:      cancelled.by("seat").ConditionFailed(),
+		LimitReached:    cancelled.by("use").ConditionFailed(),
+		ExistingPatient: cancelled.by("newcomer").ConditionFailed(),
 	}
-	if reasons[0].ConditionFailed() && len(reasons[0].Item) > 0 {
-		if c.Room, err = roomFrom(reasons[0].Item); err != nil {
+	if held := cancelled.by("room"); held.ConditionFailed() && len(held.Item) > 0 {
+		if c.Room, err = roomFrom(held.Item); err != nil {
 			return nil, err
 		}
 	}

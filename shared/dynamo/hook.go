@@ -248,7 +248,7 @@ func (s HookStore) DeadLetter(ctx context.Context, dl hook.DeadLetter, effect st
 	if err != nil {
 		return err
 	}
-	_, err = s.transact(ctx, []types.TransactWriteItem{fx, put})
+	_, err = s.transact(ctx, tx{parts: []part{{"effect", fx}, {"deadLetter", put}}})
 	return err // a failed condition means the effect was settled already
 }
 

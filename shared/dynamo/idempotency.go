@@ -106,22 +106,23 @@ func keyFree(now time.Time) expression.ConditionBuilder {
 }
 
 // withKeyRecord adds the request's prepared idempotency record, if any, to
-// a write's items: every user-facing write goes through transact or
-// writeAlone, so this is the one place a key joins its route's write.
-func (s *Store) withKeyRecord(ctx context.Context, items []types.TransactWriteItem) ([]types.TransactWriteItem, *idempotency.Record, error) {
+// a write's transaction as keyPart: every user-facing write goes through
+// transact or writeAlone, so this is the one place a key joins its route's
+// write.
+func (s *Store) withKeyRecord(ctx context.Context, t tx) (tx, *idempotency.Record, error) {
 	rec, ok := idempotency.Take(ctx)
 	if !ok {
-		return items, nil, nil
+		return t, nil, nil
 	}
 	put, err := s.putIf(toIdemItem(rec), keyFree(s.Now()))
 	if err != nil {
-		return nil, nil, err
+		return tx{}, nil, err
 	}
-	return append(items[:len(items):len(items)], put), &rec, nil
+	return t.with(keyPart, put), &rec, nil
 }
 
 // keyRecordFailed reads the cancellation of a write whose key record's
-// condition failed (the last item): nil when the record held is this very
+// condition failed (its keyPart): nil when the record held is this very
 // write's (it committed, its reply was lost and the SDK sent it again: the
 // write is done), else a *idempotency.Replay of the record held. A record
 // of this request holding another answer was written by an earlier attempt
@@ -141,11 +142,11 @@ func keyRecordFailed(own *idempotency.Record, held failed) error {
 // RecordAnswer writes the request's prepared idempotency record alone (see
 // idempotency.Again).
 func (s *Store) RecordAnswer(ctx context.Context) error {
-	items, own, err := s.withKeyRecord(ctx, nil)
+	t, own, err := s.withKeyRecord(ctx, tx{})
 	if err != nil || own == nil {
 		return err
 	}
-	_, err = s.transactItems(ctx, items, own)
+	_, err = s.transactItems(ctx, t, own)
 	return err
 }
 

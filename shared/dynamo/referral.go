@@ -88,16 +88,18 @@ func (s ReferralStore) SaveCode(ctx context.Context, c referral.Code) (*referral
 	if err != nil {
 		return nil, err
 	}
-	reasons, err := s.transact(ctx, []types.TransactWriteItem{minePut, global, s.notErased(c.Tenant, c.UserID)})
+	cancelled, err := s.transact(ctx, tx{parts: []part{
+		{"mine", minePut}, {"code", global}, {"notErased", s.notErased(c.Tenant, c.UserID)},
+	}})
 	switch {
 	case err != nil:
 		return nil, err
-	case reasons == nil:
+	case cancelled == nil:
 		return nil, nil
-	case reasons[2].ConditionFailed():
+	case cancelled.by("notErased").ConditionFailed():
 		return nil, mydata.ErrErased
-	case reasons[0].ConditionFailed():
-		it, err := decodeAs[codeItem](reasons[0].Item)
+	case cancelled.by("mine").ConditionFailed():
+		it, err := decodeAs[codeItem](cancelled.by("mine").Item)
 		if err != nil {
 			return nil, err
 		}
@@ -194,23 +196,25 @@ func (s ReferralStore) Bind(ctx context.Context, b referral.Binding, e event.Eve
 	if err != nil {
 		return nil, err
 	}
-	reasons, err := s.transact(ctx, []types.TransactWriteItem{binding, newcomer, noLoop, friend, ev,
-		s.notErased(b.Tenant, b.RefereeID), s.notErased(b.Tenant, b.ReferrerID)})
+	cancelled, err := s.transact(ctx, tx{parts: []part{
+		{"binding", binding}, {"newcomer", newcomer}, {"noLoop", noLoop}, {"friend", friend}, {"event", ev},
+		{"notErased:referee", s.notErased(b.Tenant, b.RefereeID)}, {"notErased:referrer", s.notErased(b.Tenant, b.ReferrerID)},
+	}})
 	switch {
-	case err != nil || reasons == nil:
+	case err != nil || cancelled == nil:
 		return nil, err
-	case reasons[5].ConditionFailed():
+	case cancelled.by("notErased:referee").ConditionFailed():
 		return nil, mydata.ErrErased
-	case reasons[6].ConditionFailed():
+	case cancelled.by("notErased:referrer").ConditionFailed():
 		return nil, apierr.E(apierr.CodeNotFound, "no such referral code")
 	}
 	conflict := &referral.BindConflict{
-		ExistingPatient: reasons[1].ConditionFailed(),
-		Loop:            reasons[2].ConditionFailed(),
+		ExistingPatient: cancelled.by("newcomer").ConditionFailed(),
+		Loop:            cancelled.by("noLoop").ConditionFailed(),
 	}
-	if reasons[0].ConditionFailed() {
+	if held := cancelled.by("binding"); held.ConditionFailed() {
 		var it bindingItem
-		if err := attributevalue.UnmarshalMap(reasons[0].Item, &it); err != nil {
+		if err := attributevalue.UnmarshalMap(held.Item, &it); err != nil {
 			return nil, err
 		}
 		conflict.Existing = it.binding()

@@ -70,22 +70,22 @@ func (s StatsStore) AddStats(ctx context.Context, tenant string, counted []hook.
 	pending := counted
 	for len(pending) > 0 {
 		chunk := pending[:min(len(pending), statsPerTxn)]
-		items, err := s.statsItems(tenant, chunk, names)
+		t, err := s.statsParts(tenant, chunk, names)
 		if err != nil {
 			return err
 		}
-		reasons, err := s.transact(ctx, items)
+		cancelled, err := s.transact(ctx, t)
 		if err != nil {
 			return err
 		}
 		rest := pending[len(chunk):]
-		if reasons == nil {
+		if cancelled == nil {
 			pending = rest
 			continue
 		}
 		var again []hook.Counted
-		for i, c := range chunk {
-			if !reasons[i].ConditionFailed() {
+		for _, c := range chunk {
+			if !cancelled.by(countedPart(c)).ConditionFailed() {
 				again = append(again, c)
 			}
 		}
@@ -97,16 +97,19 @@ func (s StatsStore) AddStats(ctx context.Context, tenant string, counted []hook.
 	return nil
 }
 
-func (s StatsStore) statsItems(tenant string, chunk []hook.Counted, names map[string]string) ([]types.TransactWriteItem, error) {
-	items := make([]types.TransactWriteItem, 0, len(chunk)+2)
+// countedPart names the effect item that counts c once.
+func countedPart(c hook.Counted) string { return "effect:" + c.EventID }
+
+func (s StatsStore) statsParts(tenant string, chunk []hook.Counted, names map[string]string) (tx, error) {
+	t := tx{parts: make([]part, 0, len(chunk)+2)}
 	totals := map[string]int64{}
 	ranking := map[string]int64{}
 	for _, c := range chunk {
 		fx, err := s.effectPut(tenant, hook.Effect(c.EventID, hook.StatsRule, "-"))
 		if err != nil {
-			return nil, err
+			return tx{}, err
 		}
-		items = append(items, fx)
+		t.add(countedPart(c), fx)
 		for name, n := range c.Counters {
 			totals[name] += n
 		}
@@ -121,7 +124,7 @@ func (s StatsStore) statsItems(tenant string, chunk []hook.Counted, names map[st
 			upd = upd.Add(expression.Name(attrName(counterAttr, name)), expression.Value(n))
 		}
 	}
-	items = append(items, s.update(statsShardKey(tenant, rand.IntN(statsShards)), upd, nil))
+	t.add("stats", s.update(statsShardKey(tenant, rand.IntN(statsShards)), upd, nil))
 	if len(ranking) > 0 {
 		upd := expression.Set(expression.Name("kind"), expression.Value(kindRanking)).
 			Set(expression.Name("tenant"), expression.Value(tenant))
@@ -131,9 +134,9 @@ func (s StatsStore) statsItems(tenant string, chunk []hook.Counted, names map[st
 				upd = upd.Set(expression.Name(attrName(rankingName, id)), expression.Value(name))
 			}
 		}
-		items = append(items, s.update(rankingKey(tenant), upd, nil))
+		t.add("ranking", s.update(rankingKey(tenant), upd, nil))
 	}
-	return items, nil
+	return t, nil
 }
 
 // ReferrerNames reads the referees' bindings with one BatchGetItem (per

@@ -186,16 +186,16 @@ func (s *Store) writeAlone(ctx context.Context, item types.TransactWriteItem) (d
 	if p := idempotency.PendingOf(ctx); p == nil {
 		return false, nil
 	}
-	items, own, err := s.withKeyRecord(ctx, []types.TransactWriteItem{item})
+	t, own, err := s.withKeyRecord(ctx, tx{}.with("item", item))
 	if err != nil || own == nil {
 		return err != nil, err
 	}
-	reasons, err := s.transactItems(ctx, items, own)
-	if err != nil || reasons == nil {
+	cancelled, err := s.transactItems(ctx, t, own)
+	if err != nil || cancelled == nil {
 		return true, err
 	}
 	return true, &types.ConditionalCheckFailedException{
-		Message: aws.String("The conditional request failed"), Item: reasons[0].Item,
+		Message: aws.String("The conditional request failed"), Item: cancelled.by("item").Item,
 	}
 }
 
@@ -233,6 +233,40 @@ func (s *Store) check(k key, cond expression.ConditionBuilder) types.TransactWri
 	}}
 }
 
+// tx is one transaction: its items, each added as a named part, so that a
+// cancellation is read by what failed rather than by where it stood.
+type tx struct{ parts []part }
+
+// part is one transaction item and the name its cancellation reason is
+// read by.
+type part struct {
+	name string
+	item types.TransactWriteItem
+}
+
+// keyPart names the request's idempotency record in a transaction (see
+// withKeyRecord).
+const keyPart = "key"
+
+// add appends item as the part name. Parts may share a name (a deal's seat
+// shards): they are read together.
+func (t *tx) add(name string, item types.TransactWriteItem) {
+	t.parts = append(t.parts, part{name: name, item: item})
+}
+
+// with is t and one more part, leaving t as it was.
+func (t tx) with(name string, item types.TransactWriteItem) tx {
+	return tx{parts: append(t.parts[:len(t.parts):len(t.parts)], part{name: name, item: item})}
+}
+
+func (t tx) items() []types.TransactWriteItem {
+	items := make([]types.TransactWriteItem, len(t.parts))
+	for i, p := range t.parts {
+		items[i] = p.item
+	}
+	return items
+}
+
 // failed is one cancelled transaction item: its reason code and, where the
 // condition failed, the item as it was.
 type failed struct {
@@ -243,37 +277,65 @@ type failed struct {
 // ConditionFailed reports whether this item's condition failed.
 func (f failed) ConditionFailed() bool { return f.Code == "ConditionalCheckFailed" }
 
-// transact runs one TransactWriteItems. If a condition failed it returns the
-// reason per item (in order) and no error; the caller decides what each
+// cancellation is why a transaction was cancelled, part by part.
+type cancellation struct {
+	parts   []part
+	reasons []failed
+}
+
+// by is the reason of the part called name; of those sharing the name, the
+// first whose condition failed. A name the transaction has no part of
+// (an optional part left out) reads as a condition that held.
+func (c *cancellation) by(name string) failed {
+	var first *failed
+	for i, p := range c.parts {
+		if p.name != name || i >= len(c.reasons) {
+			continue
+		}
+		if c.reasons[i].ConditionFailed() {
+			return c.reasons[i]
+		}
+		if first == nil {
+			first = &c.reasons[i]
+		}
+	}
+	if first == nil {
+		return failed{}
+	}
+	return *first
+}
+
+// transact runs t as one TransactWriteItems. If a condition failed it
+// returns the reasons by part and no error; the caller decides what each
 // means. Cancellations by conflicting transactions only are retried a few
 // times: the SDK does not retry them, and the transaction had no effect.
 //
-// The request's prepared idempotency record, if any, is written with items
+// The request's prepared idempotency record, if any, is written with t
 // (see withKeyRecord); a failure on it comes back as the error
 // *idempotency.Replay, whatever else failed.
-func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) ([]failed, error) {
-	items, own, err := s.withKeyRecord(ctx, items)
+func (s *Store) transact(ctx context.Context, t tx) (*cancellation, error) {
+	t, own, err := s.withKeyRecord(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	return s.transactItems(ctx, items, own)
+	return s.transactItems(ctx, t, own)
 }
 
-// transactItems is transact once the key record, own, is among items (the
-// last, if own is not nil).
-func (s *Store) transactItems(ctx context.Context, items []types.TransactWriteItem, own *idempotency.Record) ([]failed, error) {
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
+// transactItems is transact once the key record, own, is among t's parts
+// (as keyPart, if own is not nil).
+func (s *Store) transactItems(ctx context.Context, t tx, own *idempotency.Record) (*cancellation, error) {
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: t.items()}
 	for attempt := 0; ; attempt++ {
 		_, err := s.DB.TransactWriteItems(ctx, in)
 		var tce *types.TransactionCanceledException
 		if !errors.As(err, &tce) {
 			return nil, err
 		}
-		reasons := make([]failed, len(tce.CancellationReasons))
+		c := &cancellation{parts: t.parts, reasons: make([]failed, len(tce.CancellationReasons))}
 		conditionFailed := false
 		for i, r := range tce.CancellationReasons {
-			reasons[i] = failed{Code: aws.ToString(r.Code), Item: r.Item}
-			conditionFailed = conditionFailed || reasons[i].ConditionFailed()
+			c.reasons[i] = failed{Code: aws.ToString(r.Code), Item: r.Item}
+			conditionFailed = conditionFailed || c.reasons[i].ConditionFailed()
 		}
 		if conditionFailed || attempt >= 3 {
 			if !conditionFailed {
@@ -281,14 +343,10 @@ func (s *Store) transactItems(ctx context.Context, items []types.TransactWriteIt
 				// after throttling.
 				return nil, apierr.E(apierr.Unavailable, "the items are busy, try again", err)
 			}
-			if own != nil {
-				last := len(reasons) - 1
-				if reasons[last].ConditionFailed() {
-					return nil, keyRecordFailed(own, reasons[last])
-				}
-				reasons = reasons[:last]
+			if held := c.by(keyPart); own != nil && held.ConditionFailed() {
+				return nil, keyRecordFailed(own, held)
 			}
-			return reasons, nil
+			return c, nil
 		}
 		select {
 		case <-ctx.Done():

@@ -117,10 +117,10 @@ func TestTransactionConflictsOutlastingRetriesAreUnavailable(t *testing.T) {
 			s := NewStore(client, "t")
 			put, err := s.putIf(key{PK: "p", SK: "s"}, notExists())
 			require.NoError(t, err)
-			reasons, err := s.transact(context.Background(), []types.TransactWriteItem{put})
+			cancelled, err := s.transact(context.Background(), tx{parts: []part{{"item", put}}})
 			if !tt.unavailable {
 				require.NoError(t, err)
-				require.True(t, reasons[0].ConditionFailed())
+				require.True(t, cancelled.by("item").ConditionFailed())
 				require.Equal(t, 1, calls)
 				return
 			}

@@ -151,29 +151,25 @@ func (s ReferralStore) RecordVisit(ctx context.Context, v referral.RecordedVisit
 		expression.Set(expression.Name("kind"), expression.Value(kindPatient)).
 			Set(expression.Name("tenant"), expression.Value(v.Tenant)).
 			Set(expression.Name("firstVisitAt"), expression.IfNotExists(expression.Name("firstVisitAt"), expression.Value(v.At))), nil)
-	items := []types.TransactWriteItem{put, patient}
+	t := tx{parts: []part{{"visit", put}, {"patient", patient}}}
 	if v.StaffRole.IsStaff() && v.StaffID != v.UserID {
-		items = append(items, s.seenRole(v.Tenant, v.StaffID, v.StaffRole, v.At))
+		t.add("role:reporter", s.seenRole(v.Tenant, v.StaffID, v.StaffRole, v.At))
 	}
-	bindingAt, friendAt, capAt, staffReferrerAt, staffRefereeAt := -1, -1, -1, -1, -1
 	if q != nil {
 		b := q.Binding
 		stillBound := expression.Name("stage").Equal(expression.Value(string(referral.Bound))).
 			And(expression.Name("referrerId").Equal(expression.Value(b.ReferrerID)))
-		bindingAt = len(items)
-		items = append(items, s.update(bindingKey(b.Tenant, b.RefereeID),
+		t.add("binding", s.update(bindingKey(b.Tenant, b.RefereeID),
 			expression.Set(expression.Name("stage"), expression.Value(string(referral.Qualified))).
 				Set(expression.Name("visitId"), expression.Value(v.VisitID)).
 				Set(expression.Name("qualifiedAt"), expression.Value(v.At)), &stillBound))
 		friendBound := expression.Name("stage").Equal(expression.Value(string(referral.Bound)))
-		friendAt = len(items)
-		items = append(items, s.update(friendKey(b.Tenant, b.ReferrerID, b.RefereeID),
+		t.add("friend", s.update(friendKey(b.Tenant, b.ReferrerID, b.RefereeID),
 			expression.Set(expression.Name("stage"), expression.Value(string(referral.Qualified))), &friendBound))
 		if q.Cap > 0 {
 			under := expression.AttributeNotExists(expression.Name("n")).
 				Or(expression.Name("n").LessThan(expression.Value(q.Cap)))
-			capAt = len(items)
-			items = append(items, s.update(capKey(b.Tenant, b.ReferrerID, q.CapMonth),
+			t.add("cap", s.update(capKey(b.Tenant, b.ReferrerID, q.CapMonth),
 				expression.Add(expression.Name("n"), expression.Value(1)).
 					Set(expression.Name("kind"), expression.Value(kindCap)).
 					Set(expression.Name("tenant"), expression.Value(b.Tenant)).
@@ -182,36 +178,34 @@ func (s ReferralStore) RecordVisit(ctx context.Context, v referral.RecordedVisit
 		// A reporter who is the referrer is known staff: their record is
 		// written above, never checked in the same transaction.
 		if !q.StaffReferrer && b.ReferrerID != v.StaffID {
-			staffReferrerAt = len(items)
-			items = append(items, s.notStaff(b.Tenant, b.ReferrerID))
+			t.add("role:referrer", s.notStaff(b.Tenant, b.ReferrerID))
 		}
 		if !q.StaffReferee && b.RefereeID != v.StaffID {
-			staffRefereeAt = len(items)
-			items = append(items, s.notStaff(b.Tenant, b.RefereeID))
+			t.add("role:referee", s.notStaff(b.Tenant, b.RefereeID))
 		}
 		ev, err := s.eventPut(q.Event)
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, ev)
+		t.add("event", ev)
 	}
-	reasons, err := s.transact(ctx, items)
-	if err != nil || reasons == nil {
+	cancelled, err := s.transact(ctx, t)
+	if err != nil || cancelled == nil {
 		return nil, err
 	}
-	failedAt := func(i int) bool { return i >= 0 && reasons[i].ConditionFailed() }
+	failedAt := func(name string) bool { return cancelled.by(name).ConditionFailed() }
 	switch {
-	case failedAt(0):
-		existing, err := visitFrom(reasons[0].Item)
+	case failedAt("visit"):
+		existing, err := visitFrom(cancelled.by("visit").Item)
 		if err != nil {
 			return nil, err
 		}
 		return &referral.VisitConflict{Existing: existing}, nil
-	case failedAt(bindingAt) || failedAt(friendAt):
+	case failedAt("binding") || failedAt("friend"):
 		c := &referral.VisitConflict{BindingChanged: true}
-		if failedAt(bindingAt) && len(reasons[bindingAt].Item) > 0 {
+		if held := cancelled.by("binding"); held.ConditionFailed() && len(held.Item) > 0 {
 			var it bindingItem
-			if err := attributevalue.UnmarshalMap(reasons[bindingAt].Item, &it); err != nil {
+			if err := attributevalue.UnmarshalMap(held.Item, &it); err != nil {
 				return nil, err
 			}
 			if it.ReferrerID == q.Binding.ReferrerID {
@@ -219,9 +213,9 @@ func (s ReferralStore) RecordVisit(ctx context.Context, v referral.RecordedVisit
 			}
 		}
 		return c, nil
-	case failedAt(capAt) || failedAt(staffReferrerAt) || failedAt(staffRefereeAt):
+	case failedAt("cap") || failedAt("role:referrer") || failedAt("role:referee"):
 		return &referral.VisitConflict{
-			CapReached: failedAt(capAt), StaffReferrer: failedAt(staffReferrerAt), StaffReferee: failedAt(staffRefereeAt),
+			CapReached: failedAt("cap"), StaffReferrer: failedAt("role:referrer"), StaffReferee: failedAt("role:referee"),
 		}, nil
 	}
 	return nil, errors.New("dynamo: visit cancelled without a failed condition")
@@ -254,10 +248,10 @@ func (s ReferralStore) Refund(ctx context.Context, r referral.Refund) (changed b
 	asRead := expression.AttributeExists(expression.Name("pk")).
 		And(expression.AttributeNotExists(expression.Name("refundedAt"))).
 		And(expression.Name("rev").Equal(expression.Value(v.Rev)))
-	items := []types.TransactWriteItem{s.update(visitKey(v.Tenant, v.VisitID), upd, &asRead)}
+	t := tx{parts: []part{{"visit", s.update(visitKey(v.Tenant, v.VisitID), upd, &asRead)}}}
 	pending := expression.Name("status").Equal(expression.Value(string(coupon.Pending)))
 	for _, code := range v.Held {
-		items = append(items, s.update(couponKey(code),
+		t.add("coupon", s.update(couponKey(code),
 			expression.Set(expression.Name("status"), expression.Value(string(coupon.Void))).
 				Set(expression.Name("voidedAt"), expression.Value(r.At)).
 				Remove(expression.Name("expShard")).
@@ -265,23 +259,22 @@ func (s ReferralStore) Refund(ctx context.Context, r referral.Refund) (changed b
 		if u, ok := v.HeldStock[code]; ok {
 			// The voided reward's unit goes back to its template's stock, in
 			// the same transaction as the void: never twice, never lost.
-			items = append(items, s.update(shardKey(v.Tenant, u.TemplateID, u.Shard),
+			t.add("stock", s.update(shardKey(v.Tenant, u.TemplateID, u.Shard),
 				expression.Add(expression.Name("left"), expression.Value(1)), nil))
 		}
 	}
 	if r.Reverse {
 		qualified := expression.Name("stage").Equal(expression.Value(string(referral.Qualified)))
 		bindingCond := qualified.And(expression.Name("visitId").Equal(expression.Value(v.VisitID)))
-		items = append(items,
-			s.update(bindingKey(v.Tenant, v.UserID),
-				expression.Set(expression.Name("stage"), expression.Value(string(referral.Reversed))).
-					Set(expression.Name("reversedAt"), expression.Value(r.At)), &bindingCond),
-			s.update(friendKey(v.Tenant, v.ReferrerID, v.UserID),
-				expression.Set(expression.Name("stage"), expression.Value(string(referral.Reversed))), &qualified))
+		t.add("binding", s.update(bindingKey(v.Tenant, v.UserID),
+			expression.Set(expression.Name("stage"), expression.Value(string(referral.Reversed))).
+				Set(expression.Name("reversedAt"), expression.Value(r.At)), &bindingCond))
+		t.add("friend", s.update(friendKey(v.Tenant, v.ReferrerID, v.UserID),
+			expression.Set(expression.Name("stage"), expression.Value(string(referral.Reversed))), &qualified))
 		if v.CapMonth != "" && v.Rewardable {
 			// A reversed referral was not rewarded after all: the month's
 			// cap gets its unit back.
-			items = append(items, s.update(capKey(v.Tenant, v.ReferrerID, v.CapMonth),
+			t.add("cap", s.update(capKey(v.Tenant, v.ReferrerID, v.CapMonth),
 				expression.Add(expression.Name("n"), expression.Value(-1)), nil))
 		}
 		if r.Event != nil {
@@ -289,14 +282,14 @@ func (s ReferralStore) Refund(ctx context.Context, r referral.Refund) (changed b
 			if err != nil {
 				return false, err
 			}
-			items = append(items, ev)
+			t.add("event", ev)
 		}
 	}
-	reasons, err := s.transact(ctx, items)
+	cancelled, err := s.transact(ctx, t)
 	if err != nil {
 		return false, err
 	}
-	return reasons != nil, nil
+	return cancelled != nil, nil
 }
 
 // holdOnVisit is the transaction item that lists a held reward on its
@@ -388,8 +381,8 @@ func (s ReferralStore) ReleaseReward(ctx context.Context, h referral.HeldReward,
 			Remove(expression.Name("expShard")).
 			Remove(expression.Name("expAt")), &pending)
 	if h.VisitID == "" {
-		reasons, err := s.transact(ctx, []types.TransactWriteItem{release})
-		return err == nil && reasons == nil, err
+		cancelled, err := s.transact(ctx, tx{parts: []part{{"coupon", release}}})
+		return err == nil && cancelled == nil, err
 	}
 	offVisit := expression.Delete(expression.Name("held"), expression.Value(types.AttributeValueMemberSS{Value: []string{h.CouponCode}})).
 		Add(expression.Name("rev"), expression.Value(1)).
@@ -400,35 +393,37 @@ func (s ReferralStore) ReleaseReward(ctx context.Context, h referral.HeldReward,
 	if err != nil {
 		return false, err
 	}
-	reasons, err := s.transact(ctx, []types.TransactWriteItem{
-		release,
-		s.update(visitKey(h.Tenant, h.VisitID), offVisit, &firstRelease),
-		s.update(bindingKey(h.Tenant, h.RefereeID),
+	cancelled, err := s.transact(ctx, tx{parts: []part{
+		{"coupon", release},
+		{"visit", s.update(visitKey(h.Tenant, h.VisitID), offVisit, &firstRelease)},
+		{"binding", s.update(bindingKey(h.Tenant, h.RefereeID),
 			expression.Set(expression.Name("stage"), expression.Value(string(referral.Rewarded))).
-				Set(expression.Name("rewardedAt"), expression.Value(at)), &qualified),
-		s.update(friendKey(h.Tenant, h.ReferrerID, h.RefereeID),
-			expression.Set(expression.Name("stage"), expression.Value(string(referral.Rewarded))), &qualified),
-		ev,
-	})
+				Set(expression.Name("rewardedAt"), expression.Value(at)), &qualified)},
+		{"friend", s.update(friendKey(h.Tenant, h.ReferrerID, h.RefereeID),
+			expression.Set(expression.Name("stage"), expression.Value(string(referral.Rewarded))), &qualified)},
+		{"event", ev},
+	}})
 	switch {
 	case err != nil:
 		return false, err
-	case reasons == nil:
+	case cancelled == nil:
 		return true, nil
-	case reasons[0].ConditionFailed():
+	case cancelled.by("coupon").ConditionFailed():
 		return false, nil // released by another run, or voided by a refund
 	}
 	visitExists := expression.AttributeExists(expression.Name("pk"))
-	reasons, err = s.transact(ctx, []types.TransactWriteItem{release, s.update(visitKey(h.Tenant, h.VisitID), offVisit, &visitExists)})
+	cancelled, err = s.transact(ctx, tx{parts: []part{
+		{"coupon", release}, {"visit", s.update(visitKey(h.Tenant, h.VisitID), offVisit, &visitExists)},
+	}})
 	switch {
 	case err != nil:
 		return false, err
-	case reasons == nil:
+	case cancelled == nil:
 		return true, nil
-	case reasons[0].ConditionFailed():
+	case cancelled.by("coupon").ConditionFailed():
 		return false, nil
 	}
 	// No such visit (written by hand): the coupon alone.
-	reasons, err = s.transact(ctx, []types.TransactWriteItem{release})
-	return err == nil && reasons == nil, err
+	cancelled, err = s.transact(ctx, tx{parts: []part{{"coupon", release}}})
+	return err == nil && cancelled == nil, err
 }
