@@ -28,10 +28,13 @@ func knownIssue(t *testing.T, name string, present bool, what string, args ...an
 }
 
 // TestLostReplyOfIdempotencyClaim: the write that records an
-// Idempotency-Key (the claim's transaction, which holds the key's record)
-// commits, its reply is lost, and the SDK sends it again, as it does after
-// a connection reset. The repeat fails its condition on the request's own
-// record; the request must not take that for another request's.
+// Idempotency-Key (a coupon claim's transaction, which holds the key's
+// record) commits, its reply is lost, and the SDK sends it again within the
+// same invocation, as it does after a connection reset. The repeat fails
+// its condition on the request's own record; the request must know it for
+// its own (the record's token) and answer what it did, not replay it as
+// another request's. TestRetryAfterLostCommit is the client's retry, in a
+// new invocation.
 func TestLostReplyOfIdempotencyClaim(t *testing.T) {
 	t.Parallel()
 	db := ddbtest.New(t)
@@ -43,10 +46,11 @@ func TestLostReplyOfIdempotencyClaim(t *testing.T) {
 	resp := sys.invoke(context.Background(), claim, "tap-1")
 	require.Equal(t, int64(1), faults.Stats().Injected[CommittedReset], "the claim's reply was lost once")
 	knownIssue(t, "idempotency-claim-lost-reply", resp.StatusCode == http.StatusConflict,
-		"the first request answered %d %s: IdempotencyStore.Claim reads the ConditionalCheckFailed of the SDK's own retry "+
-			"(the old item carries this request's token) as another request in progress; the client must wait out the deadline",
+		"the first request answered %d %s: the key record's ConditionalCheckFailed on the SDK's own retry "+
+			"(the old item carries this request's token) was read as another request's",
 		resp.StatusCode, resp.Body)
 	require.Equal(t, http.StatusCreated, resp.StatusCode, resp.Body)
+	require.Empty(t, resp.Headers["idempotent-replayed"], "the request's own write, not an earlier request's answer")
 }
 
 // keyInWrite names the cases of TestRetryAfterLostCommit whose route
