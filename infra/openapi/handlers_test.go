@@ -28,7 +28,6 @@ import (
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/hook"
 	"github.com/laoyou/laoyou/shared/httpapi"
-	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/logging"
 	"github.com/laoyou/laoyou/shared/secret"
 	"github.com/laoyou/laoyou/shared/share"
@@ -634,14 +633,6 @@ func (c *contract) idempotencyFlow() {
 	c.expect(201, "", request{route: "POST /v1/coupons/claim", as: ivy, body: `{"templateId":"welcome-100"}`, headers: claimKey})
 	c.expect(422, "IDEMPOTENCY_KEY_REUSED", request{route: "POST /v1/coupons/claim", as: ivy,
 		body: `{"templateId":"summer-20"}`, headers: claimKey})
-
-	// A first request still running: its claim is in place, unfinished.
-	busy := "bind-eve-2"
-	_, _, err := c.deps.Guard.Begin(context.Background(), idempotency.Scope(clinicA, "eve", busy),
-		idempotency.PayloadHash("POST /v1/referral/bind", "/v1/referral/bind", body))
-	require.NoError(t, err)
-	c.expect(409, "REQUEST_IN_PROGRESS", request{route: "POST /v1/referral/bind", as: eve, body: body,
-		headers: map[string]string{"Idempotency-Key": busy}})
 }
 
 func (c *contract) accountFlow() {

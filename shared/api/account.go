@@ -19,11 +19,11 @@ import (
 // app secrets (kms:Decrypt).
 func Auth(d *Deps) *httpapi.API {
 	svc := AccountService(d)
-	return httpapi.New(d.Log, d.Guard,
-		httpapi.Route{Key: "POST /v1/auth/wechat", Access: auth.Public, Handle: signIn(svc), KeyInWrite: true},
+	return httpapi.New(d.Log,
+		httpapi.Route{Key: "POST /v1/auth/wechat", Access: auth.Public, Handle: signIn(svc)},
 		httpapi.Route{Key: "GET /.well-known/openid-configuration", Access: auth.Public, Handle: discovery(d)},
 		httpapi.Route{Key: "GET /.well-known/jwks.json", Access: auth.Public, Handle: jwks(d)},
-		httpapi.Route{Key: "POST /v1/me/phone", Access: auth.AnyUser, Handle: bindPhone(svc), KeyInWrite: true},
+		httpapi.Route{Key: "POST /v1/me/phone", Access: auth.AnyUser, Handle: bindPhone(svc)},
 		httpapi.Route{Key: "GET /v1/me/data", Access: auth.AnyUser, Handle: exportMyData(MyDataService(d))},
 		httpapi.Route{Key: "DELETE /v1/me", Access: auth.AnyUser, Handle: eraseMe(MyDataService(d))},
 	)
@@ -34,9 +34,9 @@ func Auth(d *Deps) *httpapi.API {
 func adminAccountRoutes(d *Deps) []httpapi.Route {
 	svc := AccountService(d)
 	return []httpapi.Route{
-		{Key: "PUT /v1/admin/wechat", Access: auth.AdminOnly, Handle: putWeChatApp(svc), KeyInWrite: true},
+		{Key: "PUT /v1/admin/wechat", Access: auth.AdminOnly, Handle: putWeChatApp(svc)},
 		{Key: "GET /v1/admin/wechat", Access: auth.AdminOnly, Handle: getWeChatApp(svc)},
-		{Key: "PUT /v1/admin/roles/{userId}", Access: auth.AdminOnly, Handle: grantRole(svc), KeyInWrite: true},
+		{Key: "PUT /v1/admin/roles/{userId}", Access: auth.AdminOnly, Handle: grantRole(svc)},
 		{Key: "DELETE /v1/admin/users/{userId}", Access: auth.AdminOnly, Handle: eraseUser(MyDataService(d))},
 	}
 }

@@ -11,5 +11,5 @@ func Admin(d *Deps) *httpapi.API {
 	routes = append(routes, adminStatsRoutes(d)...)
 	routes = append(routes, adminSettingsRoutes(d)...)
 	routes = append(routes, adminAccountRoutes(d)...)
-	return httpapi.New(d.Log, d.Guard, routes...)
+	return httpapi.New(d.Log, routes...)
 }

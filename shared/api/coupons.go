@@ -20,18 +20,18 @@ const templateTTL = 5 * time.Second
 // coupons and redemption at the front desk.
 func Coupons(d *Deps) *httpapi.API {
 	svc := CouponService(d)
-	return httpapi.New(d.Log, d.Guard,
+	return httpapi.New(d.Log,
 		httpapi.Route{Key: "GET /v1/coupon-templates", Access: auth.Public, Handle: listCouponTemplates(svc)},
-		httpapi.Route{Key: "POST /v1/coupons/claim", Access: auth.AnyUser, Handle: claimCoupon(svc), KeyInWrite: true},
+		httpapi.Route{Key: "POST /v1/coupons/claim", Access: auth.AnyUser, Handle: claimCoupon(svc)},
 		httpapi.Route{Key: "GET /v1/coupons/me", Access: auth.AnyUser, Handle: myCoupons(svc)},
-		httpapi.Route{Key: "POST /v1/staff/coupons/{couponCode}/redeem", Access: auth.StaffOnly, Handle: redeemCoupon(svc), KeyInWrite: true},
+		httpapi.Route{Key: "POST /v1/staff/coupons/{couponCode}/redeem", Access: auth.StaffOnly, Handle: redeemCoupon(svc)},
 	)
 }
 
 func adminCouponRoutes(d *Deps) []httpapi.Route {
 	svc := CouponService(d)
 	return []httpapi.Route{
-		{Key: "PUT /v1/admin/coupon-templates/{templateId}", Access: auth.AdminOnly, Handle: putCouponTemplate(svc), KeyInWrite: true},
+		{Key: "PUT /v1/admin/coupon-templates/{templateId}", Access: auth.AdminOnly, Handle: putCouponTemplate(svc)},
 	}
 }
 

@@ -18,7 +18,6 @@ import (
 	"github.com/laoyou/laoyou/shared/coupon"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/groupbuy"
-	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/logging"
 	"github.com/laoyou/laoyou/shared/secret"
 	"github.com/laoyou/laoyou/shared/share"
@@ -36,7 +35,6 @@ type Deps struct {
 	Config   config.Config
 	Log      *slog.Logger
 	Store    *dynamo.Store
-	Guard    *idempotency.Guard
 	Settings *tenant.Cache
 	Links    share.Links
 	Now      func() time.Time
@@ -115,7 +113,6 @@ func DepsWith(db *dynamodb.Client, cfg config.Config, log *slog.Logger) *Deps {
 		Config:   cfg,
 		Log:      log,
 		Store:    store,
-		Guard:    idempotency.NewGuard(dynamo.IdempotencyStore{Store: store}, cfg.Retention.OrDefault().IdempotencyKeys),
 		Settings: tenant.NewCache(dynamo.SettingsStore{Store: store}, settingsTTL),
 		Links:    share.Links{BaseURL: cfg.ShareBaseURL, MiniProgramPage: cfg.MiniProgramPage},
 		Now:      time.Now,

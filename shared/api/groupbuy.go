@@ -22,12 +22,12 @@ const (
 // GroupBuy is the group-buy function: deals, rooms, joins.
 func GroupBuy(d *Deps) *httpapi.API {
 	svc := GroupService(d)
-	return httpapi.New(d.Log, d.Guard,
+	return httpapi.New(d.Log,
 		httpapi.Route{Key: "GET /v1/deals", Access: auth.Public, Handle: listDeals(svc)},
 		httpapi.Route{Key: "GET /v1/deals/{dealId}", Access: auth.Public, Handle: getDeal(svc)},
-		httpapi.Route{Key: "POST /v1/groups", Access: auth.AnyUser, Handle: openGroup(svc), KeyInWrite: true},
+		httpapi.Route{Key: "POST /v1/groups", Access: auth.AnyUser, Handle: openGroup(svc)},
 		httpapi.Route{Key: "GET /v1/groups/{groupId}", Access: auth.Public, Handle: groupStatus(svc, dynamo.GroupStore{Store: d.Store}, d.Settings)},
-		httpapi.Route{Key: "POST /v1/groups/{groupId}/join", Access: auth.AnyUser, Handle: joinGroup(svc), KeyInWrite: true},
+		httpapi.Route{Key: "POST /v1/groups/{groupId}/join", Access: auth.AnyUser, Handle: joinGroup(svc)},
 		httpapi.Route{Key: "GET /v1/groups/{groupId}/image", Access: auth.Public, Handle: groupImage(d)},
 	)
 }
@@ -35,7 +35,7 @@ func GroupBuy(d *Deps) *httpapi.API {
 func adminDealRoutes(d *Deps) []httpapi.Route {
 	svc := GroupService(d)
 	return []httpapi.Route{
-		{Key: "PUT /v1/admin/deals/{dealId}", Access: auth.AdminOnly, Handle: putDeal(svc), KeyInWrite: true},
+		{Key: "PUT /v1/admin/deals/{dealId}", Access: auth.AdminOnly, Handle: putDeal(svc)},
 	}
 }
 

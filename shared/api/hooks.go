@@ -268,7 +268,7 @@ func (h *hooksHandler) apply(ctx context.Context, e event.Event) (err error) {
 
 func adminHookRoutes(d *Deps) []httpapi.Route {
 	return []httpapi.Route{
-		{Key: "PUT /v1/admin/hooks/{ruleId}", Access: auth.AdminOnly, Handle: putHookRule(d), KeyInWrite: true},
+		{Key: "PUT /v1/admin/hooks/{ruleId}", Access: auth.AdminOnly, Handle: putHookRule(d)},
 		{Key: "GET /v1/admin/hooks", Access: auth.AdminOnly, Handle: listHookRules(d)},
 		{Key: "GET /v1/admin/hooks/dead-letters", Access: auth.AdminOnly, Handle: listDeadLetters(d)},
 	}

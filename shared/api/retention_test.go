@@ -28,7 +28,6 @@ func TestRetentionSetsEachRecordsTTL(t *testing.T) {
 	s := newStackWith(t, func(c *config.Config) { c.Retention = retention })
 	now := time.Now().UTC().Truncate(time.Second)
 	s.deps.Store.Now = func() time.Time { return now }
-	s.deps.Guard.Now = func() time.Time { return now }
 	s.allowLoopbackWebhooks()
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
@@ -43,9 +42,9 @@ func TestRetentionSetsEachRecordsTTL(t *testing.T) {
 	alice, bob := patient(tenant, "alice"), patient(tenant, "bob")
 	code := s.codeOf(alice)
 
-	// A click, a bind (its key recorded by a claim before the work) and a
-	// claim (its key written with the coupon), then the stream: the bind's
-	// event goes to a webhook that fails for good.
+	// A click, a bind and a claim (each key's record written with the
+	// route's write), then the stream: the bind's event goes to a webhook
+	// that fails for good.
 	r = s.do(call{fn: "referral", route: "POST /v1/r/{code}/open", params: map[string]string{"code": code}})
 	require.Equal(t, http.StatusNoContent, r.Status, r.Body)
 	r = s.do(call{fn: "referral", route: "POST /v1/referral/bind", as: bob, body: fmt.Sprintf(`{"code":%q}`, code),
@@ -77,8 +76,8 @@ func TestRetentionSetsEachRecordsTTL(t *testing.T) {
 		keep  time.Duration
 	}{
 		{"events", ofKind("event"), retention.Events},
-		{"Idempotency-Key claimed before the work (bind)", keyRecord("bob", "bind-1"), retention.IdempotencyKeys},
-		{"Idempotency-Key written with the work (claim)", keyRecord("bob", "claim-1"), retention.IdempotencyKeys},
+		{"Idempotency-Key written with a bind", keyRecord("bob", "bind-1"), retention.IdempotencyKeys},
+		{"Idempotency-Key written with a claim", keyRecord("bob", "claim-1"), retention.IdempotencyKeys},
 		{"opened share links", ofKind("open"), retention.Clicks},
 		{"dead letters", ofKind("deadLetter"), retention.DeadLetters},
 	}
@@ -112,8 +111,9 @@ func TestRetentionSetsEachRecordsTTL(t *testing.T) {
 // TestIdempotencyKeyPastItsRetentionIsFree: TTL deletion lags by days, so
 // an Idempotency-Key record still present after its retention is treated
 // as gone: the key is free for a new request. Within its retention the
-// same key with another body is IDEMPOTENCY_KEY_REUSED. Both ways a key is
-// recorded: claimed before the work, and written with it.
+// same key with another body is IDEMPOTENCY_KEY_REUSED. Both ways a record
+// joins its route's write: with a write of one item (settings) and with a
+// transaction of the route's own (a claim).
 func TestIdempotencyKeyPastItsRetentionIsFree(t *testing.T) {
 	t.Parallel()
 	const keep = 30 * time.Hour
@@ -125,9 +125,9 @@ func TestIdempotencyKeyPastItsRetentionIsFree(t *testing.T) {
 		first, next string
 		ok          int
 	}{
-		{name: "claimed before the work", fn: "admin", route: "PUT /v1/admin/settings", as: admin(tenant),
+		{name: "with a write of one item", fn: "admin", route: "PUT /v1/admin/settings", as: admin(tenant),
 			first: `{"holdDays":7,"bindingWindowDays":30}`, next: `{"holdDays":3,"bindingWindowDays":30}`, ok: http.StatusOK},
-		{name: "written with the work", fn: "coupons", route: "POST /v1/coupons/claim", as: patient(tenant, "bob"),
+		{name: "with a transaction", fn: "coupons", route: "POST /v1/coupons/claim", as: patient(tenant, "bob"),
 			first: `{"templateId":"welcome"}`, next: `{"templateId":"spring"}`, ok: http.StatusCreated},
 	}
 	for _, tt := range tests {
@@ -139,7 +139,6 @@ func TestIdempotencyKeyPastItsRetentionIsFree(t *testing.T) {
 			start := time.Now().UTC().Truncate(time.Second)
 			at := start
 			s.deps.Store.Now = func() time.Time { return at }
-			s.deps.Guard.Now = func() time.Time { return at }
 			keyed := func(body string) reply {
 				return s.do(call{fn: tt.fn, route: tt.route, as: tt.as, body: body, headers: map[string]string{"Idempotency-Key": "k-1"}})
 			}

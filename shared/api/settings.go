@@ -18,7 +18,7 @@ func adminSettingsRoutes(d *Deps) []httpapi.Route {
 	}
 	return []httpapi.Route{
 		{Key: "GET /v1/admin/settings", Access: auth.AdminOnly, Handle: getSettings(admin)},
-		{Key: "PUT /v1/admin/settings", Access: auth.AdminOnly, Handle: putSettings(admin), KeyInWrite: true},
+		{Key: "PUT /v1/admin/settings", Access: auth.AdminOnly, Handle: putSettings(admin)},
 	}
 }
 

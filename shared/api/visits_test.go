@@ -27,7 +27,7 @@ func (s *stack) referralAdminFn() string {
 		}
 	}
 	if _, ok := s.apis["referral-admin"]; !ok {
-		s.apis["referral-admin"] = httpapi.New(s.deps.Log, s.deps.Guard,
+		s.apis["referral-admin"] = httpapi.New(s.deps.Log,
 			append(adminStatsRoutes(s.deps), adminSettingsRoutes(s.deps)...)...)
 	}
 	return "referral-admin"

@@ -15,7 +15,7 @@ import (
 // this very write's; a record of an earlier attempt of the same request
 // (another room id, say) or of another request is replayed as stored.
 func TestKeyRecordFailedReplaysWhatWasDone(t *testing.T) {
-	stored := idempotency.Record{Key: "t#u#k", Token: "tok-1", PayloadHash: "h", Status: idempotency.Completed,
+	stored := idempotency.Record{Key: "t#u#k", Token: "tok-1", PayloadHash: "h",
 		ExpiresAt: time.Unix(2_000_000_000, 0), ResponseStatus: 201, ResponseBody: `{"groupId":"ROOM1"}`}
 	item, err := attributevalue.MarshalMap(toIdemItem(stored))
 	require.NoError(t, err)

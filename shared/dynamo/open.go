@@ -71,7 +71,7 @@ func (s ReferralStore) RecordOpen(ctx context.Context, code string, at time.Time
 		}
 		return s.putAlone(ctx, put)
 	}
-	it.PK, it.TTL = openPK(rec.Key), rec.ExpiresAt.Unix()
+	it.PK, it.TTL = openPK(rec.Key), s.keyRecordExpiry().Unix()
 	it.Token, it.PayloadHash, it.ResponseStatus = rec.Token, rec.PayloadHash, rec.ResponseStatus
 	put, err := s.putIf(it, notExists())
 	if err != nil {
@@ -90,7 +90,7 @@ func (s ReferralStore) RecordOpen(ctx context.Context, code string, at time.Time
 		return nil // this very put, sent again by the SDK after a lost reply
 	}
 	return &idempotency.Replay{Stored: idempotency.Record{
-		Key: rec.Key, Token: old.Token, PayloadHash: old.PayloadHash, Status: idempotency.Completed,
+		Key: rec.Key, Token: old.Token, PayloadHash: old.PayloadHash,
 		ExpiresAt: time.Unix(old.TTL, 0), ResponseStatus: old.ResponseStatus,
 	}}
 }

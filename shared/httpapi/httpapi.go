@@ -69,26 +69,20 @@ type Route struct {
 	Key    string
 	Access auth.Access
 	Handle HandlerFunc
-	// KeyInWrite says the route's own write stores its Idempotency-Key
-	// record (its handler answers through Answering, its domain calls
-	// idempotency.Prepare before its commit): a keyed request costs no extra
-	// call. Other routes are guarded by a claim before and a completion
-	// after the work (two more writes): no route of ours any more; it is
-	// kept for a write that cannot carry the record in its own write.
-	KeyInWrite bool
 }
 
 // API serves a function's routes.
 type API struct {
 	routes map[string]Route
-	guard  *idempotency.Guard
 	log    *slog.Logger
 }
 
-// New builds an API over routes. guard may be nil only where no route takes
-// a POST or PUT.
-func New(log *slog.Logger, guard *idempotency.Guard, routes ...Route) *API {
-	a := &API{routes: make(map[string]Route, len(routes)), guard: guard, log: log}
+// New builds an API over routes. A POST or PUT route's write stores its
+// Idempotency-Key record (its handler answers through Answering, its
+// domain calls idempotency.Prepare before its commit), so a keyed request
+// costs no extra call.
+func New(log *slog.Logger, routes ...Route) *API {
+	a := &API{routes: make(map[string]Route, len(routes)), log: log}
 	for _, r := range routes {
 		if _, dup := a.routes[r.Key]; dup {
 			panic("httpapi: route listed twice: " + r.Key)
@@ -177,60 +171,28 @@ func (a *API) serveOnce(ctx context.Context, route Route, req *Request, key stri
 		err := apierr.E(op, apierr.BadRequest, "Idempotency-Key must be 1 to 255 characters")
 		return errorResponse(req.RequestID, err), err
 	}
-	if a.guard == nil {
-		return a.call(ctx, route, req)
-	}
 	who := req.Caller.UserID
 	if route.Access == auth.Public {
 		who = "public:" + req.Event.RequestContext.HTTP.SourceIP
 	}
 	scope := idempotency.Scope(req.Caller.Tenant, who, key)
 	hash := idempotency.PayloadHash(route.Key, req.Event.RawPath, string(req.Body))
-	if route.KeyInWrite {
-		// The record is written with the route's write; a retry's write is
-		// cancelled on it and comes back as the stored answer. An answer
-		// that needed no write is simply given again.
-		pending := idempotency.NewPending(scope, hash, a.guard.Now(), a.guard.Keep)
-		resp, failure := a.call(idempotency.WithPending(ctx, pending), route, req)
-		if replay, ok := idempotency.ReplayOf(failure); ok {
-			return replayed(req.RequestID, replay.Stored, hash)
-		}
-		return resp, failure
-	}
-	claim, replay, err := a.guard.Begin(ctx, scope, hash)
-	if err != nil {
-		return errorResponse(req.RequestID, err), err
-	}
-	if replay != nil {
-		return replayed(req.RequestID, *replay, hash)
-	}
-	resp, failure := a.call(idempotency.WithScope(ctx, scope), route, req)
-	if resp.StatusCode >= 500 {
-		// Let a retry do the work again: nothing was promised.
-		if err := a.guard.Abandon(ctx, claim); err != nil {
-			a.log.WarnContext(ctx, "idempotency release failed", "requestId", req.RequestID, "error", err.Error())
-		}
-		return resp, failure
-	}
-	if err := a.guard.Finish(ctx, claim, resp.StatusCode, resp.Body); err != nil {
-		// The work is done; a retry would answer REQUEST_IN_PROGRESS until the
-		// claim lapses, never repeat the work.
-		a.log.WarnContext(ctx, "idempotency completion failed", "requestId", req.RequestID, "error", err.Error())
+	// The record is written with the route's write; a retry's write is
+	// cancelled on it and comes back as the stored answer. An answer that
+	// needed no write is simply given again.
+	resp, failure := a.call(idempotency.WithPending(ctx, idempotency.NewPending(scope, hash)), route, req)
+	if replay, ok := idempotency.ReplayOf(failure); ok {
+		return replayed(req.RequestID, replay.Stored, hash)
 	}
 	return resp, failure
 }
 
 // replayed answers a request whose key is recorded: the stored answer, byte
-// for byte, unless the key was used for another request or its first
-// request is still running (a Guard's claim).
+// for byte, unless the key was used for another request.
 func replayed(reqID string, stored idempotency.Record, payloadHash string) (events.APIGatewayV2HTTPResponse, error) {
 	const op = apierr.Op("httpapi.replay")
-	switch {
-	case stored.PayloadHash != payloadHash:
+	if stored.PayloadHash != payloadHash {
 		err := apierr.E(op, apierr.IdempotencyKeyReused, "this Idempotency-Key was used for a different request")
-		return errorResponse(reqID, err), err
-	case stored.Status != idempotency.Completed:
-		err := apierr.E(op, apierr.RequestInProgress, "a request with this Idempotency-Key is still in progress")
 		return errorResponse(reqID, err), err
 	}
 	resp := jsonResponse(stored.ResponseStatus, stored.ResponseBody)

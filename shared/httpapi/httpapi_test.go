@@ -34,7 +34,7 @@ func (e *echoRequest) Valid() error {
 }
 
 func testAPI() *API {
-	return New(logging.Discard(), nil,
+	return New(logging.Discard(),
 		Route{Key: "POST /echo", Access: AnyUserAccess(), Handle: func(ctx context.Context, r *Request) (Response, error) {
 			var in echoRequest
 			if err := Decode(r, &in); err != nil {

@@ -12,11 +12,9 @@
 // transaction is cancelled on that condition and the store returns the
 // stored record as a *Replay error, which the request layer answers. This
 // keeps domain packages free of HTTP and AWS types: they hand over a result
-// value, never a status, a body or an item.
-//
-// Routes not converted to that path use the Powertools-style Guard: a
-// conditional put claims the key as IN_PROGRESS until the invocation's
-// deadline, and the response is stored on completion.
+// value, never a status, a body or an item. Every POST and PUT is keyed
+// this way; a record holds a finished answer only, so no request waits on
+// another's claim.
 package idempotency
 
 import (
@@ -28,52 +26,16 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/laoyou/laoyou/shared/apierr"
 )
 
-// Status of a stored record.
-type Status string
-
-const (
-	InProgress Status = "IN_PROGRESS"
-	Completed  Status = "COMPLETED"
-)
-
-// Record is one claimed key.
+// Record is one recorded key and the answer it replays.
 type Record struct {
-	Key             string // hash of tenant, user and the client's key
-	Token           string // who holds the claim; completion is conditional on it
-	PayloadHash     string
-	Status          Status
-	InProgressUntil time.Time // a crashed holder's claim lapses then
-	ExpiresAt       time.Time // the record is gone for good after this
-	ResponseStatus  int
-	ResponseBody    string
-}
-
-// Store keeps records. Claim must be a single conditional write: it stores rec
-// unless a live record holds the key, in which case it returns that record.
-type Store interface {
-	Claim(ctx context.Context, rec Record, now time.Time) (existing *Record, err error)
-	Complete(ctx context.Context, rec Record) error
-	Release(ctx context.Context, rec Record) error
-}
-
-// Guard applies the rules on top of a Store.
-type Guard struct {
-	Store Store
-	// Keep is how long a completed response is replayed (docs/API.md: at least 24h).
-	Keep time.Duration
-	// InFlight bounds a claim when the context has no deadline.
-	InFlight time.Duration
-	Now      func() time.Time
-}
-
-// NewGuard returns a guard keeping responses for keep (the configured
-// Idempotency-Key retention).
-func NewGuard(s Store, keep time.Duration) *Guard {
-	return &Guard{Store: s, Keep: keep, InFlight: 30 * time.Second, Now: time.Now}
+	Key            string // hash of tenant, user and the client's key
+	Token          string // which request wrote it: a write resent by the SDK finds its own
+	PayloadHash    string
+	ExpiresAt      time.Time // set by the store from its retention; the record is gone for good after this
+	ResponseStatus int
+	ResponseBody   string
 }
 
 // ValidKey reports whether a client's Idempotency-Key is acceptable.
@@ -88,10 +50,10 @@ func Scope(tenant, user, key string) string {
 
 type scopeKey struct{}
 
-// WithScope carries the scope of the request's Idempotency-Key to the
+// withScope carries the scope of the request's Idempotency-Key to the
 // domain, so a write can recognise its own earlier commit when a retry
 // comes after a reply that was lost.
-func WithScope(ctx context.Context, scope string) context.Context {
+func withScope(ctx context.Context, scope string) context.Context {
 	return context.WithValue(ctx, scopeKey{}, scope)
 }
 
@@ -111,55 +73,6 @@ func PayloadHash(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Begin claims the key. It returns (claim, nil, nil) when the caller should do
-// the work and then Finish or Abandon the claim; (nil, replay, nil) when a
-// completed response is to be replayed; or an error of kind
-// IDEMPOTENCY_KEY_REUSED or REQUEST_IN_PROGRESS.
-func (g *Guard) Begin(ctx context.Context, key, payloadHash string) (claim *Record, replay *Record, err error) {
-	const op = apierr.Op("idempotency.Begin")
-	now := g.Now()
-	until := now.Add(g.InFlight)
-	if d, ok := ctx.Deadline(); ok {
-		until = d
-	}
-	rec := Record{
-		Key:             key,
-		Token:           newToken(),
-		PayloadHash:     payloadHash,
-		Status:          InProgress,
-		InProgressUntil: until,
-		ExpiresAt:       now.Add(g.Keep),
-	}
-	existing, err := g.Store.Claim(ctx, rec, now)
-	if err != nil {
-		return nil, nil, apierr.E(op, err)
-	}
-	if existing == nil {
-		return &rec, nil, nil
-	}
-	switch {
-	case existing.PayloadHash != payloadHash:
-		return nil, nil, apierr.E(op, apierr.IdempotencyKeyReused, "this Idempotency-Key was used for a different request")
-	case existing.Status == Completed:
-		return nil, existing, nil
-	default:
-		return nil, nil, apierr.E(op, apierr.RequestInProgress, "a request with this Idempotency-Key is still in progress")
-	}
-}
-
-// Finish stores the response of a claimed request for replay.
-func (g *Guard) Finish(ctx context.Context, claim *Record, status int, body string) error {
-	claim.Status = Completed
-	claim.ResponseStatus = status
-	claim.ResponseBody = body
-	return g.Store.Complete(ctx, *claim)
-}
-
-// Abandon frees the key after a failure the client may retry (a 5xx).
-func (g *Guard) Abandon(ctx context.Context, claim *Record) error {
-	return g.Store.Release(ctx, *claim)
-}
-
 func newToken() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
@@ -176,11 +89,9 @@ type Pending struct {
 }
 
 // NewPending is the pending record of a request of idempotency scope key
-// and payload hash, kept for keep (docs/API.md: at least 24 hours).
-func NewPending(key, payloadHash string, now time.Time, keep time.Duration) *Pending {
-	return &Pending{rec: Record{
-		Key: key, Token: newToken(), PayloadHash: payloadHash, Status: Completed, ExpiresAt: now.Add(keep),
-	}}
+// and payload hash; the store that writes it sets how long it is kept.
+func NewPending(key, payloadHash string) *Pending {
+	return &Pending{rec: Record{Key: key, Token: newToken(), PayloadHash: payloadHash}}
 }
 
 // Key is the pending record's scope.
@@ -188,9 +99,9 @@ func (p *Pending) Key() string { return p.rec.Key }
 
 type pendingKey struct{}
 
-// WithPending carries p, and its scope (WithScope), to the request's write.
+// WithPending carries p, and its scope (ScopeOf), to the request's write.
 func WithPending(ctx context.Context, p *Pending) context.Context {
-	return context.WithValue(WithScope(ctx, p.rec.Key), pendingKey{}, p)
+	return context.WithValue(withScope(ctx, p.rec.Key), pendingKey{}, p)
 }
 
 // PendingOf is the request's pending record, nil when its route does not
@@ -251,8 +162,7 @@ func Take(ctx context.Context) (rec Record, ok bool) {
 }
 
 // Replay is the error of a write cancelled because the request's key is
-// already recorded: Stored is what the first request answered (or is still
-// doing, for a Guard's claim).
+// already recorded: Stored is what the first request answered.
 type Replay struct{ Stored Record }
 
 func (r *Replay) Error() string { return "idempotency: the key is already recorded" }

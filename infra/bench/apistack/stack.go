@@ -225,10 +225,6 @@ type Route struct {
 	Key      string // "POST /v1/groups/{groupId}/join"
 	Function string // logical id in template.yaml: "GroupBuyFunction"
 	Access   auth.Access
-	// KeyInWrite says the route writes an Idempotency-Key's record with its
-	// own write; the others claim the key and store the answer in writes of
-	// their own (idempotency.Guard).
-	KeyInWrite bool
 }
 
 // Method is the route's HTTP method.
@@ -256,7 +252,7 @@ func routesOf(apis map[string]*httpapi.API) []Route {
 	var out []Route
 	for fn, a := range apis {
 		for _, r := range a.Routes() {
-			out = append(out, Route{Key: r.Key, Function: fn, Access: r.Access, KeyInWrite: r.KeyInWrite})
+			out = append(out, Route{Key: r.Key, Function: fn, Access: r.Access})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })

@@ -21,9 +21,8 @@ func (f Figures) Markdown() string {
 		"functions' handlers serve a request that does the route's work (a claim that issues a coupon, a join that " +
 		"takes a seat) against DynamoDB Local. **Cold** is the first request of a new execution environment, nothing " +
 		"cached; **warm** is the next one, with tenant settings, deals, templates and rules cached for a few seconds; " +
-		"**+ key** is the warm request with an `Idempotency-Key`: a route that writes the key's record in its own " +
-		"write makes the same calls as without it; a route still on the Guard (`idempotency.Guard`) adds two writes, the " +
-		"conditional PutItem that claims the key and the UpdateItem that stores the answer. Goal: a write route (POST, " +
+		"**+ key** is the warm request with an `Idempotency-Key`: every route writes the key's record in its own " +
+		"write, so it should make the same calls as without it. Goal: a write route (POST, " +
 		"PUT) makes 1 write call and at most 1 read, with or without a key; a read route (GET) at most 1 call; judged " +
 		"cold, warm and warm with a key.\n\n")
 	b.WriteString("| route | cold: reads + writes | warm: reads + writes | warm: calls in order | + key: reads + writes | goal met |\n")
@@ -51,7 +50,7 @@ func (f Figures) Markdown() string {
 		b.WriteString("\nWhat each request did, where the calls need saying:\n\n" + strings.Join(notes, "\n") + "\n")
 	}
 
-	var missed, guarded []string
+	var missed []string
 	for _, r := range f.Rows {
 		switch {
 		case !r.Measured():
@@ -69,20 +68,10 @@ func (f Figures) Markdown() string {
 			missed = append(missed, fmt.Sprintf("- `%s`: %s, goal %s. %s", r.Route.Key, budgetUse(r), goalOf(r), fix))
 		}
 		if r.Measured() && !r.KeyedMeetsGoal() {
-			if onGuard(r) {
-				guarded = append(guarded, fmt.Sprintf("`%s` (%s: %s)", r.Route.Key, callWords(*r.Keyed), strings.Join(r.Keyed.Ops, ", ")))
-				continue
-			}
 			missed = append(missed, fmt.Sprintf("- `%s` with an Idempotency-Key: %s (%s), goal 1 write and at most 1 read. "+
 				"The route writes the key's record in its own write, yet makes more calls with a key than without: a "+
 				"keyed request should make the same calls.", r.Route.Key, callWords(*r.Keyed), strings.Join(r.Keyed.Ops, ", ")))
 		}
-	}
-	if len(guarded) > 0 {
-		missed = append(missed, "- With an Idempotency-Key, the routes still on the Guard, goal 1 write and at most 1 read: "+
-			strings.Join(guarded, ", ")+". The key's claim (a conditional PutItem) and its stored answer (an UpdateItem) "+
-			"are writes of their own; writing the key's record in the route's own write (`KeyInWrite`, as joins and "+
-			"claims do) makes a keyed request the same calls as one without a key.")
 	}
 	if len(missed) > 0 {
 		b.WriteString("\n**Goals missed:**\n\n" + strings.Join(missed, "\n") + "\n")
@@ -99,11 +88,7 @@ func verdict(r Row) string {
 		why = append(why, fmt.Sprintf("cold %d + %d (warm yes)", r.Cold.Reads, r.Cold.Writes))
 	}
 	if !keyed {
-		k := fmt.Sprintf("with a key %d + %d", r.Keyed.Reads, r.Keyed.Writes)
-		if onGuard(r) {
-			k += " (Guard)"
-		}
-		why = append(why, k)
+		why = append(why, fmt.Sprintf("with a key %d + %d", r.Keyed.Reads, r.Keyed.Writes))
 	}
 	switch {
 	case cold && warm && keyed:
@@ -115,10 +100,6 @@ func verdict(r Row) string {
 	}
 	return "**no**: " + strings.Join(why, "; ")
 }
-
-// onGuard reports whether the route claims an Idempotency-Key and stores
-// its answer in writes of their own, rather than in its own write.
-func onGuard(r Row) bool { return r.Route.Writes() && !r.Route.KeyInWrite }
 
 func goalOf(r Row) string {
 	if r.Route.Writes() {
@@ -156,11 +137,7 @@ func (f Figures) Summary() string {
 			met++
 		case r.MeetsGoal(r.Cold) && r.MeetsGoal(r.Warm):
 			measured++
-			guard := ""
-			if onGuard(r) {
-				guard = ", on the Guard"
-			}
-			keyedOnly = append(keyedOnly, fmt.Sprintf("`%s` (%s%s)", r.Route.Key, callWords(*r.Keyed), guard))
+			keyedOnly = append(keyedOnly, fmt.Sprintf("`%s` (%s)", r.Route.Key, callWords(*r.Keyed)))
 		default:
 			measured++
 			if r.MeetsGoal(r.Warm) {
