@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
 )
 
-func main() { lambda.Start(api.Closer(api.FromEnv())) }
+func main() { lambda.Start(api.Closer(app.FromEnv())) }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/logging"
 )
 
@@ -86,7 +87,7 @@ func TestChaos(t *testing.T) {
 
 	// A second warm hooks function with caches of its own, on the same
 	// faulty DynamoDB, reading the same stream.
-	twin := api.DepsWith(db.NewClient(t, faults.Option, FastRetries(run.sdkAttempts)), sys.deps.Config, logging.Discard())
+	twin := app.DepsWith(db.NewClient(t, faults.Option, FastRetries(run.sdkAttempts)), sys.deps.Config, logging.Discard())
 	twin.Now = sys.clock.Now
 	consumers := []*hooksConsumer{sys.newHooksConsumer(t, sys.deps), sys.newHooksConsumer(t, twin)}
 

@@ -17,6 +17,7 @@ import (
 	"github.com/laoyou/laoyou/infra/ddblocal"
 	"github.com/laoyou/laoyou/infra/runner"
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/httpapi"
@@ -47,7 +48,7 @@ type httpAPI interface {
 type system struct {
 	endpoint, table string
 	clean           *dynamodb.Client // no faults: setup, the stream, the checks
-	deps            *api.Deps
+	deps            *app.Deps
 	http            map[string]httpAPI // by function: referral, coupons, groupbuy, admin
 	closer          func(context.Context, json.RawMessage) (api.CloserResult, error)
 	clock           *clock.Settable
@@ -66,7 +67,7 @@ func newSystem(endpoint, table string, client, clean *dynamodb.Client) *system {
 		PhonePepper:     "chaos-pepper",
 	}
 	c := clock.At(time.Now().UTC().Truncate(time.Second))
-	d := api.DepsWith(client, cfg, functionLog())
+	d := app.DepsWith(client, cfg, functionLog())
 	d.Now = c.Now
 	return &system{
 		endpoint: endpoint, table: table, clean: clean, deps: d, clock: c, timeout: invocationTimeout,
@@ -160,7 +161,7 @@ type hooksConsumer struct {
 
 // newHooksConsumer builds a hooks function on d and a poller of the
 // table's stream for it.
-func (s *system) newHooksConsumer(t testing.TB, d *api.Deps) *hooksConsumer {
+func (s *system) newHooksConsumer(t testing.TB, d *app.Deps) *hooksConsumer {
 	t.Helper()
 	p, err := runner.NewStreamPoller(runner.StreamConfig{
 		Streams:   ddblocal.NewStreamsClient(s.endpoint, s.clean.Options().Region),

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/groupbuy"
@@ -20,7 +21,7 @@ import (
 )
 
 // runCloser runs the closer function once, as the schedule does.
-func (s *stack) runCloser(d *Deps) (CloserResult, *dynamo.Calls) {
+func (s *stack) runCloser(d *app.Deps) (CloserResult, *dynamo.Calls) {
 	s.t.Helper()
 	ctx, calls := dynamo.CountCalls(context.Background())
 	ctx, cancel := context.WithTimeout(ctx, 50*time.Second)
@@ -69,7 +70,7 @@ func TestFailedRoomReturnsSeats(t *testing.T) {
 
 	// remaining follows, once the stream has delivered the events.
 	s.react(2, s.events(event.GroupOpened, event.GroupJoined, event.GroupFailed)...)
-	GroupService(s.deps).Deals.Forget("clinic-a/trio")
+	s.deps.Groups().Deals.Forget("clinic-a/trio")
 	d := s.do(call{fn: "groupbuy", route: "GET /v1/deals/{dealId}", params: map[string]string{"dealId": "trio"}, query: map[string]string{"tenant": "clinic-a"}})
 	require.Equal(t, 0.0, d.JSON(t)["remaining"])
 }
@@ -170,7 +171,7 @@ func TestJoinRacingExpiry(t *testing.T) {
 	}
 	expiry := clock.Now().Add(60 * time.Second)
 
-	joinSide := DepsWith(s.deps.Store.DB, s.deps.Config, logging.Discard())
+	joinSide := app.DepsWith(s.deps.Store.DB, s.deps.Config, logging.Discard())
 	joinSide.Now = func() time.Time { return expiry.Add(-time.Millisecond) }
 	s.apis["groupbuy-before-expiry"] = GroupBuy(joinSide)
 	clock.Set(expiry.Add(time.Millisecond))
@@ -329,7 +330,7 @@ func TestCloserStopsAndResumes(t *testing.T) {
 		s.opened(patient("clinic-a", fmt.Sprintf("p%02d", i)), "duo")
 	}
 	clock.Advance(time.Hour)
-	svc := GroupService(s.deps)
+	svc := s.deps.Groups()
 	first, err := svc.CloseExpired(context.Background(), groupbuy.CloseOptions{MaxRooms: 10, Workers: 3})
 	require.NoError(t, err)
 	require.Equal(t, 10, first.Settled)

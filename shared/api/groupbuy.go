@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/groupbuy"
@@ -13,15 +14,9 @@ import (
 	"github.com/laoyou/laoyou/shared/tenant"
 )
 
-// How long a warm function keeps a deal, and a seat shard it found empty.
-const (
-	dealTTL       = 5 * time.Second
-	emptyShardTTL = 5 * time.Second
-)
-
 // GroupBuy is the group-buy function: deals, rooms, joins.
-func GroupBuy(d *Deps) *httpapi.API {
-	svc := GroupService(d)
+func GroupBuy(d *app.Deps) *httpapi.API {
+	svc := d.Groups()
 	return httpapi.New(d.Log, d.Guard,
 		httpapi.Route{Key: "GET /v1/deals", Access: auth.Public, Handle: listDeals(svc)},
 		httpapi.Route{Key: "GET /v1/deals/{dealId}", Access: auth.Public, Handle: getDeal(svc)},
@@ -32,27 +27,11 @@ func GroupBuy(d *Deps) *httpapi.API {
 	)
 }
 
-func adminDealRoutes(d *Deps) []httpapi.Route {
-	svc := GroupService(d)
+func adminDealRoutes(d *app.Deps) []httpapi.Route {
+	svc := d.Groups()
 	return []httpapi.Route{
 		{Key: "PUT /v1/admin/deals/{dealId}", Access: auth.AdminOnly, Handle: putDeal(svc)},
 	}
-}
-
-// GroupService is the group-buy domain over the store, one per Deps: the
-// routes, the closer and the reactions of one process share its deal cache
-// and its memory of empty seat shards.
-func GroupService(d *Deps) *groupbuy.Service {
-	return d.groups.get(func() *groupbuy.Service {
-		return &groupbuy.Service{
-			Store:  dynamo.GroupStore{Store: d.Store},
-			Links:  d.Links,
-			Pepper: []byte(d.Config.PhonePepper),
-			Now:    func() time.Time { return d.Now() },
-			Deals:  groupbuy.NewDealCache(dealTTL),
-			Seats:  groupbuy.NewSeatShards(emptyShardTTL),
-		}
-	})
 }
 
 // dealView is a deal as the API shows it, with the seats left.

@@ -169,7 +169,7 @@ func (s *stack) react(times int, es ...event.Event) {
 	reactions := groupReactions(s.deps)
 	for i := 0; i < times; i++ {
 		// As the hooks function does: remaining per delivered batch, then each event.
-		require.NoError(s.t, GroupService(s.deps).RefreshRemaining(context.Background(), time.Now(), es...))
+		require.NoError(s.t, s.deps.Groups().RefreshRemaining(context.Background(), time.Now(), es...))
 		for _, e := range es {
 			if f := reactions[e.Type]; f != nil {
 				require.NoError(s.t, f(context.Background(), e))
@@ -590,7 +590,7 @@ func TestSixtyJoinOneRoom(t *testing.T) {
 	require.Equal(t, map[string]any{"bound": 2.0, "qualified": 0.0, "rewarded": 0.0}, me.JSON(t)["counts"])
 
 	// And remaining has caught up with the three seats.
-	GroupService(s.deps).Deals.Forget("clinic-a/trio")
+	s.deps.Groups().Deals.Forget("clinic-a/trio")
 	d := s.do(call{fn: "groupbuy", route: "GET /v1/deals/{dealId}", params: map[string]string{"dealId": "trio"}, query: map[string]string{"tenant": "clinic-a"}})
 	require.Equal(t, 997.0, d.JSON(t)["remaining"])
 }
@@ -705,7 +705,7 @@ func TestRemainingSeats(t *testing.T) {
 	s.opened(patient("clinic-a", "other"), "trio")
 
 	remaining := func() float64 {
-		GroupService(s.deps).Deals.Forget("clinic-a/trio")
+		s.deps.Groups().Deals.Forget("clinic-a/trio")
 		r := s.do(call{fn: "groupbuy", route: "GET /v1/deals/{dealId}", params: map[string]string{"dealId": "trio"}, query: map[string]string{"tenant": "clinic-a"}})
 		require.Equal(t, 200, r.Status, r.Body)
 		return r.JSON(t)["remaining"].(float64)
@@ -764,7 +764,7 @@ func TestGroupBuyCallBudget(t *testing.T) {
 	s := newStack(t)
 	s.deal("clinic-a", "trio", map[string]any{"groupSize": 3, "stock": 1000})
 	s.deal("clinic-a", "solo", map[string]any{"groupSize": 2})
-	GroupService(s.deps).Deals.Forget("clinic-a/trio")
+	s.deps.Groups().Deals.Forget("clinic-a/trio")
 	var room string
 	roomOf := func() map[string]string { return map[string]string{"groupId": room} }
 	tests := []struct {
@@ -792,7 +792,7 @@ func TestGroupBuyCallBudget(t *testing.T) {
 			return call{fn: "groupbuy", route: "GET /v1/groups/{groupId}", params: roomOf()}
 		}, 1, 0},
 		{"deal", func() call {
-			GroupService(s.deps).Deals.Forget("clinic-a/trio")
+			s.deps.Groups().Deals.Forget("clinic-a/trio")
 			return call{fn: "groupbuy", route: "GET /v1/deals/{dealId}", params: map[string]string{"dealId": "trio"}, query: map[string]string{"tenant": "clinic-a"}}
 		}, 1, 0},
 		{"deals", func() call {

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/coupon"
 	"github.com/laoyou/laoyou/shared/dynamo"
@@ -18,13 +19,9 @@ import (
 	"github.com/laoyou/laoyou/shared/hook"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/metrics"
-	"github.com/laoyou/laoyou/shared/tenant"
 )
 
 const (
-	// rulesTTL is how long a tenant's hook rules are cached by the hooks
-	// function.
-	rulesTTL = 5 * time.Second
 	// hookParallelism bounds the events of one batch handled at once, so a
 	// slow webhook does not hold up the others.
 	hookParallelism = 16
@@ -32,53 +29,6 @@ const (
 	// reports what failed instead of timing out as a whole.
 	hookMargin = 2 * time.Second
 )
-
-// hookParts are the hook rules as one process keeps them: the rule cache
-// that the admin routes and the dispatcher share, and the dispatcher.
-type hookParts struct {
-	rules      *hook.Rules
-	dispatcher *hook.Dispatcher
-}
-
-// hooksOf is the hook rules' parts, one per Deps.
-func hooksOf(d *Deps) *hookParts {
-	return d.hooks.get(func() *hookParts {
-		store := dynamo.HookStore{Store: d.Store}
-		cache := hook.NewRuleCache(store, rulesTTL)
-		coupons := CouponService(d)
-		return &hookParts{
-			rules: &hook.Rules{Store: store, Templates: coupons.Store, Cache: cache, Now: func() time.Time { return d.Now() }},
-			dispatcher: &hook.Dispatcher{
-				Store:      metrics.CountingDeadLetters(store, d.Metrics), // webhooks given up on
-				Rules:      cache,
-				Coupons:    coupons,
-				Webhooks:   hook.NewDeliverer(func() bool { return d.Config.AllowLoopbackWebhooks }),
-				Milestones: milestoneSource{d},
-				Messages:   subscribeMessages(d, store),
-				Now:        func() time.Time { return d.Now() },
-				Log:        d.Log,
-			},
-		}
-	})
-}
-
-// milestoneSource gives the milestone reaction the tenant's milestones
-// (cached settings) and the referrer's count of qualified friends.
-type milestoneSource struct{ d *Deps }
-
-func (m milestoneSource) Milestones(ctx context.Context, t string) ([]tenant.Milestone, error) {
-	s, err := m.d.Settings.Get(ctx, t)
-	return s.Milestones, err
-}
-
-func (m milestoneSource) QualifiedFriends(ctx context.Context, t, referrerID string) (int, error) {
-	return dynamo.ReferralStore{Store: m.d.Store}.QualifiedFriends(ctx, t, referrerID)
-}
-
-// statsOf is the admin stats' counting and view over the store.
-func statsOf(d *Deps) *hook.Stats {
-	return &hook.Stats{Store: dynamo.StatsStore{Store: d.Store}}
-}
 
 // Hooks is the hooks function's handler: events from the table's stream.
 // It reads new event items, opened share links (counted as clicks when
@@ -92,14 +42,14 @@ func statsOf(d *Deps) *hook.Stats {
 // rules; each effect happens once per (event, rule, recipient) however
 // often the stream delivers the record. Records whose effects failed in a
 // way a retry may mend are reported as batch item failures and come again.
-func Hooks(d *Deps) func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	h := &hooksHandler{d: d, parts: hooksOf(d), reactions: groupReactions(d)}
+func Hooks(d *app.Deps) func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	h := &hooksHandler{d: d, hooks: d.Hooks(), reactions: groupReactions(d)}
 	return h.handle
 }
 
 type hooksHandler struct {
-	d         *Deps
-	parts     *hookParts
+	d         *app.Deps
+	hooks     *app.Hooks
 	reactions map[event.Type]func(context.Context, event.Event) error
 }
 
@@ -157,8 +107,8 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 	// once per deal or template and batch, from a reading taken after the
 	// batch arrived, so it holds every seat and coupon of these events.
 	if err := errors.Join(
-		GroupService(h.d).RefreshRemaining(ctx, arrived, all...),
-		CouponService(h.d).RefreshRemaining(ctx, arrived, all...),
+		h.d.Groups().RefreshRemaining(ctx, arrived, all...),
+		h.d.Coupons().RefreshRemaining(ctx, arrived, all...),
 	); err != nil {
 		h.d.Log.WarnContext(ctx, "remaining not refreshed", "error", err.Error())
 		for i, se := range evs {
@@ -167,7 +117,7 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 	}
 
 	// The admin stats: once per event, whatever the stream repeats.
-	if err := statsOf(h.d).Count(ctx, all); err != nil {
+	if err := h.d.Stats().Count(ctx, all); err != nil {
 		h.d.Log.WarnContext(ctx, "stats not counted", "error", err.Error())
 		for i, se := range evs {
 			_, counted := hook.Contribution(se.e)
@@ -263,10 +213,10 @@ func (h *hooksHandler) apply(ctx context.Context, e event.Event) (err error) {
 			return err
 		}
 	}
-	return h.parts.dispatcher.Dispatch(ctx, e)
+	return h.hooks.Dispatcher.Dispatch(ctx, e)
 }
 
-func adminHookRoutes(d *Deps) []httpapi.Route {
+func adminHookRoutes(d *app.Deps) []httpapi.Route {
 	return []httpapi.Route{
 		{Key: "PUT /v1/admin/hooks/{ruleId}", Access: auth.AdminOnly, Handle: putHookRule(d)},
 		{Key: "GET /v1/admin/hooks", Access: auth.AdminOnly, Handle: listHookRules(d)},
@@ -303,7 +253,7 @@ func (h *hookRequest) Valid() error {
 	return nil
 }
 
-func putHookRule(d *Deps) httpapi.HandlerFunc {
+func putHookRule(d *app.Deps) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		var in hookRequest
 		if err := httpapi.Decode(r, &in); err != nil {
@@ -314,7 +264,7 @@ func putHookRule(d *Deps) httpapi.HandlerFunc {
 			IssueCoupon: in.IssueCoupon, Webhook: in.Webhook,
 			SubscribeMessage: in.SubscribeMessage, To: hook.Recipient(in.To),
 		}
-		v, err := hooksOf(d).rules.Save(ctx, rule, d.Config.AllowLoopbackWebhooks)
+		v, err := d.Hooks().Rules.Save(ctx, rule, d.Config.AllowLoopbackWebhooks)
 		return httpapi.OK(v), err
 	}
 }
@@ -323,9 +273,9 @@ type ruleList struct {
 	Rules []hook.RuleView `json:"rules"`
 }
 
-func listHookRules(d *Deps) httpapi.HandlerFunc {
+func listHookRules(d *app.Deps) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		rules, err := hooksOf(d).rules.List(ctx, r.Caller.Tenant)
+		rules, err := d.Hooks().Rules.List(ctx, r.Caller.Tenant)
 		return httpapi.OK(ruleList{Rules: rules}), err
 	}
 }
@@ -334,9 +284,9 @@ type deadLetterList struct {
 	DeadLetters []hook.DeadLetter `json:"deadLetters"`
 }
 
-func listDeadLetters(d *Deps) httpapi.HandlerFunc {
+func listDeadLetters(d *app.Deps) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		dls, err := hooksOf(d).rules.DeadLetters(ctx, r.Caller.Tenant)
+		dls, err := d.Hooks().Rules.DeadLetters(ctx, r.Caller.Tenant)
 		return httpapi.OK(deadLetterList{DeadLetters: dls}), err
 	}
 }

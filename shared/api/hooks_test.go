@@ -20,6 +20,7 @@ import (
 
 	"github.com/laoyou/laoyou/infra/ddblocal"
 	"github.com/laoyou/laoyou/infra/runner"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/hook"
@@ -113,7 +114,7 @@ func (s *stack) deadLetters(as who) []any {
 // runner does, with retries that pause a millisecond.
 func (s *stack) allowLoopbackWebhooks() {
 	s.deps.Config.AllowLoopbackWebhooks = true
-	hooksOf(s.deps).dispatcher.Webhooks.Backoff = time.Millisecond
+	s.deps.Hooks().Dispatcher.Webhooks.Backoff = time.Millisecond
 }
 
 // referralBound binds a fresh newcomer to referrer and returns them.
@@ -238,7 +239,7 @@ func TestStreamRecordDeliveredManyTimes(t *testing.T) {
 
 	// Two invocations in two warm functions (their own caches) race.
 	racers := []func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error){
-		Hooks(s.deps), Hooks(DepsWith(s.deps.Store.DB, s.deps.Config, logging.Discard())),
+		Hooks(s.deps), Hooks(app.DepsWith(s.deps.Store.DB, s.deps.Config, logging.Discard())),
 	}
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -287,7 +288,7 @@ func TestHooksReportTransientFailures(t *testing.T) {
 	require.Len(t, bound, 1)
 
 	// A cold function whose DynamoDB calls fail: the record is reported.
-	cold := Hooks(DepsWith(s.deps.Store.DB, s.deps.Config, logging.Discard()))
+	cold := Hooks(app.DepsWith(s.deps.Store.DB, s.deps.Config, logging.Discard()))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	resp, err := cold(ctx, events.DynamoDBEvent{Records: bound})

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/event"
 )
@@ -90,7 +91,7 @@ func TestStatsAfterAScriptedFlow(t *testing.T) {
 	require.Greater(t, len(again.Records), 30)
 	var wg sync.WaitGroup
 	for _, h := range []func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error){
-		Hooks(s.deps), Hooks(DepsWith(s.deps.Store.DB, s.deps.Config, s.deps.Log)),
+		Hooks(s.deps), Hooks(app.DepsWith(s.deps.Store.DB, s.deps.Config, s.deps.Log)),
 	} {
 		wg.Add(1)
 		go func() {

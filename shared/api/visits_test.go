@@ -69,7 +69,7 @@ func (s *stack) refund(tenant, visitID string) reply {
 
 func (s *stack) release() int {
 	s.t.Helper()
-	n, err := releaseRewards(s.deps)(context.Background())
+	n, err := s.deps.RewardReleaser().ReleaseDue(context.Background())
 	require.NoError(s.t, err)
 	return n
 }
@@ -499,7 +499,7 @@ func TestReleaseAfterTheHold(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, err := releaseRewards(s.deps)(context.Background())
+			n, err := s.deps.RewardReleaser().ReleaseDue(context.Background())
 			require.NoError(t, err)
 			mu.Lock()
 			total += n
