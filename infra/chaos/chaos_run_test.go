@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
-	"github.com/laoyou/laoyou/shared/api"
 	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/logging"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
 // chaosRun is the size and the faults of one chaos run.
@@ -170,7 +170,7 @@ type closerTally struct {
 // whether each did all that was due.
 func (c *closerTally) run(sys *system, n int) (settled int, clean bool) {
 	var wg sync.WaitGroup
-	results := make([]api.CloserResult, n)
+	results := make([]stream.CloserResult, n)
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {

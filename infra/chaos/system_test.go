@@ -22,6 +22,7 @@ import (
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/logging"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
 // invocationTimeout is the deadline each handler call gets, as Lambda
@@ -50,7 +51,7 @@ type system struct {
 	clean           *dynamodb.Client // no faults: setup, the stream, the checks
 	deps            *app.Deps
 	http            map[string]httpAPI // by function: referral, coupons, groupbuy, admin
-	closer          func(context.Context, json.RawMessage) (api.CloserResult, error)
+	closer          func(context.Context, json.RawMessage) (stream.CloserResult, error)
 	clock           *clock.Settable
 	timeout         time.Duration // each invocation's deadline
 }
@@ -77,7 +78,7 @@ func newSystem(endpoint, table string, client, clean *dynamodb.Client) *system {
 			"groupbuy": api.GroupBuy(d),
 			"admin":    api.Admin(d),
 		},
-		closer: api.Closer(d),
+		closer: stream.Closer(d),
 	}
 }
 
@@ -168,7 +169,7 @@ func (s *system) newHooksConsumer(t testing.TB, d *app.Deps) *hooksConsumer {
 		DynamoDB:  s.clean,
 		Table:     s.table,
 		BatchSize: 50, // as template.yaml's event source
-		Handler:   api.Hooks(d),
+		Handler:   stream.Hooks(d),
 		Logger:    logging.Discard(),
 		Timeout:   10 * time.Second,
 	})

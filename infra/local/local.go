@@ -38,6 +38,7 @@ import (
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/secret"
+	"github.com/laoyou/laoyou/shared/stream"
 	"github.com/laoyou/laoyou/shared/token"
 )
 
@@ -384,7 +385,7 @@ type Handlers struct {
 
 // Functions wires every function of the template to its handler.
 func Functions(d *app.Deps) Handlers {
-	closer := api.Closer(d)
+	closer := stream.Closer(d)
 	return Handlers{
 		APIs: map[string]*httpapi.API{
 			"ReferralFunction": api.Referral(d),
@@ -394,7 +395,7 @@ func Functions(d *app.Deps) Handlers {
 			"AuthFunction":     api.Auth(d),
 		},
 		Stream: map[string]runner.StreamHandler{
-			"HooksFunction": api.Hooks(d),
+			"HooksFunction": stream.Hooks(d),
 		},
 		Scheduled: map[string]runner.InvokeFunc{
 			"CloserFunction": func(ctx context.Context, payload json.RawMessage) (any, error) {

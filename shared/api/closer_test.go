@@ -18,15 +18,16 @@ import (
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/logging"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
 // runCloser runs the closer function once, as the schedule does.
-func (s *stack) runCloser(d *app.Deps) (CloserResult, *dynamo.Calls) {
+func (s *stack) runCloser(d *app.Deps) (stream.CloserResult, *dynamo.Calls) {
 	s.t.Helper()
 	ctx, calls := dynamo.CountCalls(context.Background())
 	ctx, cancel := context.WithTimeout(ctx, 50*time.Second)
 	defer cancel()
-	r, err := Closer(d)(ctx, []byte(`{"detail-type":"Scheduled Event"}`))
+	r, err := stream.Closer(d)(ctx, []byte(`{"detail-type":"Scheduled Event"}`))
 	require.NoError(s.t, err)
 	return r, calls
 }
@@ -46,7 +47,7 @@ func TestFailedRoomReturnsSeats(t *testing.T) {
 
 	clock.Advance(61 * time.Second)
 	r, _ := s.runCloser(s.deps)
-	require.Equal(t, CloserResult{Settled: 1, Failed: 1, Examined: 1}, r)
+	require.Equal(t, stream.CloserResult{Settled: 1, Failed: 1, Examined: 1}, r)
 	require.Equal(t, "FAILED", s.status(id)["status"])
 	_, taken := s.seatShards("clinic-a", "trio")
 	require.Equal(t, []int{0}, taken, "both seats back")
@@ -57,7 +58,7 @@ func TestFailedRoomReturnsSeats(t *testing.T) {
 
 	before := len(s.scan())
 	again, _ := s.runCloser(s.deps)
-	require.Equal(t, CloserResult{}, again, "nothing left to settle")
+	require.Equal(t, stream.CloserResult{}, again, "nothing left to settle")
 	require.Equal(t, before, len(s.scan()), "and nothing written")
 	_, taken = s.seatShards("clinic-a", "trio")
 	require.Equal(t, []int{0}, taken)
@@ -89,11 +90,11 @@ func TestSettleAtExpiry(t *testing.T) {
 
 	clock.Advance(59 * time.Second)
 	r, _ := s.runCloser(s.deps)
-	require.Equal(t, CloserResult{}, r, "not yet due")
+	require.Equal(t, stream.CloserResult{}, r, "not yet due")
 
 	clock.Advance(time.Second)
 	r, _ = s.runCloser(s.deps)
-	require.Equal(t, CloserResult{Settled: 2, Succeeded: 1, Failed: 1, Examined: 2}, r)
+	require.Equal(t, stream.CloserResult{Settled: 2, Succeeded: 1, Failed: 1, Examined: 2}, r)
 	require.Equal(t, "SUCCEEDED", s.status(enough)["status"])
 	require.Equal(t, "FAILED", s.status(alone)["status"])
 
@@ -126,7 +127,7 @@ func TestTwoClosersAtOnce(t *testing.T) {
 	require.Equal(t, 200, sum(taken))
 
 	clock.Advance(time.Hour)
-	var results [2]CloserResult
+	var results [2]stream.CloserResult
 	var wg sync.WaitGroup
 	for i := range results {
 		wg.Add(1)
@@ -177,7 +178,7 @@ func TestJoinRacingExpiry(t *testing.T) {
 	clock.Set(expiry.Add(time.Millisecond))
 
 	var joins []reply
-	var closers [2]CloserResult
+	var closers [2]stream.CloserResult
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() {

@@ -19,6 +19,7 @@ import (
 	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/groupbuy"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
 // withClock makes the stack's functions read a clock the test controls.
@@ -166,7 +167,7 @@ func sum(xs []int) int {
 // function does, times times each (the stream delivers at least once).
 func (s *stack) react(times int, es ...event.Event) {
 	s.t.Helper()
-	reactions := groupReactions(s.deps)
+	reactions := stream.GroupReactions(s.deps)
 	for i := 0; i < times; i++ {
 		// As the hooks function does: remaining per delivered batch, then each event.
 		require.NoError(s.t, s.deps.Groups().RefreshRemaining(context.Background(), time.Now(), es...))
@@ -570,7 +571,7 @@ func TestSixtyJoinOneRoom(t *testing.T) {
 	// Every member gets one voucher at their price, through the hooks,
 	// however often the stream delivers; nobody else gets one.
 	drainHooks(t, s)
-	redelivered, err := Hooks(s.deps)(context.Background(), lambdaEvents(s.streamedEvents(event.GroupSucceeded)))
+	redelivered, err := stream.Hooks(s.deps)(context.Background(), lambdaEvents(s.streamedEvents(event.GroupSucceeded)))
 	require.NoError(t, err)
 	require.Empty(t, redelivered.BatchItemFailures)
 	for user, price := range members {

@@ -15,6 +15,7 @@ import (
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/referral"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
 // referralAdminFn is the function that serves the settings and stats
@@ -539,7 +540,7 @@ func TestMilestoneBonusOnce(t *testing.T) {
 	require.Equal(t, map[int]int{200: 4}, statuses(replies))
 	drainHooks(t, s)
 	// Delivered again, all of it.
-	resp, err := Hooks(s.deps)(context.Background(), lambdaEvents(s.streamedEvents(event.ReferralQualified)))
+	resp, err := stream.Hooks(s.deps)(context.Background(), lambdaEvents(s.streamedEvents(event.ReferralQualified)))
 	require.NoError(t, err)
 	require.Empty(t, resp.BatchItemFailures)
 

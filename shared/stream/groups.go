@@ -1,4 +1,4 @@
-package api
+package stream
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/laoyou/laoyou/shared/referral"
 )
 
-// groupReactions are the group-buy's built-in reactions to single events,
+// GroupReactions are the group-buy's built-in reactions to single events,
 // applied by the hooks function before the tenant's rules. Each is safe to
 // repeat: the stream delivers at least once.
 //
@@ -19,7 +19,7 @@ import (
 // Seats taken (and so `remaining`) are counted per stream batch, not here
 // (see hooksHandler.handle); vouchers on group.succeeded are the tenant's
 // hook machinery's work, from the event's members.
-func groupReactions(d *app.Deps) map[event.Type]func(context.Context, event.Event) error {
+func GroupReactions(d *app.Deps) map[event.Type]func(context.Context, event.Event) error {
 	svc := d.Groups()
 	refs := d.Referrals()
 	return map[event.Type]func(context.Context, event.Event) error{
