@@ -159,5 +159,5 @@ func (m milestoneSource) Milestones(ctx context.Context, t string) ([]tenant.Mil
 }
 
 func (m milestoneSource) QualifiedFriends(ctx context.Context, t, referrerID string) (int, error) {
-	return dynamo.ReferralStore{Store: m.d.Store}.QualifiedFriends(ctx, t, referrerID)
+	return m.d.Referrals().QualifiedFriends(ctx, t, referrerID)
 }

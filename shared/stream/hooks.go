@@ -200,7 +200,7 @@ func (h *hooksHandler) dropFormerFriend(ctx context.Context, r events.DynamoDBEv
 	if !ok {
 		return nil
 	}
-	return dynamo.ReferralStore{Store: h.d.Store}.DropFormerFriend(ctx, rebound)
+	return h.d.Referrals().DropFormerFriend(ctx, rebound)
 }
 
 func (h *hooksHandler) apply(ctx context.Context, e event.Event) (err error) {
