@@ -69,7 +69,39 @@ func viewDeal(d groupbuy.Deal, now time.Time) dealView {
 }
 
 // dealRequest is the body of PUT /v1/admin/deals/{dealId}.
-type dealRequest struct{ groupbuy.DealSpec }
+type dealRequest struct {
+	Title             string     `json:"title"`
+	SKU               string     `json:"sku"`
+	PriceFen          *int64     `json:"priceFen"`
+	GroupPriceFen     *int64     `json:"groupPriceFen"`
+	LeaderPriceFen    *int64     `json:"leaderPriceFen"`
+	GroupSize         *int       `json:"groupSize"`
+	MinSize           *int       `json:"minSize"`
+	TTLSeconds        *int       `json:"ttlSeconds"`
+	Stock             *int       `json:"stock"`
+	PerUserLimit      *int       `json:"perUserLimit"`
+	NewcomersOnly     *bool      `json:"newcomersOnly"`
+	StartsAt          *time.Time `json:"startsAt"`
+	EndsAt            *time.Time `json:"endsAt"`
+	VoucherTemplateID string     `json:"voucherTemplateId"`
+}
+
+// spec is the request as the group-buy rules take it.
+func (in *dealRequest) spec() groupbuy.DealSpec {
+	return groupbuy.DealSpec{
+		Title: in.Title, SKU: in.SKU,
+		PriceFen: in.PriceFen, GroupPriceFen: in.GroupPriceFen, LeaderPriceFen: in.LeaderPriceFen,
+		GroupSize: in.GroupSize, MinSize: in.MinSize, TTLSeconds: in.TTLSeconds,
+		Stock: in.Stock, PerUserLimit: in.PerUserLimit, NewcomersOnly: in.NewcomersOnly,
+		StartsAt: in.StartsAt, EndsAt: in.EndsAt, VoucherTemplateID: in.VoucherTemplateID,
+	}
+}
+
+// Valid checks the body by the group-buy rules.
+func (in *dealRequest) Valid() error {
+	spec := in.spec()
+	return spec.Valid()
+}
 
 func putDeal(svc *groupbuy.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
@@ -77,7 +109,7 @@ func putDeal(svc *groupbuy.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		d, err := svc.SaveDeal(ctx, r.Caller.Tenant, r.PathParam("dealId"), in.DealSpec)
+		d, err := svc.SaveDeal(ctx, r.Caller.Tenant, r.PathParam("dealId"), in.spec())
 		return httpapi.OK(viewDeal(d, svc.Now())), err
 	}
 }
