@@ -7,11 +7,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/kms"
 )
 
 func main() {
-	d := api.FromEnv()
+	d := app.FromEnv()
 	keys := kms.MustClient(d.Config.Region, d.Log)
 	d.Tokens = kms.SigningKeys(keys, d.Config.TokenKeyID, d.Config.PreviousTokenKeyIDs)
 	d.Secrets = kms.NewSealer(keys, d.Config.SecretsKeyID)

@@ -5,7 +5,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
-func main() { lambda.Start(api.Closer(api.FromEnv())) }
+func main() { lambda.Start(stream.Closer(app.FromEnv())) }

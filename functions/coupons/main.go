@@ -5,6 +5,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
 )
 
-func main() { lambda.Start(api.Coupons(api.FromEnv()).Handle) }
+func main() { lambda.Start(api.Coupons(app.FromEnv()).Handle) }

@@ -5,11 +5,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/kms"
 )
 
 func main() {
-	d := api.FromEnv()
+	d := app.FromEnv()
 	keys := kms.MustClient(d.Config.Region, d.Log)
 	// Mini-program codes open the clinic's app secret; the role may only decrypt.
 	d.Secrets = kms.NewSealer(keys, d.Config.SecretsKeyID)

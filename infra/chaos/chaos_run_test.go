@@ -14,8 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
-	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/logging"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
 // chaosRun is the size and the faults of one chaos run.
@@ -86,7 +87,7 @@ func TestChaos(t *testing.T) {
 
 	// A second warm hooks function with caches of its own, on the same
 	// faulty DynamoDB, reading the same stream.
-	twin := api.DepsWith(db.NewClient(t, faults.Option, FastRetries(run.sdkAttempts)), sys.deps.Config, logging.Discard())
+	twin := app.DepsWith(db.NewClient(t, faults.Option, FastRetries(run.sdkAttempts)), sys.deps.Config, logging.Discard())
 	twin.Now = sys.clock.Now
 	consumers := []*hooksConsumer{sys.newHooksConsumer(t, sys.deps), sys.newHooksConsumer(t, twin)}
 
@@ -169,7 +170,7 @@ type closerTally struct {
 // whether each did all that was due.
 func (c *closerTally) run(sys *system, n int) (settled int, clean bool) {
 	var wg sync.WaitGroup
-	results := make([]api.CloserResult, n)
+	results := make([]stream.CloserResult, n)
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {

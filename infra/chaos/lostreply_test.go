@@ -14,6 +14,7 @@ import (
 	"github.com/laoyou/laoyou/infra/ddbtest"
 	"github.com/laoyou/laoyou/infra/wechatstub"
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/token"
 )
 
@@ -230,7 +231,7 @@ func withWeChat(t *testing.T, sys *system) *wechatstub.Stub {
 	// base it is first used with. Same client, clock and sealing key.
 	cfg := sys.deps.Config
 	cfg.WeChatAPIBase, cfg.IssuerURL, cfg.TokenAudience = srv.URL, "https://api.example.com/chaos", "laoyou-chaos"
-	d := api.DepsWith(sys.deps.Store.DB, cfg, functionLog())
+	d := app.DepsWith(sys.deps.Store.DB, cfg, functionLog())
 	d.Now, d.Secrets = sys.deps.Now, sys.deps.Secrets
 	d.Tokens = token.KeySet{Current: token.NewRSAKey(key)}
 	sys.http["auth"] = api.Auth(d)

@@ -18,11 +18,13 @@ import (
 	"github.com/laoyou/laoyou/infra/ddblocal"
 	"github.com/laoyou/laoyou/infra/runner"
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/logging"
 	"github.com/laoyou/laoyou/shared/secret"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
 // invocationTimeout is the deadline each handler call gets, as Lambda
@@ -49,9 +51,9 @@ type httpAPI interface {
 type system struct {
 	endpoint, table string
 	clean           *dynamodb.Client // no faults: setup, the stream, the checks
-	deps            *api.Deps
+	deps            *app.Deps
 	http            map[string]httpAPI // by function: referral, coupons, groupbuy, admin
-	closer          func(context.Context, json.RawMessage) (api.CloserResult, error)
+	closer          func(context.Context, json.RawMessage) (stream.CloserResult, error)
 	clock           *clock.Settable
 	timeout         time.Duration // each invocation's deadline
 }
@@ -68,7 +70,7 @@ func newSystem(endpoint, table string, client, clean *dynamodb.Client) *system {
 		PhonePepper:     "chaos-pepper",
 	}
 	c := clock.At(time.Now().UTC().Truncate(time.Second))
-	d := api.DepsWith(client, cfg, functionLog())
+	d := app.DepsWith(client, cfg, functionLog())
 	d.Now = c.Now
 	sealKey := make([]byte, secret.KeySize) // tenants' WeChat secrets, sealed as the admin function seals them
 	_, _ = rand.Read(sealKey)
@@ -85,7 +87,7 @@ func newSystem(endpoint, table string, client, clean *dynamodb.Client) *system {
 			"groupbuy": api.GroupBuy(d),
 			"admin":    api.Admin(d),
 		},
-		closer: api.Closer(d),
+		closer: stream.Closer(d),
 	}
 }
 
@@ -169,14 +171,14 @@ type hooksConsumer struct {
 
 // newHooksConsumer builds a hooks function on d and a poller of the
 // table's stream for it.
-func (s *system) newHooksConsumer(t testing.TB, d *api.Deps) *hooksConsumer {
+func (s *system) newHooksConsumer(t testing.TB, d *app.Deps) *hooksConsumer {
 	t.Helper()
 	p, err := runner.NewStreamPoller(runner.StreamConfig{
 		Streams:   ddblocal.NewStreamsClient(s.endpoint, s.clean.Options().Region),
 		DynamoDB:  s.clean,
 		Table:     s.table,
 		BatchSize: 50, // as template.yaml's event source
-		Handler:   api.Hooks(d),
+		Handler:   stream.Hooks(d),
 		Logger:    logging.Discard(),
 		Timeout:   10 * time.Second,
 	})

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/tenant"
@@ -63,7 +64,7 @@ var demoConfig = []struct{ route, id, body string }{
 
 // SeedDemoWeChat registers the demo clinic's mini-program with the WeChat
 // stand-in and saves it as the clinic's admin would.
-func SeedDemoWeChat(ctx context.Context, d *api.Deps, stub interface{ AddApp(appID, secret string) }) error {
+func SeedDemoWeChat(ctx context.Context, d *app.Deps, stub interface{ AddApp(appID, secret string) }) error {
 	stub.AddApp(DemoAppID, demoAppSecret)
 	ev := events.APIGatewayV2HTTPRequest{
 		RouteKey: "PUT /v1/admin/wechat",
@@ -86,7 +87,7 @@ func SeedDemoWeChat(ctx context.Context, d *api.Deps, stub interface{ AddApp(app
 }
 
 // SeedDemo loads the demo clinic.
-func SeedDemo(ctx context.Context, d *api.Deps) (*Demo, error) {
+func SeedDemo(ctx context.Context, d *app.Deps) (*Demo, error) {
 	err := dynamo.SettingsStore{Store: d.Store}.SaveSettings(ctx, DemoTenant, tenant.Settings{
 		Clinic:        &DemoClinic,
 		NewcomerOffer: &tenant.Offer{Title: "新客到院礼：免费皮肤检测一次", TemplateID: "newcomer-gift"},
@@ -116,7 +117,7 @@ func SeedDemo(ctx context.Context, d *api.Deps) (*Demo, error) {
 			return nil, fmt.Errorf("%s %s: %d %s", c.route, c.id, resp.StatusCode, resp.Body)
 		}
 	}
-	code, err := api.ReferralService(d).MyCode(ctx, auth.Caller{
+	code, err := d.Referrals().MyCode(ctx, auth.Caller{
 		UserID: DemoReferrer, Tenant: DemoTenant, Role: auth.Patient, Name: demoReferrerName,
 	})
 	if err != nil {

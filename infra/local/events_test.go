@@ -19,7 +19,7 @@ import (
 	"github.com/laoyou/laoyou/infra/localauth"
 	"github.com/laoyou/laoyou/infra/samtemplate"
 	"github.com/laoyou/laoyou/infra/wechatstub"
-	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/dynamo"
@@ -187,13 +187,13 @@ func functionOf(folder string) string {
 
 // sampleDeps is a fresh table where the samples' referrer has sampleCode,
 // and a WeChat stand-in that knows the samples' mini-program.
-func sampleDeps(t *testing.T) (*api.Deps, *wechatstub.Server) {
+func sampleDeps(t *testing.T) (*app.Deps, *wechatstub.Server) {
 	db := ddbtest.New(t)
 	stub, err := wechatstub.Start(wechatstub.New())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = stub.Close() })
 	stub.AddApp(DemoAppID, "app-secret-from-mp-admin")
-	d := api.DepsWith(db.NewClient(t, dynamo.WithCallCounting), config.Config{
+	d := app.DepsWith(db.NewClient(t, dynamo.WithCallCounting), config.Config{
 		Table: db.Table, ShareBaseURL: "https://h5.example.com/s", MiniProgramPage: "/pages/landing/index", PhonePepper: "p",
 		WeChatAPIBase: stub.URL, IssuerURL: "https://abc123.execute-api.ap-east-1.amazonaws.com/prod", TokenAudience: "laoyou-miniprogram",
 	}, logging.Discard())

@@ -33,10 +33,12 @@ import (
 	"github.com/laoyou/laoyou/infra/samtemplate"
 	"github.com/laoyou/laoyou/infra/wechatstub"
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/secret"
+	"github.com/laoyou/laoyou/shared/stream"
 	"github.com/laoyou/laoyou/shared/token"
 )
 
@@ -79,7 +81,7 @@ type Options struct {
 type Stack struct {
 	// PublicBaseURL is Options.PublicBaseURL, defaulted.
 	PublicBaseURL string
-	Deps          *api.Deps
+	Deps          *app.Deps
 	Auth          *localauth.Authority
 	Server        *runner.Server
 	Demo          *Demo // nil unless Options.Demo
@@ -164,7 +166,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	// Laoyou's own tokens carry the audience the authorizer accepts, as
 	// JwtAudience sets both in AWS.
 	cfg.TokenAudience = st.Auth.Audience
-	st.Deps = api.DepsWith(client, cfg, log)
+	st.Deps = app.DepsWith(client, cfg, log)
 	if err := st.ownTokens(opts); err != nil {
 		return nil, err
 	}
@@ -382,8 +384,8 @@ type Handlers struct {
 }
 
 // Functions wires every function of the template to its handler.
-func Functions(d *api.Deps) Handlers {
-	closer := api.Closer(d)
+func Functions(d *app.Deps) Handlers {
+	closer := stream.Closer(d)
 	return Handlers{
 		APIs: map[string]*httpapi.API{
 			"ReferralFunction": api.Referral(d),
@@ -393,7 +395,7 @@ func Functions(d *api.Deps) Handlers {
 			"AuthFunction":     api.Auth(d),
 		},
 		Stream: map[string]runner.StreamHandler{
-			"HooksFunction": api.Hooks(d),
+			"HooksFunction": stream.Hooks(d),
 		},
 		Scheduled: map[string]runner.InvokeFunc{
 			"CloserFunction": func(ctx context.Context, payload json.RawMessage) (any, error) {

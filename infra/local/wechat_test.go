@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/wechatstub"
-	"github.com/laoyou/laoyou/shared/api"
 	"github.com/laoyou/laoyou/shared/wechat"
 )
 
@@ -25,7 +24,7 @@ func TestStackRunsTheWeChatStandIn(t *testing.T) {
 
 	app := wechat.App{ID: "wxlocal", Secret: "local-secret"}
 	st.WeChat.AddApp(app.ID, app.Secret)
-	s, err := api.WeChat(st.Deps).Code2Session(context.Background(), app, st.WeChat.LoginCode(app.ID, "o-local", ""))
+	s, err := st.Deps.WeChat().Code2Session(context.Background(), app, st.WeChat.LoginCode(app.ID, "o-local", ""))
 	require.NoError(t, err)
 	require.Equal(t, "o-local", s.OpenID)
 }

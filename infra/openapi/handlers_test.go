@@ -21,6 +21,7 @@ import (
 	"github.com/laoyou/laoyou/infra/ddbtest"
 	"github.com/laoyou/laoyou/infra/wechatstub"
 	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/coupon"
@@ -54,7 +55,7 @@ type contract struct {
 // stack is what the flows share.
 type stack struct {
 	spec   *Spec
-	deps   *api.Deps
+	deps   *app.Deps
 	clock  *clock.Settable
 	routes map[string]*httpapi.API // route key → the function serving it
 
@@ -86,7 +87,7 @@ func newContract(t *testing.T) *contract {
 	t.Cleanup(func() { _ = stub.Close() })
 	cfg.WeChatAPIBase = stub.URL
 	cfg.IssuerURL, cfg.TokenAudience = "https://api.example-clinic.cn/prod", "laoyou-contract"
-	deps := api.DepsWith(db.NewClient(t), cfg, logging.Discard())
+	deps := app.DepsWith(db.NewClient(t), cfg, logging.Discard())
 	signing, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	deps.Tokens = token.KeySet{Current: token.NewRSAKey(signing)}

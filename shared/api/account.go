@@ -2,12 +2,11 @@ package api
 
 import (
 	"context"
-	"time"
 
 	"github.com/laoyou/laoyou/shared/account"
 	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/auth"
-	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/token"
 )
@@ -17,57 +16,28 @@ import (
 // and erasure). It is the one function that may
 // sign tokens (kms:Sign) and, with the functions that call WeChat, open
 // app secrets (kms:Decrypt).
-func Auth(d *Deps) *httpapi.API {
-	svc := AccountService(d)
+func Auth(d *app.Deps) *httpapi.API {
+	svc := d.Accounts()
 	return httpapi.New(d.Log,
 		httpapi.Route{Key: "POST /v1/auth/wechat", Access: auth.Public, Handle: signIn(svc)},
 		httpapi.Route{Key: "GET /.well-known/openid-configuration", Access: auth.Public, Handle: discovery(d)},
 		httpapi.Route{Key: "GET /.well-known/jwks.json", Access: auth.Public, Handle: jwks(d)},
 		httpapi.Route{Key: "POST /v1/me/phone", Access: auth.AnyUser, Handle: bindPhone(svc)},
-		httpapi.Route{Key: "GET /v1/me/data", Access: auth.AnyUser, Handle: exportMyData(MyDataService(d))},
-		httpapi.Route{Key: "DELETE /v1/me", Access: auth.AnyUser, Handle: eraseMe(MyDataService(d))},
+		httpapi.Route{Key: "GET /v1/me/data", Access: auth.AnyUser, Handle: exportMyData(d.MyData())},
+		httpapi.Route{Key: "DELETE /v1/me", Access: auth.AnyUser, Handle: eraseMe(d.MyData())},
 	)
 }
 
 // adminAccountRoutes are the tenant's mini-program and the roles an admin
 // grants.
-func adminAccountRoutes(d *Deps) []httpapi.Route {
-	svc := AccountService(d)
+func adminAccountRoutes(d *app.Deps) []httpapi.Route {
+	svc := d.Accounts()
 	return []httpapi.Route{
 		{Key: "PUT /v1/admin/wechat", Access: auth.AdminOnly, Handle: putWeChatApp(svc)},
 		{Key: "GET /v1/admin/wechat", Access: auth.AdminOnly, Handle: getWeChatApp(svc)},
 		{Key: "PUT /v1/admin/roles/{userId}", Access: auth.AdminOnly, Handle: grantRole(svc)},
-		{Key: "DELETE /v1/admin/users/{userId}", Access: auth.AdminOnly, Handle: eraseUser(MyDataService(d))},
+		{Key: "DELETE /v1/admin/users/{userId}", Access: auth.AdminOnly, Handle: eraseUser(d.MyData())},
 	}
-}
-
-// AccountService builds the account domain over the store, WeChat and the
-// token keys, once per Deps.
-func AccountService(d *Deps) *account.Service {
-	return d.accounts.get(func() *account.Service {
-		store := dynamo.AccountStore{Store: d.Store}
-		now := func() time.Time { return d.Now() }
-		return &account.Service{
-			Store:    store,
-			Apps:     d.Apps(),
-			Secrets:  d.Secrets,
-			WeChat:   WeChat(d),
-			Tokens:   d.Tokens,
-			Issuer:   d.Config.IssuerURL,
-			Audience: d.Config.TokenAudience,
-			TokenTTL: account.DefaultTokenTTL,
-			Pepper:   []byte(d.Config.PhonePepper),
-			Now:      now,
-		}
-	})
-}
-
-// Apps is every tenant's mini-program with its secret opened (cached a few
-// seconds): what the WeChat client is called with.
-func (d *Deps) Apps() *account.Apps {
-	return d.apps.get(func() *account.Apps {
-		return &account.Apps{Store: dynamo.AccountStore{Store: d.Store}, Secrets: d.Secrets, Now: func() time.Time { return d.Now() }}
-	})
 }
 
 // jwksMaxAge lets API Gateway and clients cache the keys; a rotation keeps
@@ -101,13 +71,13 @@ func signIn(svc *account.Service) httpapi.HandlerFunc {
 	}
 }
 
-func discovery(d *Deps) httpapi.HandlerFunc {
+func discovery(d *app.Deps) httpapi.HandlerFunc {
 	return func(context.Context, *httpapi.Request) (httpapi.Response, error) {
 		return httpapi.Response{Status: 200, Body: token.DiscoveryOf(d.Config.IssuerURL), Headers: map[string]string{"cache-control": jwksMaxAge}}, nil
 	}
 }
 
-func jwks(d *Deps) httpapi.HandlerFunc {
+func jwks(d *app.Deps) httpapi.HandlerFunc {
 	return func(ctx context.Context, _ *httpapi.Request) (httpapi.Response, error) {
 		if d.Tokens == nil {
 			return httpapi.Response{}, apierr.E(apierr.Op("api.jwks"), apierr.Internal, "no token keys configured")

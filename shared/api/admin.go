@@ -1,9 +1,12 @@
 package api
 
-import "github.com/laoyou/laoyou/shared/httpapi"
+import (
+	"github.com/laoyou/laoyou/shared/app"
+	"github.com/laoyou/laoyou/shared/httpapi"
+)
 
 // Admin is the admin function: the routes clinic operations use.
-func Admin(d *Deps) *httpapi.API {
+func Admin(d *app.Deps) *httpapi.API {
 	var routes []httpapi.Route
 	routes = append(routes, adminCouponRoutes(d)...)
 	routes = append(routes, adminHookRoutes(d)...)

@@ -13,19 +13,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/logging"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
 // runCloser runs the closer function once, as the schedule does.
-func (s *stack) runCloser(d *Deps) (CloserResult, *dynamo.Calls) {
+func (s *stack) runCloser(d *app.Deps) (stream.CloserResult, *dynamo.Calls) {
 	s.t.Helper()
 	ctx, calls := dynamo.CountCalls(context.Background())
 	ctx, cancel := context.WithTimeout(ctx, 50*time.Second)
 	defer cancel()
-	r, err := Closer(d)(ctx, []byte(`{"detail-type":"Scheduled Event"}`))
+	r, err := stream.Closer(d)(ctx, []byte(`{"detail-type":"Scheduled Event"}`))
 	require.NoError(s.t, err)
 	return r, calls
 }
@@ -45,7 +47,7 @@ func TestFailedRoomReturnsSeats(t *testing.T) {
 
 	clock.Advance(61 * time.Second)
 	r, _ := s.runCloser(s.deps)
-	require.Equal(t, CloserResult{Settled: 1, Failed: 1, Examined: 1}, r)
+	require.Equal(t, stream.CloserResult{Settled: 1, Failed: 1, Examined: 1}, r)
 	require.Equal(t, "FAILED", s.status(id)["status"])
 	_, taken := s.seatShards("clinic-a", "trio")
 	require.Equal(t, []int{0}, taken, "both seats back")
@@ -56,7 +58,7 @@ func TestFailedRoomReturnsSeats(t *testing.T) {
 
 	before := len(s.scan())
 	again, _ := s.runCloser(s.deps)
-	require.Equal(t, CloserResult{}, again, "nothing left to settle")
+	require.Equal(t, stream.CloserResult{}, again, "nothing left to settle")
 	require.Equal(t, before, len(s.scan()), "and nothing written")
 	_, taken = s.seatShards("clinic-a", "trio")
 	require.Equal(t, []int{0}, taken)
@@ -69,7 +71,7 @@ func TestFailedRoomReturnsSeats(t *testing.T) {
 
 	// remaining follows, once the stream has delivered the events.
 	s.react(2, s.events(event.GroupOpened, event.GroupJoined, event.GroupFailed)...)
-	GroupService(s.deps).Deals.Forget("clinic-a/trio")
+	s.deps.Groups().Deals.Forget("clinic-a/trio")
 	d := s.do(call{fn: "groupbuy", route: "GET /v1/deals/{dealId}", params: map[string]string{"dealId": "trio"}, query: map[string]string{"tenant": "clinic-a"}})
 	require.Equal(t, 0.0, d.JSON(t)["remaining"])
 }
@@ -88,11 +90,11 @@ func TestSettleAtExpiry(t *testing.T) {
 
 	clock.Advance(59 * time.Second)
 	r, _ := s.runCloser(s.deps)
-	require.Equal(t, CloserResult{}, r, "not yet due")
+	require.Equal(t, stream.CloserResult{}, r, "not yet due")
 
 	clock.Advance(time.Second)
 	r, _ = s.runCloser(s.deps)
-	require.Equal(t, CloserResult{Settled: 2, Succeeded: 1, Failed: 1, Examined: 2}, r)
+	require.Equal(t, stream.CloserResult{Settled: 2, Succeeded: 1, Failed: 1, Examined: 2}, r)
 	require.Equal(t, "SUCCEEDED", s.status(enough)["status"])
 	require.Equal(t, "FAILED", s.status(alone)["status"])
 
@@ -125,7 +127,7 @@ func TestTwoClosersAtOnce(t *testing.T) {
 	require.Equal(t, 200, sum(taken))
 
 	clock.Advance(time.Hour)
-	var results [2]CloserResult
+	var results [2]stream.CloserResult
 	var wg sync.WaitGroup
 	for i := range results {
 		wg.Add(1)
@@ -170,13 +172,13 @@ func TestJoinRacingExpiry(t *testing.T) {
 	}
 	expiry := clock.Now().Add(60 * time.Second)
 
-	joinSide := DepsWith(s.deps.Store.DB, s.deps.Config, logging.Discard())
+	joinSide := app.DepsWith(s.deps.Store.DB, s.deps.Config, logging.Discard())
 	joinSide.Now = func() time.Time { return expiry.Add(-time.Millisecond) }
 	s.apis["groupbuy-before-expiry"] = GroupBuy(joinSide)
 	clock.Set(expiry.Add(time.Millisecond))
 
 	var joins []reply
-	var closers [2]CloserResult
+	var closers [2]stream.CloserResult
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() {
@@ -329,7 +331,7 @@ func TestCloserStopsAndResumes(t *testing.T) {
 		s.opened(patient("clinic-a", fmt.Sprintf("p%02d", i)), "duo")
 	}
 	clock.Advance(time.Hour)
-	svc := GroupService(s.deps)
+	svc := s.deps.Groups()
 	first, err := svc.CloseExpired(context.Background(), groupbuy.CloseOptions{MaxRooms: 10, Workers: 3})
 	require.NoError(t, err)
 	require.Equal(t, 10, first.Settled)

@@ -6,20 +6,16 @@ import (
 	"time"
 
 	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/coupon"
-	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
 )
 
-// templateTTL is how long coupon templates are cached in a warm function:
-// a change reaches claims in other functions within it.
-const templateTTL = 5 * time.Second
-
 // Coupons is the coupons function: templates for patients, claims, my
 // coupons and redemption at the front desk.
-func Coupons(d *Deps) *httpapi.API {
-	svc := CouponService(d)
+func Coupons(d *app.Deps) *httpapi.API {
+	svc := d.Coupons()
 	return httpapi.New(d.Log,
 		httpapi.Route{Key: "GET /v1/coupon-templates", Access: auth.Public, Handle: listCouponTemplates(svc)},
 		httpapi.Route{Key: "POST /v1/coupons/claim", Access: auth.AnyUser, Handle: claimCoupon(svc)},
@@ -28,23 +24,11 @@ func Coupons(d *Deps) *httpapi.API {
 	)
 }
 
-func adminCouponRoutes(d *Deps) []httpapi.Route {
-	svc := CouponService(d)
+func adminCouponRoutes(d *app.Deps) []httpapi.Route {
+	svc := d.Coupons()
 	return []httpapi.Route{
 		{Key: "PUT /v1/admin/coupon-templates/{templateId}", Access: auth.AdminOnly, Handle: putCouponTemplate(svc)},
 	}
-}
-
-// CouponService is the coupon domain over the store, one per Deps.
-func CouponService(d *Deps) *coupon.Service {
-	return d.coupons.get(func() *coupon.Service {
-		store := dynamo.CouponStore{Store: d.Store}
-		return &coupon.Service{
-			Store:     store,
-			Templates: coupon.NewTemplateCache(store, templateTTL),
-			Now:       func() time.Time { return d.Now() }, // read at each call, so a clock set later counts
-		}
-	})
 }
 
 // templateRequest is the body of PUT /v1/admin/coupon-templates/{id}.

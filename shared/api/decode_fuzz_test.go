@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/logging"
 )
@@ -45,7 +46,7 @@ var decodeSeeds = map[string]string{
 // with an error code, never a panic or a 5xx.
 func FuzzDecode(f *testing.F) {
 	db := ddbtest.New(f)
-	deps := DepsWith(db.NewClient(f), config.Config{
+	deps := app.DepsWith(db.NewClient(f), config.Config{
 		Table: db.Table, ShareBaseURL: "https://h5.example.com/s", MiniProgramPage: "/pages/landing/index", PhonePepper: "fuzz",
 	}, logging.Discard())
 	apis := map[string]lambdaAPI{"referral": Referral(deps), "coupons": Coupons(deps), "groupbuy": GroupBuy(deps), "admin": Admin(deps)}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/groupbuy"
@@ -13,15 +14,9 @@ import (
 	"github.com/laoyou/laoyou/shared/tenant"
 )
 
-// How long a warm function keeps a deal, and a seat shard it found empty.
-const (
-	dealTTL       = 5 * time.Second
-	emptyShardTTL = 5 * time.Second
-)
-
 // GroupBuy is the group-buy function: deals, rooms, joins.
-func GroupBuy(d *Deps) *httpapi.API {
-	svc := GroupService(d)
+func GroupBuy(d *app.Deps) *httpapi.API {
+	svc := d.Groups()
 	return httpapi.New(d.Log,
 		httpapi.Route{Key: "GET /v1/deals", Access: auth.Public, Handle: listDeals(svc)},
 		httpapi.Route{Key: "GET /v1/deals/{dealId}", Access: auth.Public, Handle: getDeal(svc)},
@@ -32,27 +27,11 @@ func GroupBuy(d *Deps) *httpapi.API {
 	)
 }
 
-func adminDealRoutes(d *Deps) []httpapi.Route {
-	svc := GroupService(d)
+func adminDealRoutes(d *app.Deps) []httpapi.Route {
+	svc := d.Groups()
 	return []httpapi.Route{
 		{Key: "PUT /v1/admin/deals/{dealId}", Access: auth.AdminOnly, Handle: putDeal(svc)},
 	}
-}
-
-// GroupService is the group-buy domain over the store, one per Deps: the
-// routes, the closer and the reactions of one process share its deal cache
-// and its memory of empty seat shards.
-func GroupService(d *Deps) *groupbuy.Service {
-	return d.groups.get(func() *groupbuy.Service {
-		return &groupbuy.Service{
-			Store:  dynamo.GroupStore{Store: d.Store},
-			Links:  d.Links,
-			Pepper: []byte(d.Config.PhonePepper),
-			Now:    func() time.Time { return d.Now() },
-			Deals:  groupbuy.NewDealCache(dealTTL),
-			Seats:  groupbuy.NewSeatShards(emptyShardTTL),
-		}
-	})
 }
 
 // dealView is a deal as the API shows it, with the seats left.
@@ -90,7 +69,39 @@ func viewDeal(d groupbuy.Deal, now time.Time) dealView {
 }
 
 // dealRequest is the body of PUT /v1/admin/deals/{dealId}.
-type dealRequest struct{ groupbuy.DealSpec }
+type dealRequest struct {
+	Title             string     `json:"title"`
+	SKU               string     `json:"sku"`
+	PriceFen          *int64     `json:"priceFen"`
+	GroupPriceFen     *int64     `json:"groupPriceFen"`
+	LeaderPriceFen    *int64     `json:"leaderPriceFen"`
+	GroupSize         *int       `json:"groupSize"`
+	MinSize           *int       `json:"minSize"`
+	TTLSeconds        *int       `json:"ttlSeconds"`
+	Stock             *int       `json:"stock"`
+	PerUserLimit      *int       `json:"perUserLimit"`
+	NewcomersOnly     *bool      `json:"newcomersOnly"`
+	StartsAt          *time.Time `json:"startsAt"`
+	EndsAt            *time.Time `json:"endsAt"`
+	VoucherTemplateID string     `json:"voucherTemplateId"`
+}
+
+// spec is the request as the group-buy rules take it.
+func (in *dealRequest) spec() groupbuy.DealSpec {
+	return groupbuy.DealSpec{
+		Title: in.Title, SKU: in.SKU,
+		PriceFen: in.PriceFen, GroupPriceFen: in.GroupPriceFen, LeaderPriceFen: in.LeaderPriceFen,
+		GroupSize: in.GroupSize, MinSize: in.MinSize, TTLSeconds: in.TTLSeconds,
+		Stock: in.Stock, PerUserLimit: in.PerUserLimit, NewcomersOnly: in.NewcomersOnly,
+		StartsAt: in.StartsAt, EndsAt: in.EndsAt, VoucherTemplateID: in.VoucherTemplateID,
+	}
+}
+
+// Valid checks the body by the group-buy rules.
+func (in *dealRequest) Valid() error {
+	spec := in.spec()
+	return spec.Valid()
+}
 
 func putDeal(svc *groupbuy.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
@@ -100,7 +111,7 @@ func putDeal(svc *groupbuy.Service) httpapi.HandlerFunc {
 		}
 		now := svc.Now() // one moment for the answer and its stored copy
 		respond := func(d groupbuy.Deal) httpapi.Response { return httpapi.OK(viewDeal(d, now)) }
-		d, err := svc.SaveDeal(httpapi.Answering(ctx, respond), r.Caller.Tenant, r.PathParam("dealId"), in.DealSpec)
+		d, err := svc.SaveDeal(httpapi.Answering(ctx, respond), r.Caller.Tenant, r.PathParam("dealId"), in.spec())
 		return respond(d), err
 	}
 }

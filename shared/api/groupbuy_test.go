@@ -19,6 +19,7 @@ import (
 	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/groupbuy"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
 // withClock makes the stack's functions read a clock the test controls.
@@ -166,10 +167,10 @@ func sum(xs []int) int {
 // function does, times times each (the stream delivers at least once).
 func (s *stack) react(times int, es ...event.Event) {
 	s.t.Helper()
-	reactions := groupReactions(s.deps)
+	reactions := stream.GroupReactions(s.deps)
 	for i := 0; i < times; i++ {
 		// As the hooks function does: remaining per delivered batch, then each event.
-		require.NoError(s.t, GroupService(s.deps).RefreshRemaining(context.Background(), time.Now(), es...))
+		require.NoError(s.t, s.deps.Groups().RefreshRemaining(context.Background(), time.Now(), es...))
 		for _, e := range es {
 			if f := reactions[e.Type]; f != nil {
 				require.NoError(s.t, f(context.Background(), e))
@@ -570,7 +571,7 @@ func TestSixtyJoinOneRoom(t *testing.T) {
 	// Every member gets one voucher at their price, through the hooks,
 	// however often the stream delivers; nobody else gets one.
 	drainHooks(t, s)
-	redelivered, err := Hooks(s.deps)(context.Background(), lambdaEvents(s.streamedEvents(event.GroupSucceeded)))
+	redelivered, err := stream.Hooks(s.deps)(context.Background(), lambdaEvents(s.streamedEvents(event.GroupSucceeded)))
 	require.NoError(t, err)
 	require.Empty(t, redelivered.BatchItemFailures)
 	for user, price := range members {
@@ -590,7 +591,7 @@ func TestSixtyJoinOneRoom(t *testing.T) {
 	require.Equal(t, map[string]any{"bound": 2.0, "qualified": 0.0, "rewarded": 0.0}, me.JSON(t)["counts"])
 
 	// And remaining has caught up with the three seats.
-	GroupService(s.deps).Deals.Forget("clinic-a/trio")
+	s.deps.Groups().Deals.Forget("clinic-a/trio")
 	d := s.do(call{fn: "groupbuy", route: "GET /v1/deals/{dealId}", params: map[string]string{"dealId": "trio"}, query: map[string]string{"tenant": "clinic-a"}})
 	require.Equal(t, 997.0, d.JSON(t)["remaining"])
 }
@@ -705,7 +706,7 @@ func TestRemainingSeats(t *testing.T) {
 	s.opened(patient("clinic-a", "other"), "trio")
 
 	remaining := func() float64 {
-		GroupService(s.deps).Deals.Forget("clinic-a/trio")
+		s.deps.Groups().Deals.Forget("clinic-a/trio")
 		r := s.do(call{fn: "groupbuy", route: "GET /v1/deals/{dealId}", params: map[string]string{"dealId": "trio"}, query: map[string]string{"tenant": "clinic-a"}})
 		require.Equal(t, 200, r.Status, r.Body)
 		return r.JSON(t)["remaining"].(float64)
@@ -764,7 +765,7 @@ func TestGroupBuyCallBudget(t *testing.T) {
 	s := newStack(t)
 	s.deal("clinic-a", "trio", map[string]any{"groupSize": 3, "stock": 1000})
 	s.deal("clinic-a", "solo", map[string]any{"groupSize": 2})
-	GroupService(s.deps).Deals.Forget("clinic-a/trio")
+	s.deps.Groups().Deals.Forget("clinic-a/trio")
 	var room string
 	roomOf := func() map[string]string { return map[string]string{"groupId": room} }
 	tests := []struct {
@@ -792,7 +793,7 @@ func TestGroupBuyCallBudget(t *testing.T) {
 			return call{fn: "groupbuy", route: "GET /v1/groups/{groupId}", params: roomOf()}
 		}, 1, 0},
 		{"deal", func() call {
-			GroupService(s.deps).Deals.Forget("clinic-a/trio")
+			s.deps.Groups().Deals.Forget("clinic-a/trio")
 			return call{fn: "groupbuy", route: "GET /v1/deals/{dealId}", params: map[string]string{"dealId": "trio"}, query: map[string]string{"tenant": "clinic-a"}}
 		}, 1, 0},
 		{"deals", func() call {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
 	"github.com/laoyou/laoyou/infra/wechatstub"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) { ddbtest.Main(m) }
 type stack struct {
 	t    *testing.T
 	db   *ddbtest.DB
-	deps *Deps
+	deps *app.Deps
 	apis map[string]lambdaAPI
 	// wechat is the stack's WeChat stand-in.
 	wechat *wechatstub.Server
@@ -77,7 +78,7 @@ func newStackWith(t *testing.T, setup func(*config.Config), opts ...ddbtest.Opti
 	if setup != nil {
 		setup(&cfg)
 	}
-	deps := DepsWith(client, cfg, logging.Discard())
+	deps := app.DepsWith(client, cfg, logging.Discard())
 	deps.Tokens = token.KeySet{Current: testSigningKey(t)}
 	sealKey := make([]byte, secret.KeySize)
 	_, _ = rand.Read(sealKey)
@@ -88,7 +89,7 @@ func newStackWith(t *testing.T, setup func(*config.Config), opts ...ddbtest.Opti
 }
 
 // apisOf is every HTTP function's API over deps, by function name.
-func apisOf(deps *Deps) map[string]lambdaAPI {
+func apisOf(deps *app.Deps) map[string]lambdaAPI {
 	return map[string]lambdaAPI{
 		"referral": Referral(deps),
 		"coupons":  Coupons(deps),

@@ -2,271 +2,16 @@ package api
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"time"
-
-	"github.com/aws/aws-lambda-go/events"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/auth"
-	"github.com/laoyou/laoyou/shared/coupon"
-	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/event"
-	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/hook"
 	"github.com/laoyou/laoyou/shared/httpapi"
-	"github.com/laoyou/laoyou/shared/metrics"
-	"github.com/laoyou/laoyou/shared/tenant"
 )
 
-const (
-	// rulesTTL is how long a tenant's hook rules are cached by the hooks
-	// function.
-	rulesTTL = 5 * time.Second
-	// hookParallelism bounds the events of one batch handled at once, so a
-	// slow webhook does not hold up the others.
-	hookParallelism = 16
-	// hookMargin is kept back from the invocation's deadline, so the batch
-	// reports what failed instead of timing out as a whole.
-	hookMargin = 2 * time.Second
-)
-
-// hookParts are the hook rules as one process keeps them: the rule cache
-// that the admin routes and the dispatcher share, and the dispatcher.
-type hookParts struct {
-	rules      *hook.Rules
-	dispatcher *hook.Dispatcher
-}
-
-// hooksOf is the hook rules' parts, one per Deps.
-func hooksOf(d *Deps) *hookParts {
-	return d.hooks.get(func() *hookParts {
-		store := dynamo.HookStore{Store: d.Store}
-		cache := hook.NewRuleCache(store, rulesTTL)
-		coupons := CouponService(d)
-		return &hookParts{
-			rules: &hook.Rules{Store: store, Templates: coupons.Store, Cache: cache, Now: func() time.Time { return d.Now() }},
-			dispatcher: &hook.Dispatcher{
-				Store:      metrics.CountingDeadLetters(store, d.Metrics), // webhooks given up on
-				Rules:      cache,
-				Coupons:    coupons,
-				Webhooks:   hook.NewDeliverer(func() bool { return d.Config.AllowLoopbackWebhooks }),
-				Milestones: milestoneSource{d},
-				Messages:   subscribeMessages(d, store),
-				Now:        func() time.Time { return d.Now() },
-				Log:        d.Log,
-			},
-		}
-	})
-}
-
-// milestoneSource gives the milestone reaction the tenant's milestones
-// (cached settings) and the referrer's count of qualified friends.
-type milestoneSource struct{ d *Deps }
-
-func (m milestoneSource) Milestones(ctx context.Context, t string) ([]tenant.Milestone, error) {
-	s, err := m.d.Settings.Get(ctx, t)
-	return s.Milestones, err
-}
-
-func (m milestoneSource) QualifiedFriends(ctx context.Context, t, referrerID string) (int, error) {
-	return dynamo.ReferralStore{Store: m.d.Store}.QualifiedFriends(ctx, t, referrerID)
-}
-
-// statsOf is the admin stats' counting and view over the store.
-func statsOf(d *Deps) *hook.Stats {
-	return &hook.Stats{Store: dynamo.StatsStore{Store: d.Store}}
-}
-
-// Hooks is the hooks function's handler: events from the table's stream.
-// It reads new event items, opened share links (counted as clicks when
-// their code exists), and bindings replaced by a binding to another
-// referrer (whose former referrer's friend entry it drops); every other
-// record is skipped (in AWS the event source's filter already drops them).
-// Per batch it rolls up `remaining` (one write per deal or template, not
-// per event) and counts the admin stats (one write per tenant); for each
-// event it applies the group-buy's reactions, then Laoyou's
-// built-in reactions (group vouchers, referral milestones) and the tenant's
-// rules; each effect happens once per (event, rule, recipient) however
-// often the stream delivers the record. Records whose effects failed in a
-// way a retry may mend are reported as batch item failures and come again.
-func Hooks(d *Deps) func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	h := &hooksHandler{d: d, parts: hooksOf(d), reactions: groupReactions(d)}
-	return h.handle
-}
-
-type hooksHandler struct {
-	d         *Deps
-	parts     *hookParts
-	reactions map[event.Type]func(context.Context, event.Event) error
-}
-
-type streamedEvent struct {
-	seq string // the record's sequence number, its ItemIdentifier
-	e   event.Event
-}
-
-func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	// The store's clock, not the business one (tests move that): arrival
-	// orders readings of the shards (see RefreshRemaining).
-	arrived := h.d.Store.Now()
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) > 2*hookMargin {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-hookMargin))
-		defer cancel()
-	}
-	var evs []streamedEvent
-	var opens []streamedOpen
-	var resp events.DynamoDBEventResponse
-	for _, r := range in.Records {
-		e, ok, err := dynamo.StreamEvent(r)
-		o, isOpen, openErr := dynamo.StreamOpen(r)
-		switch {
-		case err != nil || openErr != nil:
-			// No retry can mend a record that does not decode; it is logged
-			// for an operator, and the stream goes on.
-			h.d.Log.ErrorContext(ctx, "stream record skipped", "sequence", r.Change.SequenceNumber, "error", errors.Join(err, openErr).Error())
-		case ok:
-			evs = append(evs, streamedEvent{seq: r.Change.SequenceNumber, e: e})
-		case isOpen:
-			opens = append(opens, streamedOpen{seq: r.Change.SequenceNumber, o: o})
-		default:
-			if err := h.dropFormerFriend(ctx, r); err != nil {
-				h.d.Log.WarnContext(ctx, "former friend not dropped", "sequence", r.Change.SequenceNumber, "error", err.Error())
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
-			}
-		}
-	}
-	clicks, err := h.clicks(ctx, opens)
-	if err != nil {
-		h.d.Log.WarnContext(ctx, "opens not resolved", "error", err.Error())
-		for _, so := range opens {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: so.seq})
-		}
-	}
-	evs = append(evs, clicks...)
-	failed := make([]bool, len(evs))
-	all := make([]event.Event, len(evs))
-	for i, se := range evs {
-		all[i] = se.e
-	}
-
-	// remaining on the deals and templates: rolled up from their shards
-	// once per deal or template and batch, from a reading taken after the
-	// batch arrived, so it holds every seat and coupon of these events.
-	if err := errors.Join(
-		GroupService(h.d).RefreshRemaining(ctx, arrived, all...),
-		CouponService(h.d).RefreshRemaining(ctx, arrived, all...),
-	); err != nil {
-		h.d.Log.WarnContext(ctx, "remaining not refreshed", "error", err.Error())
-		for i, se := range evs {
-			failed[i] = failed[i] || groupbuy.CountsSeats(se.e.Type) || len(coupon.StockChangedBy(se.e)) > 0
-		}
-	}
-
-	// The admin stats: once per event, whatever the stream repeats.
-	if err := statsOf(h.d).Count(ctx, all); err != nil {
-		h.d.Log.WarnContext(ctx, "stats not counted", "error", err.Error())
-		for i, se := range evs {
-			_, counted := hook.Contribution(se.e)
-			failed[i] = failed[i] || counted
-		}
-	}
-
-	// An event that fails is marked for the stream to bring again, not
-	// returned: it must not stop the others.
-	var applying errgroup.Group
-	applying.SetLimit(hookParallelism)
-	for i := range evs {
-		applying.Go(func() error {
-			if err := h.apply(ctx, evs[i].e); err != nil {
-				h.d.Log.WarnContext(ctx, "event will be retried", "eventId", evs[i].e.ID, "type", string(evs[i].e.Type), "error", err.Error())
-				failed[i] = true
-			}
-			return nil
-		})
-	}
-	_ = applying.Wait()
-
-	// Business metrics of the events done; a failed one is counted when
-	// the stream brings it again.
-	var done []event.Event
-	for i, f := range failed {
-		if !f {
-			done = append(done, evs[i].e)
-		}
-	}
-	if err := metrics.FromEvents(h.d.Metrics, done); err != nil {
-		h.d.Log.WarnContext(ctx, "metrics not written", "error", err.Error())
-	}
-	for i, f := range failed {
-		if f {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: evs[i].seq})
-		}
-	}
-	return resp, nil
-}
-
-type streamedOpen struct {
-	seq string
-	o   dynamo.Open
-}
-
-// clicks are the opened share links of known codes, as referral.clicked
-// events of their tenants (one read for the batch's codes); an unknown
-// code's open is dropped here.
-func (h *hooksHandler) clicks(ctx context.Context, opens []streamedOpen) ([]streamedEvent, error) {
-	if len(opens) == 0 {
-		return nil, nil
-	}
-	seqOf := make(map[string]string, len(opens))
-	list := make([]dynamo.Open, 0, len(opens))
-	for _, so := range opens {
-		seqOf[so.o.ID] = so.seq
-		list = append(list, so.o)
-	}
-	evs, err := dynamo.ReferralStore{Store: h.d.Store}.ClickEvents(ctx, list)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]streamedEvent, 0, len(evs))
-	for _, e := range evs {
-		out = append(out, streamedEvent{seq: seqOf[e.ID], e: e})
-	}
-	return out, nil
-}
-
-// dropFormerFriend takes a referee whose expired binding was replaced off
-// the former referrer's friends; records of anything else pass.
-func (h *hooksHandler) dropFormerFriend(ctx context.Context, r events.DynamoDBEventRecord) error {
-	rebound, ok, err := dynamo.ReboundFrom(r)
-	if err != nil {
-		h.d.Log.ErrorContext(ctx, "stream record skipped", "sequence", r.Change.SequenceNumber, "error", err.Error())
-		return nil
-	}
-	if !ok {
-		return nil
-	}
-	return dynamo.ReferralStore{Store: h.d.Store}.DropFormerFriend(ctx, rebound)
-}
-
-func (h *hooksHandler) apply(ctx context.Context, e event.Event) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v", p)
-		}
-	}()
-	if react := h.reactions[e.Type]; react != nil {
-		if err := react(ctx, e); err != nil {
-			return err
-		}
-	}
-	return h.parts.dispatcher.Dispatch(ctx, e)
-}
-
-func adminHookRoutes(d *Deps) []httpapi.Route {
+func adminHookRoutes(d *app.Deps) []httpapi.Route {
 	return []httpapi.Route{
 		{Key: "PUT /v1/admin/hooks/{ruleId}", Access: auth.AdminOnly, Handle: putHookRule(d)},
 		{Key: "GET /v1/admin/hooks", Access: auth.AdminOnly, Handle: listHookRules(d)},
@@ -303,7 +48,7 @@ func (h *hookRequest) Valid() error {
 	return nil
 }
 
-func putHookRule(d *Deps) httpapi.HandlerFunc {
+func putHookRule(d *app.Deps) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		var in hookRequest
 		if err := httpapi.Decode(r, &in); err != nil {
@@ -315,7 +60,7 @@ func putHookRule(d *Deps) httpapi.HandlerFunc {
 			SubscribeMessage: in.SubscribeMessage, To: hook.Recipient(in.To),
 		}
 		respond := func(v hook.RuleView) httpapi.Response { return httpapi.OK(v) }
-		v, err := hooksOf(d).rules.Save(httpapi.Answering(ctx, respond), rule, d.Config.AllowLoopbackWebhooks)
+		v, err := d.Hooks().Rules.Save(httpapi.Answering(ctx, respond), rule, d.Config.AllowLoopbackWebhooks)
 		return respond(v), err
 	}
 }
@@ -324,9 +69,9 @@ type ruleList struct {
 	Rules []hook.RuleView `json:"rules"`
 }
 
-func listHookRules(d *Deps) httpapi.HandlerFunc {
+func listHookRules(d *app.Deps) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		rules, err := hooksOf(d).rules.List(ctx, r.Caller.Tenant)
+		rules, err := d.Hooks().Rules.List(ctx, r.Caller.Tenant)
 		return httpapi.OK(ruleList{Rules: rules}), err
 	}
 }
@@ -335,9 +80,9 @@ type deadLetterList struct {
 	DeadLetters []hook.DeadLetter `json:"deadLetters"`
 }
 
-func listDeadLetters(d *Deps) httpapi.HandlerFunc {
+func listDeadLetters(d *app.Deps) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		dls, err := hooksOf(d).rules.DeadLetters(ctx, r.Caller.Tenant)
+		dls, err := d.Hooks().Rules.DeadLetters(ctx, r.Caller.Tenant)
 		return httpapi.OK(deadLetterList{DeadLetters: dls}), err
 	}
 }

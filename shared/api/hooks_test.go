@@ -20,10 +20,12 @@ import (
 
 	"github.com/laoyou/laoyou/infra/ddblocal"
 	"github.com/laoyou/laoyou/infra/runner"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/hook"
 	"github.com/laoyou/laoyou/shared/logging"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
 // hookPollers keeps one stream poller per stack, so each drain resumes
@@ -52,7 +54,7 @@ func drainHooks(t *testing.T, s *stack) {
 	t.Helper()
 	p, ok := hookPollers.Load(s)
 	if !ok {
-		p, _ = hookPollers.LoadOrStore(s, s.newStreamPoller(Hooks(s.deps)))
+		p, _ = hookPollers.LoadOrStore(s, s.newStreamPoller(stream.Hooks(s.deps)))
 	}
 	poller := p.(*runner.StreamPoller)
 	var lastErr error
@@ -113,7 +115,7 @@ func (s *stack) deadLetters(as who) []any {
 // runner does, with retries that pause a millisecond.
 func (s *stack) allowLoopbackWebhooks() {
 	s.deps.Config.AllowLoopbackWebhooks = true
-	hooksOf(s.deps).dispatcher.Webhooks.Backoff = time.Millisecond
+	s.deps.Hooks().Dispatcher.Webhooks.Backoff = time.Millisecond
 }
 
 // referralBound binds a fresh newcomer to referrer and returns them.
@@ -238,7 +240,7 @@ func TestStreamRecordDeliveredManyTimes(t *testing.T) {
 
 	// Two invocations in two warm functions (their own caches) race.
 	racers := []func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error){
-		Hooks(s.deps), Hooks(DepsWith(s.deps.Store.DB, s.deps.Config, logging.Discard())),
+		stream.Hooks(s.deps), stream.Hooks(app.DepsWith(s.deps.Store.DB, s.deps.Config, logging.Discard())),
 	}
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -287,7 +289,7 @@ func TestHooksReportTransientFailures(t *testing.T) {
 	require.Len(t, bound, 1)
 
 	// A cold function whose DynamoDB calls fail: the record is reported.
-	cold := Hooks(DepsWith(s.deps.Store.DB, s.deps.Config, logging.Discard()))
+	cold := stream.Hooks(app.DepsWith(s.deps.Store.DB, s.deps.Config, logging.Discard()))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	resp, err := cold(ctx, events.DynamoDBEvent{Records: bound})
@@ -374,7 +376,7 @@ func TestWebhookSignedAndDeadLettered(t *testing.T) {
 
 	// The stream delivers the event again: nothing is sent or kept twice.
 	bound := s.streamedEvents(event.ReferralBound)
-	resp, err := Hooks(s.deps)(context.Background(), events.DynamoDBEvent{Records: bound})
+	resp, err := stream.Hooks(s.deps)(context.Background(), events.DynamoDBEvent{Records: bound})
 	require.NoError(t, err)
 	require.Empty(t, resp.BatchItemFailures)
 	require.Len(t, s.deadLetters(boss), 1)
@@ -405,7 +407,7 @@ func TestGroupSucceededIssuesVouchers(t *testing.T) {
 	require.NoError(t, store.RecordEvent(context.Background(), noVoucher))
 	drainHooks(t, s)
 	// Delivered again.
-	resp, err := Hooks(s.deps)(context.Background(), events.DynamoDBEvent{Records: s.streamedEvents(event.GroupSucceeded)})
+	resp, err := stream.Hooks(s.deps)(context.Background(), events.DynamoDBEvent{Records: s.streamedEvents(event.GroupSucceeded)})
 	require.NoError(t, err)
 	require.Empty(t, resp.BatchItemFailures)
 

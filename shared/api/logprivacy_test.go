@@ -144,7 +144,7 @@ func TestLogsAndMetricsCarryNoPersonalData(t *testing.T) {
 		fmt.Sprintf(`{"event":"group.succeeded","webhook":{"url":%q,"secret":%q}}`, broken.URL, webhookSecret)).Status)
 	require.Equal(t, http.StatusOK, s.putHook(boss, "tell-members",
 		`{"event":"group.succeeded","to":"members","subscribeMessage":{"templateId":"TPL-OK","page":"pages/group/index","data":{"thing1":"{deal.title}"}}}`).Status)
-	hooksOf(s.deps).dispatcher.Messages.Backoff = time.Millisecond
+	s.deps.Hooks().Dispatcher.Messages.Backoff = time.Millisecond
 	s.wechat.Accept(testAppID, leaderOpenID, "TPL-OK")
 	succeed := func(dealID string) {
 		s.deal(tenant, dealID, map[string]any{"groupSize": 2, "stock": 10})

@@ -2,18 +2,10 @@ package api
 
 import (
 	"context"
-	"time"
 
-	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/mydata"
 )
-
-// MyDataService builds the data-rights domain (export and erasure) over
-// the store.
-func MyDataService(d *Deps) *mydata.Service {
-	return &mydata.Service{Store: dynamo.ErasureStore{Store: d.Store}, Now: func() time.Time { return d.Now() }}
-}
 
 // exportMyData answers GET /v1/me/data: everything held about the caller.
 func exportMyData(svc *mydata.Service) httpapi.HandlerFunc {

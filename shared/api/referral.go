@@ -2,19 +2,18 @@ package api
 
 import (
 	"context"
-	"time"
 
 	"github.com/laoyou/laoyou/shared/apierr"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/auth"
-	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/referral"
 )
 
 // Referral is the referral function: codes, share links, binding, the
 // referrer's view, and the clinic visits that qualify referrals.
-func Referral(d *Deps) *httpapi.API {
-	svc := ReferralService(d)
+func Referral(d *app.Deps) *httpapi.API {
+	svc := d.Referrals()
 	return httpapi.New(d.Log,
 		httpapi.Route{Key: "POST /v1/referral/code", Access: auth.AnyUser, Handle: createCode(svc)},
 		httpapi.Route{Key: "GET /v1/r/{code}", Access: auth.Public, Handle: resolveCode(svc)},
@@ -25,17 +24,6 @@ func Referral(d *Deps) *httpapi.API {
 		httpapi.Route{Key: "POST /v1/staff/visits", Access: auth.StaffOnly, Handle: recordVisit(svc)},
 		httpapi.Route{Key: "POST /v1/staff/visits/{visitId}/refund", Access: auth.StaffOnly, Handle: refundVisit(svc)},
 	)
-}
-
-// ReferralService builds the referral domain over the store.
-func ReferralService(d *Deps) *referral.Service {
-	return &referral.Service{
-		Store:    dynamo.ReferralStore{Store: d.Store},
-		Settings: d.Settings,
-		Links:    d.Links,
-		Pepper:   []byte(d.Config.PhonePepper),
-		Now:      func() time.Time { return d.Now() }, // read at each call, so a clock set later counts
-	}
 }
 
 func createCode(svc *referral.Service) httpapi.HandlerFunc {

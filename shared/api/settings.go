@@ -3,19 +3,15 @@ package api
 import (
 	"context"
 
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/auth"
-	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/tenant"
 )
 
 // adminSettingsRoutes read and replace the clinic's program settings.
-func adminSettingsRoutes(d *Deps) []httpapi.Route {
-	admin := &tenant.Admin{
-		Store:     dynamo.SettingsStore{Store: d.Store},
-		Templates: dynamo.CouponStore{Store: d.Store},
-		Cache:     d.Settings,
-	}
+func adminSettingsRoutes(d *app.Deps) []httpapi.Route {
+	admin := d.SettingsAdmin()
 	return []httpapi.Route{
 		{Key: "GET /v1/admin/settings", Access: auth.AdminOnly, Handle: getSettings(admin)},
 		{Key: "PUT /v1/admin/settings", Access: auth.AdminOnly, Handle: putSettings(admin)},

@@ -10,8 +10,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/event"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
 func (s *stack) stats(tenant string) reply {
@@ -90,7 +92,7 @@ func TestStatsAfterAScriptedFlow(t *testing.T) {
 	require.Greater(t, len(again.Records), 30)
 	var wg sync.WaitGroup
 	for _, h := range []func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error){
-		Hooks(s.deps), Hooks(DepsWith(s.deps.Store.DB, s.deps.Config, s.deps.Log)),
+		stream.Hooks(s.deps), stream.Hooks(app.DepsWith(s.deps.Store.DB, s.deps.Config, s.deps.Log)),
 	} {
 		wg.Add(1)
 		go func() {

@@ -15,6 +15,7 @@ import (
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/referral"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
 // referralAdminFn is the function that serves the settings and stats
@@ -69,7 +70,7 @@ func (s *stack) refund(tenant, visitID string) reply {
 
 func (s *stack) release() int {
 	s.t.Helper()
-	n, err := releaseRewards(s.deps)(context.Background())
+	n, err := s.deps.RewardReleaser().ReleaseDue(context.Background())
 	require.NoError(s.t, err)
 	return n
 }
@@ -499,7 +500,7 @@ func TestReleaseAfterTheHold(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, err := releaseRewards(s.deps)(context.Background())
+			n, err := s.deps.RewardReleaser().ReleaseDue(context.Background())
 			require.NoError(t, err)
 			mu.Lock()
 			total += n
@@ -539,7 +540,7 @@ func TestMilestoneBonusOnce(t *testing.T) {
 	require.Equal(t, map[int]int{200: 4}, statuses(replies))
 	drainHooks(t, s)
 	// Delivered again, all of it.
-	resp, err := Hooks(s.deps)(context.Background(), lambdaEvents(s.streamedEvents(event.ReferralQualified)))
+	resp, err := stream.Hooks(s.deps)(context.Background(), lambdaEvents(s.streamedEvents(event.ReferralQualified)))
 	require.NoError(t, err)
 	require.Empty(t, resp.BatchItemFailures)
 

@@ -260,22 +260,18 @@ func (s ReferralStore) VisitorOf(ctx context.Context, tenant, userID string) (re
 	return v, err
 }
 
-// QualifiedFriends counts the referrer's friends whose referral qualified
-// and was not reversed, with one strongly consistent Query of the
-// referrer's friend entries.
-func (s ReferralStore) QualifiedFriends(ctx context.Context, tenant, referrerID string) (int, error) {
+// FriendStages returns the stage of each of the referrer's friends, read
+// consistently (a milestone is judged right after a qualification).
+func (s ReferralStore) FriendStages(ctx context.Context, tenant, referrerID string) ([]referral.Stage, error) {
 	q := prefixQuery(userPK(tenant, referrerID), skFriend)
 	q.attrs, q.consistent = []string{"stage"}, true
 	friends, err := queryAll(ctx, s.Store, q, decodeAs[friendItem])
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
-	for _, f := range friends {
-		switch referral.Stage(f.Stage) {
-		case referral.Qualified, referral.Rewarded:
-			n++
-		}
+	stages := make([]referral.Stage, len(friends))
+	for i, f := range friends {
+		stages[i] = referral.Stage(f.Stage)
 	}
-	return n, nil
+	return stages, nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/laoyou/laoyou/shared/referral"
 	"github.com/stretchr/testify/require"
 )
 
@@ -111,7 +112,7 @@ func TestStreamEventSeeds(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, i == 0, ok, "record %d: only the rebinding", i)
 				if ok {
-					require.Equal(t, Rebound{Tenant: "t", RefereeID: "bob", FormerReferrerID: "alice"}, rb)
+					require.Equal(t, referral.Rebound{Tenant: "t", RefereeID: "bob", FormerReferrerID: "alice"}, rb)
 				}
 			}
 			if tt.seed == 0 {

@@ -74,23 +74,24 @@ func AllotSeats(stock int, taken []int) []int {
 	return caps
 }
 
-// DealSpec is a deal as an admin writes it (PUT /v1/admin/deals/{dealId}).
-// Required numbers are pointers so that a missing one is told apart from 0.
+// DealSpec is a deal as an admin writes it (PUT /v1/admin/deals/{dealId};
+// Valid names the body's fields). Required numbers are pointers so that a
+// missing one is told apart from 0.
 type DealSpec struct {
-	Title             string     `json:"title"`
-	SKU               string     `json:"sku"`
-	PriceFen          *int64     `json:"priceFen"`
-	GroupPriceFen     *int64     `json:"groupPriceFen"`
-	LeaderPriceFen    *int64     `json:"leaderPriceFen"`
-	GroupSize         *int       `json:"groupSize"`
-	MinSize           *int       `json:"minSize"`
-	TTLSeconds        *int       `json:"ttlSeconds"`
-	Stock             *int       `json:"stock"`
-	PerUserLimit      *int       `json:"perUserLimit"`
-	NewcomersOnly     *bool      `json:"newcomersOnly"`
-	StartsAt          *time.Time `json:"startsAt"`
-	EndsAt            *time.Time `json:"endsAt"`
-	VoucherTemplateID string     `json:"voucherTemplateId"`
+	Title             string
+	SKU               string
+	PriceFen          *int64
+	GroupPriceFen     *int64
+	LeaderPriceFen    *int64
+	GroupSize         *int
+	MinSize           *int
+	TTLSeconds        *int
+	Stock             *int
+	PerUserLimit      *int
+	NewcomersOnly     *bool
+	StartsAt          *time.Time
+	EndsAt            *time.Time
+	VoucherTemplateID string
 }
 
 // Valid checks every field, naming the first one that is wrong.

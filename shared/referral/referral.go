@@ -117,6 +117,13 @@ type Store interface {
 	Bind(ctx context.Context, b Binding, e event.Event) (*BindConflict, error)
 	// Referrals returns the user's code (or nil) and their friends.
 	Referrals(ctx context.Context, tenant, userID string) (*Code, []Friend, error)
+	// FriendStages returns the stage of each of the referrer's friends,
+	// read consistently.
+	FriendStages(ctx context.Context, tenant, referrerID string) ([]Stage, error)
+	// DropBoundFriend deletes the referrer's friend entry of the referee
+	// only while it is BOUND; otherwise, or when it is gone, it does
+	// nothing.
+	DropBoundFriend(ctx context.Context, tenant, referrerID, refereeID string) error
 }
 
 // Service applies the referral rules.

@@ -19,7 +19,7 @@ import (
 	"github.com/laoyou/laoyou/infra/ddblocal"
 	"github.com/laoyou/laoyou/infra/local"
 	"github.com/laoyou/laoyou/infra/wechatstub"
-	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/config"
 	"github.com/laoyou/laoyou/shared/dynamo"
@@ -35,7 +35,7 @@ import (
 type Stack struct {
 	Table  *Table
 	Client *dynamodb.Client
-	Deps   *api.Deps
+	Deps   *app.Deps
 	Fns    local.Handlers
 	Clock  *Clock
 	Writes *WriteLog // off until Writes.Start
@@ -76,7 +76,7 @@ func Config(table string) config.Config {
 func (s *Stack) wire() {
 	cfg := Config(s.Table.Name)
 	cfg.WeChatAPIBase = s.WeChat.URL
-	s.Deps = api.DepsWith(s.Client, cfg, logging.Discard())
+	s.Deps = app.DepsWith(s.Client, cfg, logging.Discard())
 	s.Deps.Now = s.Clock.Now
 	s.Deps.Tokens = token.KeySet{Current: benchSigningKey()}
 	s.Deps.Secrets = benchSealer
@@ -241,7 +241,7 @@ func (r Route) Writes() bool { return r.Method() != http.MethodGet && r.Method()
 // DynamoDB: the handlers are built over a client that is never called.
 func Routes() []Route {
 	client := dynamodb.New(dynamodb.Options{Region: "us-east-1"})
-	d := api.DepsWith(client, Config("unused"), logging.Discard())
+	d := app.DepsWith(client, Config("unused"), logging.Discard())
 	return routesOf(local.Functions(d).APIs)
 }
 

@@ -23,9 +23,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/laoyou/laoyou/infra/bench/apistack"
-	"github.com/laoyou/laoyou/shared/api"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/share"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
 // Pair is one (expired, open) case.
@@ -45,7 +45,7 @@ type Options struct {
 // Run is one closer run's reads and writes.
 type Run struct {
 	Pair
-	Result       api.CloserResult
+	Result       stream.CloserResult
 	Reads        int     // read calls (dynamo.Calls)
 	Writes       int     // write calls
 	Queries      int     // Query calls on the Expiring index
@@ -149,7 +149,7 @@ func measure(ctx context.Context, s *apistack.Stack, p Pair, run int) (Run, erro
 	if err != nil {
 		return Run{}, err
 	}
-	res, ok := out.(api.CloserResult)
+	res, ok := out.(stream.CloserResult)
 	if !ok {
 		return Run{}, fmt.Errorf("the closer answered %T", out)
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/laoyou/laoyou/infra/bench/apistack"
 	"github.com/laoyou/laoyou/infra/bench/closer"
-	"github.com/laoyou/laoyou/shared/api"
+	"github.com/laoyou/laoyou/shared/stream"
 )
 
 func TestMain(m *testing.M) { apistack.Main(m) }
@@ -32,7 +32,7 @@ func TestMeasure(t *testing.T) {
 
 func TestGoals(t *testing.T) {
 	run := func(n, m, items int) closer.Run {
-		return closer.Run{Pair: closer.Pair{Expired: n, Open: m}, ItemsRead: items, Result: api.CloserResult{Settled: n}}
+		return closer.Run{Pair: closer.Pair{Expired: n, Open: m}, ItemsRead: items, Result: stream.CloserResult{Settled: n}}
 	}
 	flat := closer.Figures{Runs: []closer.Run{run(10, 1000, 20), run(50, 1000, 100), run(10, 5000, 20), run(50, 5000, 100)}}
 	require.True(t, flat.GoalsMet())

@@ -1,7 +1,9 @@
-// Package api is Laoyou's HTTP API: which routes each function serves, the
-// request and response bodies, and the handlers that turn them into calls
-// on the domain packages. Functions' main packages only call into here.
-package api
+// Package app builds Laoyou's stores and services from configuration: one
+// Deps per process, and each domain service over it, built on first use.
+// A function's whole wiring is its main.go and the constructors here; the
+// HTTP handlers (shared/api) and the stream and schedule handlers
+// (shared/stream) take the services they are given.
+package app
 
 import (
 	"context"
@@ -58,7 +60,7 @@ type Deps struct {
 	// admin's change is seen at once there.
 	coupons  lazy[*coupon.Service]
 	groups   lazy[*groupbuy.Service]
-	hooks    lazy[*hookParts]
+	hooks    lazy[*Hooks]
 	accounts lazy[*account.Service]
 	apps     lazy[*account.Apps]
 	weChat   lazy[*wechat.Client]

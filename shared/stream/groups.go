@@ -1,14 +1,15 @@
-package api
+package stream
 
 import (
 	"context"
 
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/referral"
 )
 
-// groupReactions are the group-buy's built-in reactions to single events,
+// GroupReactions are the group-buy's built-in reactions to single events,
 // applied by the hooks function before the tenant's rules. Each is safe to
 // repeat: the stream delivers at least once.
 //
@@ -18,9 +19,9 @@ import (
 // Seats taken (and so `remaining`) are counted per stream batch, not here
 // (see hooksHandler.handle); vouchers on group.succeeded are the tenant's
 // hook machinery's work, from the event's members.
-func groupReactions(d *Deps) map[event.Type]func(context.Context, event.Event) error {
-	svc := GroupService(d)
-	refs := ReferralService(d)
+func GroupReactions(d *app.Deps) map[event.Type]func(context.Context, event.Event) error {
+	svc := d.Groups()
+	refs := d.Referrals()
 	return map[event.Type]func(context.Context, event.Event) error{
 		event.GroupJoined: func(ctx context.Context, e event.Event) error {
 			return bindJoinerToLeader(ctx, svc, refs, e)

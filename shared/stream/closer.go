@@ -1,10 +1,11 @@
-package api
+package stream
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 
+	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/groupbuy"
 )
 
@@ -23,9 +24,9 @@ type CloserResult struct {
 // releases held referral rewards, the two things whose time comes without
 // a request. The schedule's event says nothing the closer needs; each run
 // does what is due at its start, within the invocation's deadline.
-func Closer(d *Deps) func(context.Context, json.RawMessage) (CloserResult, error) {
-	svc := GroupService(d)
-	release := releaseRewards(d)
+func Closer(d *app.Deps) func(context.Context, json.RawMessage) (CloserResult, error) {
+	svc := d.Groups()
+	release := d.RewardReleaser().ReleaseDue
 	return func(ctx context.Context, _ json.RawMessage) (CloserResult, error) {
 		r, err := svc.CloseExpired(ctx, groupbuy.CloseOptions{
 			OnError: func(ctx context.Context, groupID string, err error) {
