@@ -237,6 +237,10 @@ func (r Route) Method() string {
 // PATCH, DELETE).
 func (r Route) Writes() bool { return r.Method() != http.MethodGet && r.Method() != http.MethodHead }
 
+// TakesKey reports whether the route honours an Idempotency-Key: POST and
+// PUT do; a DELETE is idempotent by itself.
+func (r Route) TakesKey() bool { return r.Method() == http.MethodPost || r.Method() == http.MethodPut }
+
 // Routes lists every route the functions serve, by key. It needs no
 // DynamoDB: the handlers are built over a client that is never called.
 func Routes() []Route {

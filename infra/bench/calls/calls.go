@@ -154,7 +154,7 @@ func measureRoute(ctx context.Context, w *World, row *Row) error {
 		keyed bool
 	}
 	variants := []variant{{into: &row.Cold}, {into: &row.Warm}}
-	if row.Route.Writes() {
+	if row.Route.TakesKey() {
 		row.Keyed = &Count{}
 		variants = append(variants, variant{into: row.Keyed, keyed: true})
 	}

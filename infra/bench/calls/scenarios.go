@@ -377,7 +377,7 @@ var Scenarios = []Scenario{
 			code := w.Setup.WeChat.LoginCode(benchAppID, fmt.Sprintf("openid-%d", n), "")
 			return apistack.Request{Route: "POST /v1/auth/wechat", Body: jsonOf(map[string]any{"tenant": w.Tenant, "code": code})}, nil
 		},
-		Note: "Besides one WeChat call: the role (GetItem) and the openid (UpdateItem); cold, the clinic's mini-program too (GetItem, then cached).",
+		Note: "Besides one WeChat call: the identity's generation, role and openid items in one BatchGetItem, then the openid (UpdateItem); cold, the clinic's mini-program too (GetItem, then cached).",
 		Fix:  "Cold: keep the clinic's mini-program beside the role, or ship it in configuration.",
 	},
 	{
