@@ -20,6 +20,7 @@ import (
 	"github.com/laoyou/laoyou/shared/api"
 	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/config"
+	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/logging"
 	"github.com/laoyou/laoyou/shared/secret"
@@ -68,7 +69,9 @@ func newSystem(endpoint, table string, client, clean *dynamodb.Client) *system {
 		PhonePepper:     "chaos-pepper",
 	}
 	c := clock.At(time.Now().UTC().Truncate(time.Second))
-	d := api.DepsWith(client, cfg, functionLog())
+	// The functions' client has what dynamo.NewClient gives theirs in
+	// Lambda, over whatever faults client injects.
+	d := api.DepsWith(dynamodb.New(client.Options(), dynamo.FunctionOptions()...), cfg, functionLog())
 	d.Now = c.Now
 	sealKey := make([]byte, secret.KeySize) // tenants' WeChat secrets, sealed as the admin function seals them
 	_, _ = rand.Read(sealKey)

@@ -30,6 +30,8 @@ func TestUnavailableErrors(t *testing.T) {
 		{"throttled by the account", 400, "ThrottlingException", true},
 		{"too many requests", 400, "RequestLimitExceeded", true},
 		{"DynamoDB's own failure", 500, "InternalServerError", true},
+		{"a 500 naming no DynamoDB error", 500, "InternalFailure", true},
+		{"an overloaded server's 503", 503, "ServiceBusy", true},
 		{"a refused condition", 400, "ConditionalCheckFailedException", false},
 		{"a bad request", 400, "ValidationException", false},
 	}
