@@ -26,6 +26,9 @@ type outcome struct {
 	busy     int  // 409 REQUEST_IN_PROGRESS answers
 	unsure   bool // an attempt may have done the work without the client learning what it did
 	differs  bool // an answer was lost, and the retry's answer was another
+
+	keptFrom   time.Time // when the attempt whose answer was kept began
+	answeredAt time.Time // when the client kept its answer
 }
 
 func (o outcome) ok() bool { return o.status >= 200 && o.status < 300 }
@@ -67,6 +70,7 @@ func (c *client) do(ctx context.Context, op string, r request) outcome {
 			c.pause(o.attempts)
 		}
 		o.attempts++
+		o.keptFrom = time.Now()
 		resp := c.sys.invoke(ctx, r, key)
 		o.body = resp.Body
 		switch {
@@ -90,6 +94,7 @@ func (c *client) do(ctx context.Context, op string, r request) outcome {
 		o.status, o.body = resp.StatusCode, resp.Body
 		break
 	}
+	o.answeredAt = time.Now()
 	c.log.add(o)
 	return o
 }

@@ -3,11 +3,14 @@ package chaos
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddblocal"
@@ -20,6 +23,17 @@ import (
 // through the outage with their Idempotency-Keys. Afterwards every request
 // that was answered with a 2xx is in the table, before the crash or after
 // it, and the table holds to every invariant.
+//
+// DynamoDB Local answers a TransactWriteItems before it has committed it:
+// the transaction's SQLite COMMIT is queued on its one database thread and
+// not waited for (its commitTransaction), so SIGKILL can lose a
+// transaction already answered. A call DynamoDB Local answers later, sent
+// after that answer, ran behind the COMMIT on the same thread. So an answer
+// the client kept before the start of the last call answered before the
+// kill (flushed) must be in the table; one kept after it, from an attempt
+// begun before DynamoDB came back, may have been lost by DynamoDB Local
+// and counts as an answer lost (in doubt). Real DynamoDB answers a write
+// once it is durable.
 //
 // It is the one test here that does not run in parallel: its clients must
 // outlast a JVM's restart, which TestChaos's load beside it would slow down.
@@ -40,7 +54,8 @@ func TestDurability(t *testing.T) {
 	const table = "laoyou-durability"
 	require.NoError(t, ddblocal.CreateTable(ctx, clean, ddbtest.Template(t), table))
 
-	faultless, err := ddblocal.NewClient(ctx, inst.Endpoint, FastRetries(3))
+	var watch flushWatch
+	faultless, err := ddblocal.NewClient(ctx, inst.Endpoint, FastRetries(3), watch.Option)
 	require.NoError(t, err)
 	sys := newSystem(inst.Endpoint, table, faultless, clean)
 	sys.timeout = 10 * time.Second // the functions' Timeout in template.yaml: writes to disk are slower
@@ -50,8 +65,9 @@ func TestDurability(t *testing.T) {
 
 	var answered atomic.Int64
 	type restart struct {
-		took time.Duration
-		err  error
+		flushed, back time.Time // see above; when DynamoDB Local was serving again
+		took          time.Duration
+		err           error
 	}
 	crashed := make(chan restart, 1)
 	var workersDone sync.WaitGroup
@@ -63,12 +79,13 @@ func TestDurability(t *testing.T) {
 				worker(ctx, c, w, operations(), 1)
 				if answered.Add(1) == killAfter {
 					go func() {
+						flushed := watch.stop()
 						start := time.Now()
 						err := inst.Kill()
 						if err == nil {
 							err = inst.Restart(ctx)
 						}
-						crashed <- restart{time.Since(start), err}
+						crashed <- restart{flushed, time.Now(), time.Since(start), err}
 					}()
 				}
 			}
@@ -92,15 +109,68 @@ func TestDurability(t *testing.T) {
 	tab, err := Scan(ctx, clean, table)
 	require.NoError(t, err)
 	violations := tab.Check(Settled{Stream: true})
-	seen, _ := checkLedger(tab, log.all())
+	outcomes, inDoubt := log.all(), 0
+	for i, o := range outcomes {
+		if o.ok() && !o.answeredAt.Before(outage.flushed) && o.keptFrom.Before(outage.back) {
+			outcomes[i].status, outcomes[i].dropped = 0, o.dropped+1
+			inDoubt++
+		}
+	}
+	seen, _ := checkLedger(tab, outcomes)
 	violations = append(violations, seen...)
 	f := log.figures()
-	t.Logf("durability: %d requests (%s), DynamoDB killed after %d answers and back in %v; answers %s; 5xx retried %d; table: %s; violations: %d",
-		before, countsOf(f.ops), killAfter, outage.took.Round(100*time.Millisecond), countsOf(f.answers), f.failed, countsOf(tab.Counts()), len(violations))
+	t.Logf("durability: %d requests (%s), DynamoDB killed after %d answers and back in %v; %d answers in doubt (kept after its last flush); answers %s; 5xx retried %d; table: %s; violations: %d",
+		before, countsOf(f.ops), killAfter, outage.took.Round(100*time.Millisecond), inDoubt, countsOf(f.answers), f.failed, countsOf(tab.Counts()), len(violations))
 	for _, v := range violations {
 		t.Log(v)
+	}
+	held, _ := checkLedger(tab, log.all())
+	for _, v := range held {
+		if !slices.Contains(seen, v) {
+			t.Logf("in doubt, lost by DynamoDB Local: %v", v)
+		}
 	}
 	require.Empty(t, violations)
 	require.Positive(t, f.failed, "some requests met the dead DynamoDB")
 	require.Positive(t, f.answers["2xx"])
+}
+
+// flushWatch keeps the start of the latest call DynamoDB Local answered
+// until stop: every transaction answered before that start was committed
+// when the call was served (see TestDurability).
+type flushWatch struct {
+	mu      sync.Mutex
+	stopped bool
+	latest  time.Time
+}
+
+// Option adds the watch to a client.
+func (w *flushWatch) Option(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("DurabilityFlushWatch",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				start := time.Now()
+				out, md, err := next.HandleInitialize(ctx, in)
+				if err == nil {
+					w.served(start)
+				}
+				return out, md, err
+			}), middleware.Before)
+	})
+}
+
+func (w *flushWatch) served(start time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped && start.After(w.latest) {
+		w.latest = start
+	}
+}
+
+// stop ends the watch, before the kill, and says when it last flushed.
+func (w *flushWatch) stop() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	return w.latest
 }

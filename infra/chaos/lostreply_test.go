@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -176,6 +177,10 @@ func TestRetryAfterLostCommit(t *testing.T) {
 			db := ddbtest.New(t)
 			faults := New(1, Rates{}).Only(cmp.Or(lostWrite[tt.name], "TransactWriteItems"))
 			sys := newSystem(db.Endpoint, db.Table, db.NewClient(t, faults.Option, FastRetries(2)), db.Client)
+			// The fault loses the write's reply; an invocation deadline
+			// met first on a loaded machine (a read before the write taking
+			// seconds) would fail the request before its write is sent.
+			sys.timeout = time.Minute
 			calm := newSystem(db.Endpoint, db.Table, db.Client, db.Client)
 			setUp(t, calm)
 			calmClient := &client{sys: calm, maxAttempts: 1, log: &ledger{}}
@@ -193,7 +198,7 @@ func TestRetryAfterLostCommit(t *testing.T) {
 			faults.SetRates(Rates{CommittedTimeout: 1})
 			first := sys.invoke(context.Background(), req, "tap-1")
 			require.GreaterOrEqual(t, first.StatusCode, 500, "the write committed, its reply was lost: %s", first.Body)
-			require.Equal(t, int64(1), faults.Stats().Injected[CommittedTimeout])
+			require.Equal(t, int64(1), faults.Stats().Injected[CommittedTimeout], "the write was sent, and its reply lost; the first answer: %d %s", first.StatusCode, first.Body)
 			faults.SetRates(Rates{})
 			retry := sys.invoke(context.Background(), req, "tap-1")
 

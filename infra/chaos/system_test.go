@@ -21,6 +21,7 @@ import (
 	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/config"
+	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/logging"
 	"github.com/laoyou/laoyou/shared/secret"
@@ -70,7 +71,9 @@ func newSystem(endpoint, table string, client, clean *dynamodb.Client) *system {
 		PhonePepper:     "chaos-pepper",
 	}
 	c := clock.At(time.Now().UTC().Truncate(time.Second))
-	d := app.DepsWith(client, cfg, functionLog())
+	// The functions' client has what dynamo.NewClient gives theirs in
+	// Lambda, over whatever faults client injects.
+	d := app.DepsWith(dynamodb.New(client.Options(), dynamo.FunctionOptions()...), cfg, functionLog())
 	d.Now = c.Now
 	sealKey := make([]byte, secret.KeySize) // tenants' WeChat secrets, sealed as the admin function seals them
 	_, _ = rand.Read(sealKey)

@@ -148,7 +148,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		}
 		cfg.WeChatAPIBase = st.WeChat.URL
 	}
-	client, err := ddblocal.NewClient(ctx, cfg.Endpoint, dynamo.WithCallCounting, dynamo.WithUnavailableErrors)
+	client, err := ddblocal.NewClient(ctx, cfg.Endpoint, dynamo.FunctionOptions()...)
 	if err != nil {
 		return nil, err
 	}

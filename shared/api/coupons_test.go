@@ -317,7 +317,8 @@ func TestCouponSpikeOnShardedStock(t *testing.T) {
 
 	start := time.Now()
 	replies := s.spike(claims, 64, func(i int) call {
-		return call{fn: "coupons", route: "POST /v1/coupons/claim", as: patient("clinic-a", fmt.Sprintf("fan-%04d", i)), body: `{"templateId":"launch"}`}
+		return call{fn: "coupons", route: "POST /v1/coupons/claim", as: patient("clinic-a", fmt.Sprintf("fan-%04d", i)), body: `{"templateId":"launch"}`,
+			headers: map[string]string{"Idempotency-Key": fmt.Sprintf("tap-%04d", i)}}
 	})
 	took := time.Since(start)
 	for _, r := range replies {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -62,7 +63,7 @@ const (
 func newStackWith(t *testing.T, setup func(*config.Config), opts ...ddbtest.Option) *stack {
 	t.Helper()
 	db := ddbtest.New(t, opts...)
-	client := db.NewClient(t, dynamo.WithCallCounting)
+	client := db.NewClient(t, dynamo.FunctionOptions()...) // as each function's own client
 	stub, err := wechatstub.Start(wechatstub.New())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = stub.Close() })
@@ -78,7 +79,7 @@ func newStackWith(t *testing.T, setup func(*config.Config), opts ...ddbtest.Opti
 	if setup != nil {
 		setup(&cfg)
 	}
-	deps := app.DepsWith(client, cfg, logging.Discard())
+	deps := app.DepsWith(client, cfg, logging.New(newTestLog(t), "ERROR"))
 	deps.Tokens = token.KeySet{Current: testSigningKey(t)}
 	sealKey := make([]byte, secret.KeySize)
 	_, _ = rand.Read(sealKey)
@@ -86,6 +87,35 @@ func newStackWith(t *testing.T, setup func(*config.Config), opts ...ddbtest.Opti
 	require.NoError(t, err)
 	s := &stack{t: t, db: db, deps: deps, wechat: stub, apis: apisOf(deps)}
 	return s
+}
+
+// testLog carries a stack's error log lines (a 5xx's cause: the handler
+// logs it, the body does not say it) into its test's log, shown when the
+// test fails. Lines written after the test has ended are dropped, as
+// testing.T panics on them.
+type testLog struct {
+	t    *testing.T
+	mu   sync.Mutex
+	done bool
+}
+
+func newTestLog(t *testing.T) *testLog {
+	w := &testLog{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.done = true
+	})
+	return w
+}
+
+func (w *testLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
 }
 
 // apisOf is every HTTP function's API over deps, by function name.
@@ -215,7 +245,10 @@ func (s *stack) concurrently(n int, mk func(i int) call) []reply {
 
 // spike runs n calls with at most inFlight at a time: a sustained spike of
 // many callers at once, without opening more connections at the same
-// instant than DynamoDB Local's listener accepts on a small CI machine.
+// instant than DynamoDB Local's listener accepts on a small CI machine. A
+// call answered 503 (DynamoDB busy beyond the SDK's retries, nothing done
+// that its key does not replay) is sent again with its Idempotency-Key, as
+// the app does; any other answer is the call's.
 func (s *stack) spike(n, inFlight int, mk func(i int) call) []reply {
 	out := make([]reply, n)
 	sem := make(chan struct{}, inFlight)
@@ -226,7 +259,13 @@ func (s *stack) spike(n, inFlight int, mk func(i int) call) []reply {
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i] = s.do(mk(i))
+			c := mk(i)
+			require.NotEmpty(s.t, c.headers["Idempotency-Key"], "a spike's call that may be sent again carries a key")
+			for range 5 {
+				if out[i] = s.do(c); out[i].Status != http.StatusServiceUnavailable {
+					break
+				}
+			}
 		}(i)
 	}
 	wg.Wait()

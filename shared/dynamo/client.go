@@ -37,9 +37,17 @@ func NewClient(ctx context.Context, cfg config.Config, optFns ...func(*dynamodb.
 		Region:      cfg.Region,
 		Credentials: credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN")),
 	}
-	opts := []func(*dynamodb.Options){WithCallCounting, WithUnavailableErrors}
+	opts := FunctionOptions()
 	if cfg.Endpoint != "" {
 		opts = append(opts, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(cfg.Endpoint) })
 	}
 	return dynamodb.NewFromConfig(awsCfg, append(opts, optFns...)...), nil
+}
+
+// FunctionOptions are what every function's client adds to the SDK's, here
+// and wherever a client for DynamoDB Local stands in for it: its calls
+// counted, and failures that outlast the SDK's retries because DynamoDB is
+// busy or out of reach answered 503 rather than 500.
+func FunctionOptions() []func(*dynamodb.Options) {
+	return []func(*dynamodb.Options){WithCallCounting, WithUnavailableErrors}
 }

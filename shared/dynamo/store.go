@@ -350,7 +350,9 @@ func (s *Store) transactItems(ctx context.Context, t tx, own *idempotency.Record
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			// Out of time between tries, with nothing written: as after
+			// the SDK's own timeouts, the client may retry.
+			return nil, apierr.E(apierr.Unavailable, "the items are busy, try again", ctx.Err())
 		case <-time.After(time.Duration(10<<attempt+rand.IntN(10)) * time.Millisecond):
 		}
 	}

@@ -46,8 +46,18 @@ func WithUnavailableErrors(o *dynamodb.Options) {
 
 func isBusy(err error) bool {
 	var api smithy.APIError
-	if errors.As(err, &api) {
-		return busyCodes[api.ErrorCode()]
+	if errors.As(err, &api) && busyCodes[api.ErrorCode()] {
+		return true
+	}
+	// Any 5xx is the server's failure, whatever its body names (an
+	// overloaded DynamoDB Local's Jetty answers without a DynamoDB error
+	// type): nothing the request could change.
+	var resp *smithyhttp.ResponseError
+	if errors.As(err, &resp) && resp.HTTPStatusCode() >= 500 {
+		return true
+	}
+	if api != nil {
+		return false
 	}
 	var send *smithyhttp.RequestSendError
 	var netErr net.Error

@@ -3,8 +3,10 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,6 +32,8 @@ func TestUnavailableErrors(t *testing.T) {
 		{"throttled by the account", 400, "ThrottlingException", true},
 		{"too many requests", 400, "RequestLimitExceeded", true},
 		{"DynamoDB's own failure", 500, "InternalServerError", true},
+		{"a 500 naming no DynamoDB error", 500, "InternalFailure", true},
+		{"an overloaded server's 503", 503, "ServiceBusy", true},
 		{"a refused condition", 400, "ConditionalCheckFailedException", false},
 		{"a bad request", 400, "ValidationException", false},
 	}
@@ -130,4 +134,42 @@ func TestTransactionConflictsOutlastingRetriesAreUnavailable(t *testing.T) {
 			require.Equal(t, 4, calls, "sent again three times first")
 		})
 	}
+}
+
+// A transaction whose time runs out between its tries after conflicts has
+// written nothing: it fails as Unavailable (503), not as the bare context
+// error (500).
+func TestTransactionOutOfTimeBetweenTriesIsUnavailable(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	client := dynamodb.New(dynamodb.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String("http://dynamodb.invalid"),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""), RetryMaxAttempts: 1,
+		// The reply is whole before the context ends, so the end is met
+		// between tries, never in the middle of one.
+		HTTPClient: answerThenCancel(func() { calls++; cancel() }),
+	}, WithUnavailableErrors)
+	s := NewStore(client, "t")
+	put, err := s.putIf(key{PK: "p", SK: "s"}, notExists())
+	require.NoError(t, err)
+	_, err = s.transact(ctx, tx{}.with("item", put))
+	require.True(t, apierr.Is(apierr.Unavailable, err), "%v", err)
+	require.ErrorIs(t, err, context.Canceled, "the cause stays readable")
+	require.Equal(t, 1, calls)
+}
+
+// answerThenCancel answers every request with a transaction cancelled by
+// a conflict, calling after once the answer is made.
+type answerThenCancel func()
+
+func (after answerThenCancel) Do(*http.Request) (*http.Response, error) {
+	body := `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException",` +
+		`"message":"Transaction cancelled","CancellationReasons":[{"Code":"TransactionConflict"}]}`
+	after()
+	return &http.Response{
+		StatusCode: 400, Status: "400 Bad Request",
+		Header: http.Header{"Content-Type": {"application/x-amz-json-1.0"}},
+		Body:   io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)),
+	}, nil
 }
