@@ -281,25 +281,7 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 			}
 		}
 		now := s.Now().UTC().Truncate(time.Millisecond)
-		var hold *Hold
-		if r != nil {
-			hold = r.Hold
-		}
-		c := t.couponFor(share.NewCode(share.CouponCodeLen), user, src, now, hold)
-		data := map[string]any{"couponCode": c.Code, "templateId": t.ID, "userId": user, "source": string(src)}
-		c.describe(data)
-		if r != nil {
-			if r.PriceFen != nil {
-				c.PriceFen = *r.PriceFen
-			}
-			data["causeEventId"], data["ruleId"] = r.CauseEvent, r.RuleID
-			if r.DealID != "" {
-				c.DealID, data["dealId"] = r.DealID, r.DealID
-			}
-			if hold != nil {
-				data["status"], data["visitId"] = string(Pending), hold.VisitID
-			}
-		}
+		c, data := newIssued(t, user, src, now, r)
 		if r == nil {
 			// A claim: its answer is decided, and stored with the write.
 			if err := idempotency.Prepare(ctx, claimed(c)); err != nil {
@@ -341,6 +323,32 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 		// A code clash (49 random bits: rare) or an empty shard: try again.
 	}
 	return nil, apierr.E(apierr.Unavailable, "too many concurrent claims, try again")
+}
+
+// newIssued is a new coupon of t for user, under a fresh code, and the
+// data of its coupon.issued event; r, when a reward, adds its price, deal,
+// cause and hold.
+func newIssued(t *Template, user string, src Source, now time.Time, r *Reward) (Coupon, map[string]any) {
+	var hold *Hold
+	if r != nil {
+		hold = r.Hold
+	}
+	c := t.couponFor(share.NewCode(share.CouponCodeLen), user, src, now, hold)
+	data := map[string]any{"couponCode": c.Code, "templateId": t.ID, "userId": user, "source": string(src)}
+	c.describe(data)
+	if r != nil {
+		if r.PriceFen != nil {
+			c.PriceFen = *r.PriceFen
+		}
+		data["causeEventId"], data["ruleId"] = r.CauseEvent, r.RuleID
+		if r.DealID != "" {
+			c.DealID, data["dealId"] = r.DealID, r.DealID
+		}
+		if hold != nil {
+			data["status"], data["visitId"] = string(Pending), hold.VisitID
+		}
+	}
+	return c, data
 }
 
 // StockChangedBy lists the templates whose stock e changed: the template

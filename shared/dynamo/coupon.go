@@ -353,6 +353,12 @@ func (s CouponStore) Issue(ctx context.Context, in coupon.Issue) (*coupon.IssueC
 	if err != nil || cancelled == nil {
 		return nil, err
 	}
+	return issueConflict(cancelled)
+}
+
+// issueConflict says which of an issue's conditions failed; a done effect
+// names the coupon it issued.
+func issueConflict(cancelled *cancellation) (*coupon.IssueConflict, error) {
 	failedAt := func(name string) bool { return cancelled.by(name).ConditionFailed() }
 	conflict := &coupon.IssueConflict{
 		CodeTaken:    failedAt("coupon"),

@@ -192,112 +192,131 @@ type openIDRecord struct {
 // Export reads the user's own partition and what ByOwner lists for them,
 // each with paged Queries.
 func (s ErasureStore) Export(ctx context.Context, tenant, userID string) (mydata.Export, bool, error) {
-	x := mydata.Export{
+	d := exportDraft{x: mydata.Export{
 		UserID: userID, Tenant: tenant, Profile: mydata.Profile{Role: "patient"},
 		Referrals: []mydata.Referral{}, Coupons: []mydata.Coupon{}, Rooms: []mydata.Room{},
 		Visits: []mydata.Visit{}, Rewards: []mydata.Coupon{},
+	}, names: map[string]string{}}
+	err := s.ownItems(ctx, tenant, userID, d.own)
+	if err != nil || d.x.ErasedAt != nil {
+		return d.x, d.found, err
 	}
-	found := false
-	names := map[string]string{} // the user's own masked name, by where it was seen
-	err := s.ownItems(ctx, tenant, userID, func(sk string, item map[string]types.AttributeValue) error {
-		found = true
-		switch {
-		case sk == skErased:
-			var it erasedItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return err
-			}
-			x.ErasedAt = &it.ErasedAt
-		case sk == skCode:
-			var it codeItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return err
-			}
-			x.ReferralCode = &mydata.Code{Code: it.Code, CreatedAt: it.CreatedAt}
-			names["code"] = it.DisplayName
-		case sk == skBoundTo:
-			var it bindingItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return err
-			}
-			x.ReferredBy = &mydata.ReferredBy{DisplayName: it.ReferrerName, Stage: it.Stage, BoundAt: it.BoundAt}
-			names["binding"] = it.RefereeName
-		case strings.HasPrefix(sk, skFriend):
-			var it friendItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return err
-			}
-			x.Referrals = append(x.Referrals, mydata.Referral{DisplayName: it.DisplayName, Stage: it.Stage, BoundAt: it.BoundAt})
-		case sk == skRole:
-			var it roleRecord
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return err
-			}
-			if it.Role != "" {
-				x.Profile.Role = it.Role
-			}
-		case sk == skProfile:
-			var it profileRecord
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return err
-			}
-			x.Profile.Phone, x.Profile.PhoneBoundAt = it.PhoneMasked, it.PhoneBoundAt
-		case sk == skOpenID:
-			var it openIDRecord
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return err
-			}
-			x.Profile.WeChatLinked, x.Profile.FirstSignIn = it.OpenID != "", it.FirstSignInAt
-		}
-		return nil
-	})
-	if err != nil || x.ErasedAt != nil {
-		return x, found, err
-	}
-	err = s.ownedItems(ctx, tenant, userID, func(sort string, item map[string]types.AttributeValue) error {
-		found = true
-		switch {
-		case strings.HasPrefix(sort, ownerCoup):
-			var it couponItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return err
-			}
-			c := mydata.Coupon{
-				CouponCode: it.Code, TemplateID: it.TemplateID, Title: it.Title, Kind: it.CouponKind,
-				Status: it.Status, Source: it.Source, IssuedAt: it.IssuedAt, ValidTo: it.ValidTo,
-				RedeemedAt: it.RedeemedAt, VisitID: it.VisitID,
-			}
-			x.Coupons = append(x.Coupons, c)
-			if c.Source != string(coupon.FromClaim) {
-				x.Rewards = append(x.Rewards, c)
-			}
-		case strings.HasPrefix(sort, ownerRoom):
-			var it memberItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return err
-			}
-			x.Rooms = append(x.Rooms, mydata.Room{
-				GroupID: it.GroupID, DealID: it.DealID, Leader: it.Leader, PriceFen: it.PriceFen, JoinedAt: it.JoinedAt,
-			})
-			names["room"] = it.Name
-		case strings.HasPrefix(sort, ownerVisit):
-			var it visitItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return err
-			}
-			x.Visits = append(x.Visits, mydata.Visit{
-				VisitID: it.VisitID, Kind: it.VisitKind, AmountFen: it.AmountFen, At: it.At,
-				ReferralStage: it.ReferralStage, Refunded: it.RefundedAt != nil,
-			})
-		}
-		return nil
-	})
+	err = s.ownedItems(ctx, tenant, userID, d.owned)
 	for _, where := range []string{"code", "binding", "room"} {
-		if n := names[where]; n != "" && x.Profile.DisplayName == "" {
-			x.Profile.DisplayName = n
+		if n := d.names[where]; n != "" && d.x.Profile.DisplayName == "" {
+			d.x.Profile.DisplayName = n
 		}
 	}
-	return x, found, err
+	return d.x, d.found, err
+}
+
+// exportDraft is an export being filled in, item by item.
+type exportDraft struct {
+	x     mydata.Export
+	found bool
+	names map[string]string // the user's own masked name, by where it was seen
+}
+
+// decodeItem unmarshals item as a T and hands it to use.
+func decodeItem[T any](item map[string]types.AttributeValue, use func(T)) error {
+	var it T
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return err
+	}
+	use(it)
+	return nil
+}
+
+// own adds one item of the user's own partition.
+func (d *exportDraft) own(sk string, item map[string]types.AttributeValue) error {
+	d.found = true
+	switch {
+	case sk == skErased:
+		return decodeItem(item, d.erased)
+	case sk == skCode:
+		return decodeItem(item, d.code)
+	case sk == skBoundTo:
+		return decodeItem(item, d.binding)
+	case strings.HasPrefix(sk, skFriend):
+		return decodeItem(item, d.friend)
+	case sk == skRole:
+		return decodeItem(item, d.role)
+	case sk == skProfile:
+		return decodeItem(item, d.profile)
+	case sk == skOpenID:
+		return decodeItem(item, d.openID)
+	}
+	return nil
+}
+
+// owned adds one item ByOwner lists for the user.
+func (d *exportDraft) owned(sort string, item map[string]types.AttributeValue) error {
+	d.found = true
+	switch {
+	case strings.HasPrefix(sort, ownerCoup):
+		return decodeItem(item, d.coupon)
+	case strings.HasPrefix(sort, ownerRoom):
+		return decodeItem(item, d.room)
+	case strings.HasPrefix(sort, ownerVisit):
+		return decodeItem(item, d.visit)
+	}
+	return nil
+}
+
+func (d *exportDraft) erased(it erasedItem) { d.x.ErasedAt = &it.ErasedAt }
+
+func (d *exportDraft) code(it codeItem) {
+	d.x.ReferralCode = &mydata.Code{Code: it.Code, CreatedAt: it.CreatedAt}
+	d.names["code"] = it.DisplayName
+}
+
+func (d *exportDraft) binding(it bindingItem) {
+	d.x.ReferredBy = &mydata.ReferredBy{DisplayName: it.ReferrerName, Stage: it.Stage, BoundAt: it.BoundAt}
+	d.names["binding"] = it.RefereeName
+}
+
+func (d *exportDraft) friend(it friendItem) {
+	d.x.Referrals = append(d.x.Referrals, mydata.Referral{DisplayName: it.DisplayName, Stage: it.Stage, BoundAt: it.BoundAt})
+}
+
+func (d *exportDraft) role(it roleRecord) {
+	if it.Role != "" {
+		d.x.Profile.Role = it.Role
+	}
+}
+
+func (d *exportDraft) profile(it profileRecord) {
+	d.x.Profile.Phone, d.x.Profile.PhoneBoundAt = it.PhoneMasked, it.PhoneBoundAt
+}
+
+func (d *exportDraft) openID(it openIDRecord) {
+	d.x.Profile.WeChatLinked, d.x.Profile.FirstSignIn = it.OpenID != "", it.FirstSignInAt
+}
+
+func (d *exportDraft) coupon(it couponItem) {
+	c := mydata.Coupon{
+		CouponCode: it.Code, TemplateID: it.TemplateID, Title: it.Title, Kind: it.CouponKind,
+		Status: it.Status, Source: it.Source, IssuedAt: it.IssuedAt, ValidTo: it.ValidTo,
+		RedeemedAt: it.RedeemedAt, VisitID: it.VisitID,
+	}
+	d.x.Coupons = append(d.x.Coupons, c)
+	if c.Source != string(coupon.FromClaim) {
+		d.x.Rewards = append(d.x.Rewards, c)
+	}
+}
+
+func (d *exportDraft) room(it memberItem) {
+	d.x.Rooms = append(d.x.Rooms, mydata.Room{
+		GroupID: it.GroupID, DealID: it.DealID, Leader: it.Leader, PriceFen: it.PriceFen, JoinedAt: it.JoinedAt,
+	})
+	d.names["room"] = it.Name
+}
+
+func (d *exportDraft) visit(it visitItem) {
+	d.x.Visits = append(d.x.Visits, mydata.Visit{
+		VisitID: it.VisitID, Kind: it.VisitKind, AmountFen: it.AmountFen, At: it.At,
+		ReferralStage: it.ReferralStage, Refunded: it.RefundedAt != nil,
+	})
 }
 
 // Scrub removes what identifies the user, page by page, each change one
@@ -309,83 +328,108 @@ func (s ErasureStore) Export(ctx context.Context, tenant, userID string) (mydata
 // bindings show the referrer as erased; unused coupons become VOID, giving
 // their stock back. Counts, stages, visits and used coupons stay.
 func (s ErasureStore) Scrub(ctx context.Context, tenant, userID string, at time.Time) error {
-	erasedName := expression.Value(mydata.ErasedName)
-	err := s.ownItems(ctx, tenant, userID, func(sk string, item map[string]types.AttributeValue) error {
-		switch {
-		case sk == skCode:
-			var it codeItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return err
-			}
-			theirs := expression.Name("userId").Equal(expression.Value(userID))
-			scrub := expression.Set(expression.Name("displayName"), erasedName).
-				Set(expression.Name("erasedAt"), expression.Value(at)).
-				Remove(expression.Name("phoneHash"))
-			for _, k := range []key{{PK: userPK(tenant, userID), SK: skCode}, {PK: codePK(it.Code), SK: skSelf}} {
-				if err := s.scrubOne(ctx, s.update(k, scrub, &theirs)); err != nil {
-					return err
-				}
-			}
-		case sk == skBoundTo:
-			var it bindingItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return err
-			}
-			exists := expression.AttributeExists(expression.Name("pk"))
-			if err := s.scrubOne(ctx, s.update(bindingKey(tenant, userID),
-				expression.Set(expression.Name("refereeName"), erasedName), &exists)); err != nil {
-				return err
-			}
-			if err := s.scrubOne(ctx, s.update(friendKey(tenant, it.ReferrerID, userID),
-				expression.Set(expression.Name("displayName"), erasedName), &exists)); err != nil {
-				return err
-			}
-		case strings.HasPrefix(sk, skFriend):
-			referee := strings.TrimPrefix(sk, skFriend)
-			mine := expression.Name("referrerId").Equal(expression.Value(userID))
-			if err := s.scrubOne(ctx, s.update(bindingKey(tenant, referee),
-				expression.Set(expression.Name("referrerName"), erasedName), &mine)); err != nil {
-				return err
-			}
-		case sk == skProfile || sk == skRole:
-			if _, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-				TableName: aws.String(s.Table), Key: key{PK: userPK(tenant, userID), SK: sk}.av(),
-			}); err != nil {
-				return err
-			}
-		case sk == skOpenID:
-			if _, ok := item["openid"]; ok { // a sign-in that landed before the marker
-				return s.scrubOne(ctx, s.update(key{PK: userPK(tenant, userID), SK: sk}, expression.Remove(expression.Name("openid")), nil))
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	sc := scrubber{Store: s.Store, ctx: ctx, tenant: tenant, userID: userID, at: at}
+	if err := s.ownItems(ctx, tenant, userID, sc.own); err != nil {
 		return err
 	}
-	err = s.ownedItems(ctx, tenant, userID, func(sort string, item map[string]types.AttributeValue) error {
-		switch {
-		case strings.HasPrefix(sort, ownerCoup):
-			var it couponItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return err
-			}
-			return s.voidUnused(ctx, it, at)
-		case strings.HasPrefix(sort, ownerRoom):
-			var it memberItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return err
-			}
-			return s.scrubMember(ctx, it, userID)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.ownedItems(ctx, tenant, userID, sc.owned); err != nil {
 		return err
 	}
 	ranked := attrName(rankingName, userID)
 	named := expression.AttributeExists(expression.Name(ranked))
-	return s.scrubOne(ctx, s.update(rankingKey(tenant), expression.Set(expression.Name(ranked), erasedName), &named))
+	return s.scrubOne(ctx, s.update(rankingKey(tenant), expression.Set(expression.Name(ranked), scrubbedName), &named))
+}
+
+// scrubbedName is what an erased user's name becomes wherever it was stored.
+var scrubbedName = expression.Value(mydata.ErasedName)
+
+// scrubber is one user's scrub, item by item.
+type scrubber struct {
+	*Store
+	ctx            context.Context
+	tenant, userID string
+	at             time.Time
+}
+
+// own rewrites one item of the user's own partition.
+func (sc scrubber) own(sk string, item map[string]types.AttributeValue) error {
+	switch {
+	case sk == skCode:
+		var it codeItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return err
+		}
+		return sc.code(it)
+	case sk == skBoundTo:
+		var it bindingItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return err
+		}
+		return sc.binding(it)
+	case strings.HasPrefix(sk, skFriend):
+		return sc.friend(strings.TrimPrefix(sk, skFriend))
+	case sk == skProfile || sk == skRole:
+		_, err := sc.DB.DeleteItem(sc.ctx, &dynamodb.DeleteItemInput{
+			TableName: aws.String(sc.Table), Key: key{PK: userPK(sc.tenant, sc.userID), SK: sk}.av(),
+		})
+		return err
+	case sk == skOpenID:
+		if _, ok := item["openid"]; ok { // a sign-in that landed before the marker
+			return sc.scrubOne(sc.ctx, sc.update(key{PK: userPK(sc.tenant, sc.userID), SK: sk}, expression.Remove(expression.Name("openid")), nil))
+		}
+	}
+	return nil
+}
+
+// code renames the user on their code, on the user's side and the code's.
+func (sc scrubber) code(it codeItem) error {
+	theirs := expression.Name("userId").Equal(expression.Value(sc.userID))
+	scrub := expression.Set(expression.Name("displayName"), scrubbedName).
+		Set(expression.Name("erasedAt"), expression.Value(sc.at)).
+		Remove(expression.Name("phoneHash"))
+	for _, k := range []key{{PK: userPK(sc.tenant, sc.userID), SK: skCode}, {PK: codePK(it.Code), SK: skSelf}} {
+		if err := sc.scrubOne(sc.ctx, sc.update(k, scrub, &theirs)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// binding renames the user on their binding and the referrer's friend entry.
+func (sc scrubber) binding(it bindingItem) error {
+	exists := expression.AttributeExists(expression.Name("pk"))
+	if err := sc.scrubOne(sc.ctx, sc.update(bindingKey(sc.tenant, sc.userID),
+		expression.Set(expression.Name("refereeName"), scrubbedName), &exists)); err != nil {
+		return err
+	}
+	return sc.scrubOne(sc.ctx, sc.update(friendKey(sc.tenant, it.ReferrerID, sc.userID),
+		expression.Set(expression.Name("displayName"), scrubbedName), &exists))
+}
+
+// friend shows the user as erased on a referee's binding.
+func (sc scrubber) friend(referee string) error {
+	mine := expression.Name("referrerId").Equal(expression.Value(sc.userID))
+	return sc.scrubOne(sc.ctx, sc.update(bindingKey(sc.tenant, referee),
+		expression.Set(expression.Name("referrerName"), scrubbedName), &mine))
+}
+
+// owned rewrites one item ByOwner lists for the user.
+func (sc scrubber) owned(sort string, item map[string]types.AttributeValue) error {
+	switch {
+	case strings.HasPrefix(sort, ownerCoup):
+		var it couponItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return err
+		}
+		return sc.voidUnused(sc.ctx, it, sc.at)
+	case strings.HasPrefix(sort, ownerRoom):
+		var it memberItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return err
+		}
+		return sc.scrubMember(sc.ctx, it, sc.userID)
+	}
+	return nil
 }
 
 // scrubOne writes one change of a scrub; a failed condition means there is

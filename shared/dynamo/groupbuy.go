@@ -475,21 +475,7 @@ func (s GroupStore) OpenRoom(ctx context.Context, o groupbuy.OpenRoom) (*groupbu
 // open another room, all in the same write.
 func (s GroupStore) JoinRoom(ctx context.Context, j groupbuy.JoinRoom) (*groupbuy.JoinConflict, error) {
 	r, m := j.Seen, j.Member
-	now := second(j.Now)
-	cond := expression.Name("status").Equal(expression.Value(string(groupbuy.Open))).
-		And(expression.Name("expiresAt").GreaterThan(expression.Value(now)))
-	upd := expression.Set(expression.Name("joined"), expression.Name("joined").Plus(expression.Value(1))).
-		Set(expression.Name("members"), expression.ListAppend(expression.Name("members"), expression.Value([]rosterEntry{newRosterEntry(m)})))
-	if j.Fills {
-		cond = cond.And(expression.Name("joined").Equal(expression.Value(r.Size - 1)))
-		upd = upd.Set(expression.Name("status"), expression.Value(string(groupbuy.Succeeded))).
-			Set(expression.Name("settledAt"), expression.Value(j.Now.UTC())).
-			Remove(expression.Name("expShard")).
-			Remove(expression.Name("expAt"))
-	} else {
-		cond = cond.And(expression.Name("joined").LessThan(expression.Value(r.Size - 1)))
-	}
-	room := s.update(key{PK: roomPK(r.GroupID), SK: skSelf}, upd, &cond)
+	room := s.roomJoined(j)
 	member, err := s.memberPut(r, m)
 	if err != nil {
 		return nil, err
@@ -537,6 +523,28 @@ func (s GroupStore) JoinRoom(ctx context.Context, j groupbuy.JoinRoom) (*groupbu
 		}
 	}
 	return c, nil
+}
+
+// roomJoined adds the join to the room's count and roster, on the condition
+// that the room is open, unexpired and, as the join fills it or not, at
+// size-1 (then turning SUCCEEDED and leaving the expiry index) or below.
+func (s GroupStore) roomJoined(j groupbuy.JoinRoom) types.TransactWriteItem {
+	r := j.Seen
+	now := second(j.Now)
+	cond := expression.Name("status").Equal(expression.Value(string(groupbuy.Open))).
+		And(expression.Name("expiresAt").GreaterThan(expression.Value(now)))
+	upd := expression.Set(expression.Name("joined"), expression.Name("joined").Plus(expression.Value(1))).
+		Set(expression.Name("members"), expression.ListAppend(expression.Name("members"), expression.Value([]rosterEntry{newRosterEntry(j.Member)})))
+	if j.Fills {
+		cond = cond.And(expression.Name("joined").Equal(expression.Value(r.Size - 1)))
+		upd = upd.Set(expression.Name("status"), expression.Value(string(groupbuy.Succeeded))).
+			Set(expression.Name("settledAt"), expression.Value(j.Now.UTC())).
+			Remove(expression.Name("expShard")).
+			Remove(expression.Name("expAt"))
+	} else {
+		cond = cond.And(expression.Name("joined").LessThan(expression.Value(r.Size - 1)))
+	}
+	return s.update(key{PK: roomPK(r.GroupID), SK: skSelf}, upd, &cond)
 }
 
 func (s GroupStore) memberPut(r groupbuy.Room, m groupbuy.Member) (types.TransactWriteItem, error) {

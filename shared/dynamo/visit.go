@@ -156,43 +156,56 @@ func (s ReferralStore) RecordVisit(ctx context.Context, v referral.RecordedVisit
 		t.add("role:reporter", s.seenRole(v.Tenant, v.StaffID, v.StaffRole, v.At))
 	}
 	if q != nil {
-		b := q.Binding
-		stillBound := expression.Name("stage").Equal(expression.Value(string(referral.Bound))).
-			And(expression.Name("referrerId").Equal(expression.Value(b.ReferrerID)))
-		t.add("binding", s.update(bindingKey(b.Tenant, b.RefereeID),
-			expression.Set(expression.Name("stage"), expression.Value(string(referral.Qualified))).
-				Set(expression.Name("visitId"), expression.Value(v.VisitID)).
-				Set(expression.Name("qualifiedAt"), expression.Value(v.At)), &stillBound))
-		friendBound := expression.Name("stage").Equal(expression.Value(string(referral.Bound)))
-		t.add("friend", s.update(friendKey(b.Tenant, b.ReferrerID, b.RefereeID),
-			expression.Set(expression.Name("stage"), expression.Value(string(referral.Qualified))), &friendBound))
-		if q.Cap > 0 {
-			under := expression.AttributeNotExists(expression.Name("n")).
-				Or(expression.Name("n").LessThan(expression.Value(q.Cap)))
-			t.add("cap", s.update(capKey(b.Tenant, b.ReferrerID, q.CapMonth),
-				expression.Add(expression.Name("n"), expression.Value(1)).
-					Set(expression.Name("kind"), expression.Value(kindCap)).
-					Set(expression.Name("tenant"), expression.Value(b.Tenant)).
-					Set(expression.Name("ttl"), expression.Value(s.ttlAfter(capKeep))), &under))
-		}
-		// A reporter who is the referrer is known staff: their record is
-		// written above, never checked in the same transaction.
-		if !q.StaffReferrer && b.ReferrerID != v.StaffID {
-			t.add("role:referrer", s.notStaff(b.Tenant, b.ReferrerID))
-		}
-		if !q.StaffReferee && b.RefereeID != v.StaffID {
-			t.add("role:referee", s.notStaff(b.Tenant, b.RefereeID))
-		}
-		ev, err := s.eventPut(q.Event)
-		if err != nil {
+		if err := s.addQualification(&t, v, q); err != nil {
 			return nil, err
 		}
-		t.add("event", ev)
 	}
 	cancelled, err := s.transact(ctx, t)
 	if err != nil || cancelled == nil {
 		return nil, err
 	}
+	return visitConflict(cancelled, q)
+}
+
+// addQualification adds to t the writes that qualify the visit's binding.
+func (s ReferralStore) addQualification(t *tx, v referral.RecordedVisit, q *referral.Qualification) error {
+	b := q.Binding
+	stillBound := expression.Name("stage").Equal(expression.Value(string(referral.Bound))).
+		And(expression.Name("referrerId").Equal(expression.Value(b.ReferrerID)))
+	t.add("binding", s.update(bindingKey(b.Tenant, b.RefereeID),
+		expression.Set(expression.Name("stage"), expression.Value(string(referral.Qualified))).
+			Set(expression.Name("visitId"), expression.Value(v.VisitID)).
+			Set(expression.Name("qualifiedAt"), expression.Value(v.At)), &stillBound))
+	friendBound := expression.Name("stage").Equal(expression.Value(string(referral.Bound)))
+	t.add("friend", s.update(friendKey(b.Tenant, b.ReferrerID, b.RefereeID),
+		expression.Set(expression.Name("stage"), expression.Value(string(referral.Qualified))), &friendBound))
+	if q.Cap > 0 {
+		under := expression.AttributeNotExists(expression.Name("n")).
+			Or(expression.Name("n").LessThan(expression.Value(q.Cap)))
+		t.add("cap", s.update(capKey(b.Tenant, b.ReferrerID, q.CapMonth),
+			expression.Add(expression.Name("n"), expression.Value(1)).
+				Set(expression.Name("kind"), expression.Value(kindCap)).
+				Set(expression.Name("tenant"), expression.Value(b.Tenant)).
+				Set(expression.Name("ttl"), expression.Value(s.ttlAfter(capKeep))), &under))
+	}
+	// A reporter who is the referrer is known staff: their record is
+	// written by RecordVisit, never checked in the same transaction.
+	if !q.StaffReferrer && b.ReferrerID != v.StaffID {
+		t.add("role:referrer", s.notStaff(b.Tenant, b.ReferrerID))
+	}
+	if !q.StaffReferee && b.RefereeID != v.StaffID {
+		t.add("role:referee", s.notStaff(b.Tenant, b.RefereeID))
+	}
+	ev, err := s.eventPut(q.Event)
+	if err != nil {
+		return err
+	}
+	t.add("event", ev)
+	return nil
+}
+
+// visitConflict says why the visit's transaction was cancelled.
+func visitConflict(cancelled *cancellation, q *referral.Qualification) (*referral.VisitConflict, error) {
 	failedAt := func(name string) bool { return cancelled.by(name).ConditionFailed() }
 	switch {
 	case failedAt("visit"):

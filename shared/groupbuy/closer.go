@@ -45,6 +45,25 @@ type CloseReport struct {
 // once, and a run that dies midway leaves the rest on the index for the next.
 func (s *Service) CloseExpired(ctx context.Context, opt CloseOptions) (CloseReport, error) {
 	const op = apierr.Op("groupbuy.CloseExpired")
+	opt = opt.withDefaults()
+	now := s.Now()
+	listCtx := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		listCtx, cancel = context.WithDeadline(ctx, deadline.Add(-opt.Margin))
+		defer cancel()
+	}
+	due, listed := s.listDue(listCtx, now, opt.MaxRooms)
+	report := s.settleDue(ctx, due, now, opt)
+	report.Examined = int(listed.examined.Load())
+	if len(listed.errs) > 0 {
+		return report, apierr.E(op, errors.Join(listed.errs...))
+	}
+	return report, nil
+}
+
+// withDefaults fills in the options left zero.
+func (opt CloseOptions) withDefaults() CloseOptions {
 	if opt.MaxRooms <= 0 {
 		opt.MaxRooms = 20_000
 	}
@@ -54,52 +73,63 @@ func (s *Service) CloseExpired(ctx context.Context, opt CloseOptions) (CloseRepo
 	if opt.Margin <= 0 {
 		opt.Margin = 5 * time.Second
 	}
-	now := s.Now()
-	listCtx := ctx
-	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		listCtx, cancel = context.WithDeadline(ctx, deadline.Add(-opt.Margin))
-		defer cancel()
-	}
+	return opt
+}
 
+// dueListing is what listing the due rooms read; it is complete once the
+// channel of due rooms is closed.
+type dueListing struct {
+	examined atomic.Int64
+	mu       sync.Mutex
+	errs     []error
+}
+
+// listDue sends the due rooms of every shard, at most maxRooms of them,
+// until ctx ends. Every shard is listed at once and every listing error
+// kept: a shard that fails leaves its rooms for the next run, not the
+// other shards'.
+func (s *Service) listDue(ctx context.Context, now time.Time, maxRooms int) (<-chan string, *dueListing) {
 	var (
-		report   CloseReport
-		mu       sync.Mutex
-		taken    atomic.Int64
-		examined atomic.Int64
-		listErrs []error
-		due      = make(chan string)
+		listed  dueListing
+		taken   atomic.Int64
+		due     = make(chan string)
+		listing errgroup.Group
 	)
-	// Every shard is listed at once and every listing error kept: a shard
-	// that fails leaves its rooms for the next run, not the other shards'.
-	var listing errgroup.Group
 	for shard := 0; shard < s.Store.ExpiryShards(); shard++ {
 		listing.Go(func() error {
-			n, err := s.Store.ExpiredRooms(listCtx, shard, now, func(groupID string) bool {
-				if taken.Add(1) > int64(opt.MaxRooms) {
+			n, err := s.Store.ExpiredRooms(ctx, shard, now, func(groupID string) bool {
+				if taken.Add(1) > int64(maxRooms) {
 					return false
 				}
 				select {
 				case due <- groupID:
 					return true
-				case <-listCtx.Done():
+				case <-ctx.Done():
 					return false
 				}
 			})
-			examined.Add(int64(n))
-			if err != nil && listCtx.Err() == nil {
-				mu.Lock()
-				listErrs = append(listErrs, err)
-				mu.Unlock()
+			listed.examined.Add(int64(n))
+			if err != nil && ctx.Err() == nil {
+				listed.mu.Lock()
+				listed.errs = append(listed.errs, err)
+				listed.mu.Unlock()
 			}
 			return nil
 		})
 	}
 	go func() { _ = listing.Wait(); close(due) }()
+	return due, &listed
+}
 
-	// A room that fails is counted and told to OnError, not returned: it
-	// must not stop the others.
-	var settling errgroup.Group
+// settleDue settles the rooms sent on due, opt.Workers at once. A room
+// that fails is counted and told to OnError, not returned: it must not
+// stop the others.
+func (s *Service) settleDue(ctx context.Context, due <-chan string, now time.Time, opt CloseOptions) CloseReport {
+	var (
+		report   CloseReport
+		mu       sync.Mutex
+		settling errgroup.Group
+	)
 	settling.SetLimit(opt.Workers)
 	for groupID := range due {
 		settling.Go(func() error {
@@ -125,11 +155,7 @@ func (s *Service) CloseExpired(ctx context.Context, opt CloseOptions) (CloseRepo
 		})
 	}
 	_ = settling.Wait()
-	report.Examined = int(examined.Load())
-	if len(listErrs) > 0 {
-		return report, apierr.E(op, errors.Join(listErrs...))
-	}
-	return report, nil
+	return report
 }
 
 // settle settles one room if it is still open and due; outcome "" means

@@ -218,12 +218,7 @@ func (s *Service) Join(ctx context.Context, caller auth.Caller, groupID string) 
 	me := s.member(ctx, caller, false, r.GroupPriceFen, now)
 	for attempt := 0; attempt < shards+r.Size+4; attempt++ {
 		if r.AddedIn(caller.UserID, me.Req) {
-			// This request's own earlier join, whose reply was lost.
-			done := Joined{GroupID: r.GroupID, Status: r.Status, Joined: r.Joined, Size: r.Size}
-			if err := idempotency.Again(ctx, s.Store, done); err != nil {
-				return Joined{}, apierr.E(op, err)
-			}
-			return done, nil
+			return s.joinedBefore(ctx, op, r)
 		}
 		if err := r.Admits(caller.UserID, now); err != nil {
 			return Joined{}, err
@@ -233,22 +228,11 @@ func (s *Service) Join(ctx context.Context, caller auth.Caller, groupID string) 
 			return Joined{}, soldOut(op)
 		}
 		me.Shard = shard
-		fills := r.Joined == r.Size-1
-		events := []event.Event{joinedEvent(r, caller.UserID, now)}
-		if fills {
-			full := *r
-			full.Members = append(append([]Member(nil), r.Members...), me)
-			full.Joined++
-			events = append(events, settledEvent(&full, Succeeded, now))
-		}
-		joined := Joined{GroupID: r.GroupID, Status: Open, Joined: r.Joined + 1, Size: r.Size}
-		if fills {
-			joined.Status = Succeeded
-		}
+		write, joined := joinWrite(r, me, caller.UserID, now)
 		if err := idempotency.Prepare(ctx, joined); err != nil {
 			return Joined{}, apierr.E(op, err)
 		}
-		c, err := s.Store.JoinRoom(ctx, JoinRoom{Seen: *r, Member: me, Fills: fills, Now: now, Events: events})
+		c, err := s.Store.JoinRoom(ctx, write)
 		switch {
 		case err != nil:
 			return Joined{}, apierr.E(op, err)
@@ -278,6 +262,32 @@ func (s *Service) Join(ctx context.Context, caller auth.Caller, groupID string) 
 		// The room moved on (another join landed): try again as it is now.
 	}
 	return Joined{}, apierr.E(op, apierr.Unavailable, "the group is busy; try again")
+}
+
+// joinedBefore answers a request whose own earlier join landed but whose
+// reply was lost.
+func (s *Service) joinedBefore(ctx context.Context, op apierr.Op, r *Room) (Joined, error) {
+	done := Joined{GroupID: r.GroupID, Status: r.Status, Joined: r.Joined, Size: r.Size}
+	if err := idempotency.Again(ctx, s.Store, done); err != nil {
+		return Joined{}, apierr.E(op, err)
+	}
+	return done, nil
+}
+
+// joinWrite is the write that adds me to the room as read, and the reply
+// it earns: the join that takes the last seat also settles the room.
+func joinWrite(r *Room, me Member, userID string, now time.Time) (JoinRoom, Joined) {
+	fills := r.Joined == r.Size-1
+	events := []event.Event{joinedEvent(r, userID, now)}
+	joined := Joined{GroupID: r.GroupID, Status: Open, Joined: r.Joined + 1, Size: r.Size}
+	if fills {
+		full := *r
+		full.Members = append(append([]Member(nil), r.Members...), me)
+		full.Joined++
+		events = append(events, settledEvent(&full, Succeeded, now))
+		joined.Status = Succeeded
+	}
+	return JoinRoom{Seen: *r, Member: me, Fills: fills, Now: now, Events: events}, joined
 }
 
 // Status is a room as the public sees it.

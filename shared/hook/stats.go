@@ -211,16 +211,21 @@ func (s *Stats) View(ctx context.Context, tenant string) (StatsView, error) {
 
 func viewOf(c Counters) StatsView {
 	t := c.Totals
-	v := StatsView{
+	return StatsView{
 		Referral: ReferralFunnel{
 			Clicks: t[CountClicks], Binds: t[CountBinds], Qualified: t[CountQualified],
 			Rewarded: t[CountRewarded], Reversed: t[CountReversed],
 		},
-		Deals:        []DealFunnel{},
-		TopReferrers: []TopReferrer{},
+		Deals:        dealFunnels(t),
+		TopReferrers: topReferrers(c),
 	}
+}
+
+// dealFunnels gathers the per-deal counters of totals into one funnel per
+// deal, by deal id.
+func dealFunnels(totals map[string]int64) []DealFunnel {
 	deals := map[string]*DealFunnel{}
-	for name, n := range t {
+	for name, n := range totals {
 		rest, ok := strings.CutPrefix(name, dealCounterPrefix)
 		if !ok {
 			continue
@@ -248,11 +253,16 @@ func viewOf(c Counters) StatsView {
 			d.VouchersRedeemed = n
 		}
 	}
+	out := []DealFunnel{}
 	for _, d := range deals {
-		v.Deals = append(v.Deals, *d)
+		out = append(out, *d)
 	}
-	slices.SortFunc(v.Deals, func(a, b DealFunnel) int { return strings.Compare(a.DealID, b.DealID) })
+	slices.SortFunc(out, func(a, b DealFunnel) int { return strings.Compare(a.DealID, b.DealID) })
+	return out
+}
 
+// topReferrers ranks the referrers with qualified friends, most first.
+func topReferrers(c Counters) []TopReferrer {
 	type ranked struct {
 		id string
 		n  int64
@@ -264,12 +274,13 @@ func viewOf(c Counters) StatsView {
 		}
 	}
 	slices.SortFunc(rs, func(a, b ranked) int { return cmp.Or(cmp.Compare(b.n, a.n), strings.Compare(a.id, b.id)) })
+	out := []TopReferrer{}
 	for _, r := range rs[:min(len(rs), TopReferrersShown)] {
 		name := c.Names[r.id]
 		if name == "" {
 			name = "***"
 		}
-		v.TopReferrers = append(v.TopReferrers, TopReferrer{DisplayName: name, Qualified: r.n})
+		out = append(out, TopReferrer{DisplayName: name, Qualified: r.n})
 	}
-	return v
+	return out
 }

@@ -254,13 +254,7 @@ func (d *Dispatcher) sendMessage(ctx context.Context, e event.Event, r Rule, use
 		return d.skip(ctx, e, effect, NoOpenIDSkip)
 	}
 	msg := wechat.SubscribeMessage{ToOpenID: openID, TemplateID: sm.TemplateID, Page: sm.Page, Data: Fill(sm.Data, e)}
-	attempts, pause := max(1, m.Attempts), m.Backoff
-	if m.Attempts == 0 {
-		attempts = 3
-	}
-	if pause == 0 {
-		pause = time.Second
-	}
+	attempts, pause := m.retries()
 	for attempt := 1; ; attempt++ {
 		if !fits(ctx, time.Second) {
 			return d.giveBack(ctx, effect)
@@ -286,6 +280,19 @@ func (d *Dispatcher) sendMessage(ctx context.Context, e event.Event, r Rule, use
 		case <-time.After(pause << (attempt - 1)):
 		}
 	}
+}
+
+// retries is how often a send is made and the first pause between, with
+// their defaults.
+func (m *Messages) retries() (attempts int, pause time.Duration) {
+	attempts, pause = max(1, m.Attempts), m.Backoff
+	if m.Attempts == 0 {
+		attempts = 3
+	}
+	if pause == 0 {
+		pause = time.Second
+	}
+	return attempts, pause
 }
 
 // skip settles a claimed message as not sent for reason, and counts it.

@@ -123,6 +123,10 @@ func (w *keyWalker) array(t reflect.Type, path string) error {
 	}
 }
 
+// object walks one JSON object, refusing a key seen before in any case and
+// a key that names a struct field in another case. It is one piece: a
+// byte-level state machine reads best whole, and its key set stays a local
+// array (no allocation for the usual few keys).
 func (w *keyWalker) object(t reflect.Type, path string) error {
 	var fields map[string]reflect.Type // exact names, when t is a struct
 	var elem reflect.Type              // the values' type, when t is a map

@@ -281,17 +281,7 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 	if !ok {
 		return BindResult{}, apierr.E(op, apierr.CodeNotFound, "no such referral code")
 	}
-	var c *Code
-	var boundPhone string // the caller's number bound through WeChat, hashed
-	settings, err := s.Settings.GetWith(caller.Tenant,
-		func() (err error) {
-			c, boundPhone, _, err = s.Store.FindCodeFor(ctx, code, caller.Tenant, caller.UserID, false)
-			return err
-		},
-		func() (st *tenant.Settings, err error) {
-			c, boundPhone, st, err = s.Store.FindCodeFor(ctx, code, caller.Tenant, caller.UserID, true)
-			return st, err
-		})
+	c, boundPhone, settings, err := s.codeFor(ctx, caller, code)
 	if err != nil {
 		return BindResult{}, apierr.E(op, err)
 	}
@@ -335,6 +325,22 @@ func (s *Service) Bind(ctx context.Context, caller auth.Caller, raw string) (Bin
 		b = *existing
 	}
 	return b.result(), nil
+}
+
+// codeFor reads code for the caller in one read, with the tenant's
+// settings when they are not cached, and the caller's number bound
+// through WeChat, hashed.
+func (s *Service) codeFor(ctx context.Context, caller auth.Caller, code string) (c *Code, boundPhone string, settings tenant.Settings, err error) {
+	settings, err = s.Settings.GetWith(caller.Tenant,
+		func() (err error) {
+			c, boundPhone, _, err = s.Store.FindCodeFor(ctx, code, caller.Tenant, caller.UserID, false)
+			return err
+		},
+		func() (st *tenant.Settings, err error) {
+			c, boundPhone, st, err = s.Store.FindCodeFor(ctx, code, caller.Tenant, caller.UserID, true)
+			return st, err
+		})
+	return c, boundPhone, settings, err
 }
 
 // result is the answer to a bind that made, or found, b.

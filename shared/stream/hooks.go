@@ -68,6 +68,32 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-hookMargin))
 		defer cancel()
 	}
+	evs, resp := h.decode(ctx, in)
+	failed := h.rollUp(ctx, arrived, evs)
+	h.applyAll(ctx, evs, failed)
+
+	// Business metrics of the events done; a failed one is counted when
+	// the stream brings it again.
+	var done []event.Event
+	for i, f := range failed {
+		if !f {
+			done = append(done, evs[i].e)
+		}
+	}
+	if err := metrics.FromEvents(h.d.Metrics, done); err != nil {
+		h.d.Log.WarnContext(ctx, "metrics not written", "error", err.Error())
+	}
+	for i, f := range failed {
+		if f {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: evs[i].seq})
+		}
+	}
+	return resp, nil
+}
+
+// decode turns the batch's records into events (opened links become
+// clicks) and drops former friends; resp holds the records already failed.
+func (h *hooksHandler) decode(ctx context.Context, in events.DynamoDBEvent) ([]streamedEvent, events.DynamoDBEventResponse) {
 	var evs []streamedEvent
 	var opens []streamedOpen
 	var resp events.DynamoDBEventResponse
@@ -97,7 +123,12 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: so.seq})
 		}
 	}
-	evs = append(evs, clicks...)
+	return append(evs, clicks...), resp
+}
+
+// rollUp refreshes remaining and counts the stats for the whole batch,
+// and says which events failed in it.
+func (h *hooksHandler) rollUp(ctx context.Context, arrived time.Time, evs []streamedEvent) []bool {
 	failed := make([]bool, len(evs))
 	all := make([]event.Event, len(evs))
 	for i, se := range evs {
@@ -125,9 +156,13 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 			failed[i] = failed[i] || counted
 		}
 	}
+	return failed
+}
 
-	// An event that fails is marked for the stream to bring again, not
-	// returned: it must not stop the others.
+// applyAll applies each event, marking in failed those that fail. An
+// event that fails is marked for the stream to bring again, not
+// returned: it must not stop the others.
+func (h *hooksHandler) applyAll(ctx context.Context, evs []streamedEvent, failed []bool) {
 	var applying errgroup.Group
 	applying.SetLimit(hookParallelism)
 	for i := range evs {
@@ -140,24 +175,6 @@ func (h *hooksHandler) handle(ctx context.Context, in events.DynamoDBEvent) (eve
 		})
 	}
 	_ = applying.Wait()
-
-	// Business metrics of the events done; a failed one is counted when
-	// the stream brings it again.
-	var done []event.Event
-	for i, f := range failed {
-		if !f {
-			done = append(done, evs[i].e)
-		}
-	}
-	if err := metrics.FromEvents(h.d.Metrics, done); err != nil {
-		h.d.Log.WarnContext(ctx, "metrics not written", "error", err.Error())
-	}
-	for i, f := range failed {
-		if f {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: evs[i].seq})
-		}
-	}
-	return resp, nil
 }
 
 type streamedOpen struct {
