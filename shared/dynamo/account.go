@@ -70,12 +70,22 @@ func (s AccountStore) LoadApp(ctx context.Context, t string) (*account.AppConfig
 // and whether they signed in before (their openid item, not erased), in
 // one strongly consistent BatchGetItem.
 func (s AccountStore) SignInState(ctx context.Context, t, userID string) (auth.Role, bool, error) {
+	return s.signInState(ctx, t, userID, nil, nil)
+}
+
+// signInState is SignInState, reading in the same call the item at also
+// (a WeChat identity's generation) into alsoOut when also is not nil.
+func (s AccountStore) signInState(ctx context.Context, t, userID string, also *key, alsoOut any) (auth.Role, bool, error) {
 	var role roleItem
 	var openID struct {
 		ErasedAt *time.Time `dynamodbav:"erasedAt"`
 	}
 	rk, ok := roleKey(t, userID), openIDKey(t, userID)
-	got, err := s.getAll(ctx, map[key]any{rk: &role, ok: &openID})
+	outs := map[key]any{rk: &role, ok: &openID}
+	if also != nil {
+		outs[*also] = alsoOut
+	}
+	got, err := s.getAll(ctx, outs)
 	if err != nil {
 		return "", false, err
 	}
@@ -97,16 +107,9 @@ func (s AccountStore) IdentityOf(ctx context.Context, t, identity string) (int, 
 	var id struct {
 		Gen int `dynamodbav:"gen"`
 	}
-	var role roleItem
-	var openID struct {
-		ErasedAt *time.Time `dynamodbav:"erasedAt"`
-	}
-	idKey, rk, ok := identityKey(t, identity), roleKey(t, identity), openIDKey(t, identity)
-	got, err := s.getAll(ctx, map[key]any{idKey: &id, rk: &role, ok: &openID})
-	if err != nil {
-		return 0, "", false, err
-	}
-	return id.Gen, auth.Role(role.Role), got[ok] && openID.ErasedAt == nil, nil
+	idKey := identityKey(t, identity)
+	role, known, err := s.signInState(ctx, t, identity, &idKey, &id)
+	return id.Gen, role, known, err
 }
 
 // RecordSignIn keeps the user's openid with the identity and generation
