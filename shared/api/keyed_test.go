@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/infra/ddbtest"
@@ -250,17 +251,11 @@ func keyedRoutes() []keyedRoute {
 			s.withApp("clinic-a")
 			// A wx.login code is spent by its first use: a repeat sends the
 			// same one, which WeChat then refuses.
-			codes := map[string]string{}
+			code := spentOnce([]string{"first", "other"}, func(_ string, i int) string {
+				return s.wechat.LoginCode(testAppID, fmt.Sprintf("openid-%d", i), "")
+			})
 			signIn := func(attempt string, i int) call {
-				k := fmt.Sprintf("%s-%d", attempt, i)
-				if codes[k] == "" {
-					codes[k] = s.wechat.LoginCode(testAppID, fmt.Sprintf("openid-%d", i), "")
-				}
-				return call{fn: "auth", route: "POST /v1/auth/wechat", body: fmt.Sprintf(`{"tenant":"clinic-a","code":%q}`, codes[k])}
-			}
-			for i := range 8 {
-				signIn("first", i) // codes made before any request runs
-				signIn("other", i)
+				return call{fn: "auth", route: "POST /v1/auth/wechat", body: fmt.Sprintf(`{"tenant":"clinic-a","code":%q}`, code(attempt, i))}
 			}
 			return keyedCalls{
 				mk:      func(i int) call { return signIn("first", i) },
@@ -271,18 +266,12 @@ func keyedRoutes() []keyedRoute {
 		}},
 		{"phone", func(s *stack) keyedCalls {
 			s.withApp("clinic-a")
-			codes := map[string]string{}
+			code := spentOnce([]string{"13812345678", "13987654321"}, func(number string, _ int) string {
+				return s.wechat.PhoneCode(testAppID, number)
+			})
 			bindPhone := func(number string, i int) call {
-				k := fmt.Sprintf("%s-%d", number, i)
-				if codes[k] == "" {
-					codes[k] = s.wechat.PhoneCode(testAppID, number)
-				}
 				return call{fn: "auth", route: "POST /v1/me/phone", as: patient("clinic-a", fmt.Sprintf("u%d", i)),
-					body: fmt.Sprintf(`{"code":%q}`, codes[k])}
-			}
-			for i := range 8 {
-				bindPhone("13812345678", i)
-				bindPhone("13987654321", i)
+					body: fmt.Sprintf(`{"code":%q}`, code(number, i))}
 			}
 			return keyedCalls{
 				mk:      func(i int) call { return bindPhone("13812345678", i) },
@@ -291,6 +280,31 @@ func keyedRoutes() []keyedRoute {
 			}
 		}},
 	}
+}
+
+// spentOnce hands out one WeChat code per variant and party, made by mk on
+// first ask (parties 0 to 7 of every variant before any request runs): a
+// code is spent by its first use, so a repeat of a request sends the same
+// one.
+func spentOnce(variants []string, mk func(variant string, i int) string) func(variant string, i int) string {
+	type party struct {
+		variant string
+		i       int
+	}
+	codes := map[party]string{}
+	code := func(variant string, i int) string {
+		p := party{variant, i}
+		if codes[p] == "" {
+			codes[p] = mk(variant, i)
+		}
+		return codes[p]
+	}
+	for i := range 8 {
+		for _, v := range variants {
+			code(v, i)
+		}
+	}
+	return code
 }
 
 // visitCalls report the qualifying visits of newcomers bound to a referrer
@@ -320,21 +334,25 @@ func (s *stack) codes() int { return s.countPK("CODE#") }
 
 // countPK counts the table's items whose partition key starts with prefix.
 func (s *stack) countPK(prefix string) int {
-	n := 0
-	for _, item := range s.scan() {
-		if pk, ok := item["pk"].(*typesS); ok && strings.HasPrefix(pk.Value, prefix) {
-			n++
-		}
-	}
-	return n
+	return s.countWhere(func(item map[string]types.AttributeValue) bool {
+		return strings.HasPrefix(str(item, "pk"), prefix)
+	})
 }
 
 // countItems counts the items whose attribute attr is value and that have
 // the attribute has.
 func (s *stack) countItems(attr, value, has string) int {
+	return s.countWhere(func(item map[string]types.AttributeValue) bool {
+		_, ok := item[has]
+		return ok && str(item, attr) == value
+	})
+}
+
+// countWhere counts the table's items that keep holds for.
+func (s *stack) countWhere(keep func(map[string]types.AttributeValue) bool) int {
 	n := 0
-	for _, it := range s.scan() {
-		if _, ok := it[has]; ok && str(it, attr) == value {
+	for _, item := range s.scan() {
+		if keep(item) {
 			n++
 		}
 	}
