@@ -337,25 +337,27 @@ func (s *Store) transactItems(ctx context.Context, t tx, own *idempotency.Record
 			c.reasons[i] = failed{Code: aws.ToString(r.Code), Item: r.Item}
 			conditionFailed = conditionFailed || c.reasons[i].ConditionFailed()
 		}
-		if conditionFailed || attempt >= 3 {
-			if !conditionFailed {
-				// Nothing was written: the client may retry (503), as
-				// after throttling.
-				return nil, apierr.E(apierr.Unavailable, "the items are busy, try again", err)
-			}
-			if held := c.by(keyPart); own != nil && held.ConditionFailed() {
-				return nil, keyRecordFailed(own, held)
-			}
+		switch held := c.by(keyPart); {
+		case own != nil && held.ConditionFailed():
+			return nil, keyRecordFailed(own, held)
+		case conditionFailed:
 			return c, nil
+		case attempt >= 3:
+			return nil, busy(err)
 		}
 		select {
 		case <-ctx.Done():
-			// Out of time between tries, with nothing written: as after
-			// the SDK's own timeouts, the client may retry.
-			return nil, apierr.E(apierr.Unavailable, "the items are busy, try again", ctx.Err())
+			return nil, busy(ctx.Err())
 		case <-time.After(time.Duration(10<<attempt+rand.IntN(10)) * time.Millisecond):
 		}
 	}
+}
+
+// busy is a transaction given up on with nothing written, after conflicts
+// or out of time between tries: the client may retry (503), as after
+// throttling or the SDK's own timeouts.
+func busy(cause error) error {
+	return apierr.E(apierr.Unavailable, "the items are busy, try again", cause)
 }
 
 // shardOf spreads ids over n shards by a hash of the id, so that writes
