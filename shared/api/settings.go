@@ -18,37 +18,97 @@ func adminSettingsRoutes(d *app.Deps) []httpapi.Route {
 	}
 }
 
+// settingsView is the program settings as the admin routes show them.
+type settingsView struct {
+	Clinic            *settingsClinic `json:"clinic,omitempty"`
+	NewcomerOffer     *settingsOffer  `json:"newcomerOffer"`
+	BindingWindowDays int             `json:"bindingWindowDays"`
+	HoldDays          *int            `json:"holdDays"`
+	MonthlyCap        int             `json:"monthlyCap"`
+	Milestones        []milestoneView `json:"milestones"`
+}
+
+// settingsClinic is the clinic's profile in the settings, as sent and as
+// shown.
+type settingsClinic struct {
+	Name    string `json:"name"`
+	Address string `json:"address,omitempty"`
+	Phone   string `json:"phone,omitempty"`
+}
+
+// settingsOffer is the newcomer offer in the settings, as sent and as shown.
+type settingsOffer struct {
+	Title      string `json:"title"`
+	TemplateID string `json:"templateId,omitempty"`
+}
+
+// milestoneView is a milestone bonus, as sent and as shown.
+type milestoneView struct {
+	Count      int    `json:"count"`
+	TemplateID string `json:"templateId"`
+}
+
+func viewSettings(s tenant.Settings) settingsView {
+	v := settingsView{BindingWindowDays: s.BindingWindowDays, HoldDays: s.HoldDays, MonthlyCap: s.MonthlyCap}
+	if c := s.Clinic; c != nil {
+		v.Clinic = &settingsClinic{Name: c.Name, Address: c.Address, Phone: c.Phone}
+	}
+	if o := s.NewcomerOffer; o != nil {
+		v.NewcomerOffer = &settingsOffer{Title: o.Title, TemplateID: o.TemplateID}
+	}
+	if s.Milestones != nil { // nil shows as null, none as []
+		v.Milestones = make([]milestoneView, len(s.Milestones))
+		for i, m := range s.Milestones {
+			v.Milestones[i] = milestoneView{Count: m.Count, TemplateID: m.TemplateID}
+		}
+	}
+	return v
+}
+
 // settingsRequest is the body of PUT /v1/admin/settings; it replaces the
 // settings, and an absent field takes its default.
 type settingsRequest struct {
-	Clinic            *tenant.Clinic     `json:"clinic"`
-	NewcomerOffer     *tenant.Offer      `json:"newcomerOffer"`
-	BindingWindowDays *int               `json:"bindingWindowDays"`
-	HoldDays          *int               `json:"holdDays"`
-	MonthlyCap        *int               `json:"monthlyCap"`
-	Milestones        []tenant.Milestone `json:"milestones"`
-
-	settings tenant.Settings
+	Clinic            *settingsClinic `json:"clinic"`
+	NewcomerOffer     *settingsOffer  `json:"newcomerOffer"`
+	BindingWindowDays *int            `json:"bindingWindowDays"`
+	HoldDays          *int            `json:"holdDays"`
+	MonthlyCap        *int            `json:"monthlyCap"`
+	Milestones        []milestoneView `json:"milestones"`
 }
 
-// Valid fills the defaults in and checks the values.
-func (s *settingsRequest) Valid() error {
-	st := tenant.Settings{Clinic: s.Clinic, NewcomerOffer: s.NewcomerOffer, HoldDays: s.HoldDays, Milestones: s.Milestones}
-	st.BindingWindowDays = tenant.DefaultBindingWindowDays
-	if s.BindingWindowDays != nil {
-		st.BindingWindowDays = *s.BindingWindowDays
+// settings is the request as the tenant rules take it, defaults filled in.
+func (in *settingsRequest) settings() tenant.Settings {
+	s := tenant.Settings{BindingWindowDays: tenant.DefaultBindingWindowDays, HoldDays: in.HoldDays}
+	if in.BindingWindowDays != nil {
+		s.BindingWindowDays = *in.BindingWindowDays
 	}
-	if s.MonthlyCap != nil {
-		st.MonthlyCap = *s.MonthlyCap
+	if in.MonthlyCap != nil {
+		s.MonthlyCap = *in.MonthlyCap
 	}
-	s.settings = st
-	return st.Validate()
+	if c := in.Clinic; c != nil {
+		s.Clinic = &tenant.Clinic{Name: c.Name, Address: c.Address, Phone: c.Phone}
+	}
+	if o := in.NewcomerOffer; o != nil {
+		s.NewcomerOffer = &tenant.Offer{Title: o.Title, TemplateID: o.TemplateID}
+	}
+	if in.Milestones != nil {
+		s.Milestones = make([]tenant.Milestone, len(in.Milestones))
+		for i, m := range in.Milestones {
+			s.Milestones[i] = tenant.Milestone{Count: m.Count, TemplateID: m.TemplateID}
+		}
+	}
+	return s
+}
+
+// Valid checks the body by the tenant rules.
+func (in *settingsRequest) Valid() error {
+	return in.settings().Validate()
 }
 
 func getSettings(admin *tenant.Admin) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		s, err := admin.Get(ctx, r.Caller.Tenant)
-		return httpapi.OK(s), err
+		return httpapi.OK(viewSettings(s)), err
 	}
 }
 
@@ -58,8 +118,8 @@ func putSettings(admin *tenant.Admin) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		respond := func(s tenant.Settings) httpapi.Response { return httpapi.OK(s) }
-		s, err := admin.Save(httpapi.Answering(ctx, respond), r.Caller.Tenant, in.settings)
+		respond := func(s tenant.Settings) httpapi.Response { return httpapi.OK(viewSettings(s)) }
+		s, err := admin.Save(httpapi.Answering(ctx, respond), r.Caller.Tenant, in.settings())
 		return respond(s), err
 	}
 }

@@ -17,10 +17,70 @@ var (
 // SettingsStore keeps each tenant's program settings at T#<tenant> / SETTINGS.
 type SettingsStore struct{ *Store }
 
+// settingsItem is tenant.Settings as stored; an absent attribute is the
+// setting's default.
 type settingsItem struct {
 	key
-	Kind string `dynamodbav:"kind"`
-	tenant.Settings
+	Kind              string            `dynamodbav:"kind"`
+	Clinic            *clinicRecord     `dynamodbav:"clinic,omitempty"`
+	NewcomerOffer     *offerRecord      `dynamodbav:"newcomerOffer,omitempty"`
+	BindingWindowDays int               `dynamodbav:"bindingWindowDays,omitempty"`
+	HoldDays          *int              `dynamodbav:"holdDays,omitempty"`
+	MonthlyCap        int               `dynamodbav:"monthlyCap,omitempty"`
+	Milestones        []milestoneRecord `dynamodbav:"milestones,omitempty"`
+}
+
+type clinicRecord struct {
+	Name    string `dynamodbav:"name"`
+	Address string `dynamodbav:"address,omitempty"`
+	Phone   string `dynamodbav:"phone,omitempty"`
+}
+
+type offerRecord struct {
+	Title      string `dynamodbav:"title"`
+	TemplateID string `dynamodbav:"templateId,omitempty"`
+}
+
+type milestoneRecord struct {
+	Count      int    `dynamodbav:"count"`
+	TemplateID string `dynamodbav:"templateId"`
+}
+
+func newSettingsItem(t string, st tenant.Settings) settingsItem {
+	it := settingsItem{
+		key: key{PK: tenantPK(t), SK: skSettings}, Kind: kindSettings,
+		BindingWindowDays: st.BindingWindowDays, HoldDays: st.HoldDays, MonthlyCap: st.MonthlyCap,
+	}
+	if c := st.Clinic; c != nil {
+		it.Clinic = &clinicRecord{Name: c.Name, Address: c.Address, Phone: c.Phone}
+	}
+	if o := st.NewcomerOffer; o != nil {
+		it.NewcomerOffer = &offerRecord{Title: o.Title, TemplateID: o.TemplateID}
+	}
+	if st.Milestones != nil {
+		it.Milestones = make([]milestoneRecord, len(st.Milestones))
+		for i, m := range st.Milestones {
+			it.Milestones[i] = milestoneRecord{Count: m.Count, TemplateID: m.TemplateID}
+		}
+	}
+	return it
+}
+
+func (it settingsItem) settings() *tenant.Settings {
+	st := &tenant.Settings{BindingWindowDays: it.BindingWindowDays, HoldDays: it.HoldDays, MonthlyCap: it.MonthlyCap}
+	if c := it.Clinic; c != nil {
+		st.Clinic = &tenant.Clinic{Name: c.Name, Address: c.Address, Phone: c.Phone}
+	}
+	if o := it.NewcomerOffer; o != nil {
+		st.NewcomerOffer = &tenant.Offer{Title: o.Title, TemplateID: o.TemplateID}
+	}
+	if it.Milestones != nil {
+		st.Milestones = make([]tenant.Milestone, len(it.Milestones))
+		for i, m := range it.Milestones {
+			st.Milestones[i] = tenant.Milestone{Count: m.Count, TemplateID: m.TemplateID}
+		}
+	}
+	return st
 }
 
 // Settings reads a tenant's program settings, strongly consistent, so an
@@ -31,12 +91,12 @@ func (s SettingsStore) Settings(ctx context.Context, t string) (*tenant.Settings
 	if !found || err != nil {
 		return nil, err
 	}
-	return &it.Settings, nil
+	return it.settings(), nil
 }
 
 // SaveSettings replaces a tenant's program settings.
 func (s SettingsStore) SaveSettings(ctx context.Context, t string, st tenant.Settings) error {
-	put, err := s.put(settingsItem{key: key{PK: tenantPK(t), SK: skSettings}, Kind: kindSettings, Settings: st})
+	put, err := s.put(newSettingsItem(t, st))
 	if err != nil {
 		return err
 	}
@@ -61,7 +121,7 @@ func (s *Store) withSettings(ctx context.Context, t string, k key, out any, extr
 		return false, nil, err
 	}
 	if got[sk] {
-		st = &settings.Settings
+		st = settings.settings()
 	}
 	return got[k], st, nil
 }

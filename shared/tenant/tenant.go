@@ -18,23 +18,23 @@ import (
 
 // Offer is what a newcomer is promised on a referral landing page.
 type Offer struct {
-	Title      string `json:"title" dynamodbav:"title"`
-	TemplateID string `json:"templateId,omitempty" dynamodbav:"templateId,omitempty"`
+	Title      string
+	TemplateID string
 }
 
 // Clinic is the clinic's public profile, shown on landing pages so a
 // patient knows where to go and whom to call.
 type Clinic struct {
-	Name    string `json:"name" dynamodbav:"name"`
-	Address string `json:"address,omitempty" dynamodbav:"address,omitempty"`
-	Phone   string `json:"phone,omitempty" dynamodbav:"phone,omitempty"`
+	Name    string
+	Address string
+	Phone   string
 }
 
 // Milestone is a bonus coupon to a referrer when their Count-th referred
 // friend qualifies.
 type Milestone struct {
-	Count      int    `json:"count" dynamodbav:"count"`
-	TemplateID string `json:"templateId" dynamodbav:"templateId"`
+	Count      int
+	TemplateID string
 }
 
 // Defaults and bounds of the referral program's settings.
@@ -57,18 +57,18 @@ const (
 // default.
 type Settings struct {
 	// Clinic is the public profile; nil until an admin sets it.
-	Clinic        *Clinic `json:"clinic,omitempty" dynamodbav:"clinic,omitempty"`
-	NewcomerOffer *Offer  `json:"newcomerOffer" dynamodbav:"newcomerOffer,omitempty"`
+	Clinic        *Clinic
+	NewcomerOffer *Offer
 	// BindingWindowDays is how long after binding a friend's first visit
 	// still qualifies the referral; an expired binding may be replaced.
-	BindingWindowDays int `json:"bindingWindowDays" dynamodbav:"bindingWindowDays,omitempty"`
+	BindingWindowDays int
 	// HoldDays is how long referral rewards stay PENDING, the treatment's
 	// refund window.
-	HoldDays *int `json:"holdDays" dynamodbav:"holdDays,omitempty"`
+	HoldDays *int
 	// MonthlyCap bounds the rewarded referrals of one referrer per calendar
 	// month; 0 means no cap.
-	MonthlyCap int         `json:"monthlyCap" dynamodbav:"monthlyCap,omitempty"`
-	Milestones []Milestone `json:"milestones" dynamodbav:"milestones,omitempty"`
+	MonthlyCap int
+	Milestones []Milestone
 }
 
 // BindingWindow is how long a binding can qualify.
