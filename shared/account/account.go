@@ -41,11 +41,12 @@ type AppConfig struct {
 	UpdatedAt    time.Time
 }
 
-// AppView is a tenant's mini-program as an admin sees it: never the secret.
-type AppView struct {
-	AppID      string `json:"appId"`
-	EnvVersion string `json:"envVersion"`
-	SecretSet  bool   `json:"secretSet"`
+// AppSummary is a tenant's mini-program as the admin routes answer it:
+// whether a secret is set, never the secret.
+type AppSummary struct {
+	AppID      string
+	EnvVersion string
+	SecretSet  bool
 }
 
 // Phone is a bound phone number as stored: its HMAC and masked form.
@@ -105,46 +106,46 @@ type Service struct {
 }
 
 // SaveApp replaces the tenant's mini-program, sealing the secret first.
-func (s *Service) SaveApp(ctx context.Context, tenant, appID, appSecret, envVersion string) (AppView, error) {
+func (s *Service) SaveApp(ctx context.Context, tenant, appID, appSecret, envVersion string) (AppSummary, error) {
 	const op = apierr.Op("account.SaveApp")
 	if envVersion == "" {
 		envVersion = wechat.EnvRelease
 	}
 	switch {
 	case !validAppID(appID):
-		return AppView{}, apierr.E(op, apierr.BadRequest, "appId must look like wx followed by 16 hexadecimal characters")
+		return AppSummary{}, apierr.E(op, apierr.BadRequest, "appId must look like wx followed by 16 hexadecimal characters")
 	case appSecret == "" || len(appSecret) > 128 || strings.ContainsAny(appSecret, " \t\r\n"):
-		return AppView{}, apierr.E(op, apierr.BadRequest, "appSecret must be 1 to 128 characters without spaces")
+		return AppSummary{}, apierr.E(op, apierr.BadRequest, "appSecret must be 1 to 128 characters without spaces")
 	case !wechat.ValidEnvVersion(envVersion):
-		return AppView{}, apierr.E(op, apierr.BadRequest, "envVersion must be release, trial or develop")
+		return AppSummary{}, apierr.E(op, apierr.BadRequest, "envVersion must be release, trial or develop")
 	}
 	sealed, err := s.Secrets.Seal(ctx, appSecret, sealContext(tenant, appID))
 	if err != nil {
-		return AppView{}, apierr.E(op, apierr.Internal, err)
+		return AppSummary{}, apierr.E(op, apierr.Internal, err)
 	}
 	c := AppConfig{Tenant: tenant, AppID: appID, EnvVersion: envVersion, SealedSecret: sealed, UpdatedAt: s.Now().UTC()}
-	saved := AppView{AppID: appID, EnvVersion: envVersion, SecretSet: true}
+	saved := AppSummary{AppID: appID, EnvVersion: envVersion, SecretSet: true}
 	if err := idempotency.Prepare(ctx, saved); err != nil {
-		return AppView{}, apierr.E(op, err)
+		return AppSummary{}, apierr.E(op, err)
 	}
 	if err := s.Store.SaveApp(ctx, c); err != nil {
-		return AppView{}, apierr.E(op, err)
+		return AppSummary{}, apierr.E(op, err)
 	}
 	s.Apps.Forget(tenant)
 	return saved, nil
 }
 
 // App shows the tenant's mini-program.
-func (s *Service) App(ctx context.Context, tenant string) (AppView, error) {
+func (s *Service) App(ctx context.Context, tenant string) (AppSummary, error) {
 	const op = apierr.Op("account.App")
 	c, err := s.Store.LoadApp(ctx, tenant)
 	if err != nil {
-		return AppView{}, apierr.E(op, err)
+		return AppSummary{}, apierr.E(op, err)
 	}
 	if c == nil {
-		return AppView{}, apierr.E(op, apierr.WeChatNotConfigured, "this clinic has no mini-program configured")
+		return AppSummary{}, apierr.E(op, apierr.WeChatNotConfigured, "this clinic has no mini-program configured")
 	}
-	return AppView{AppID: c.AppID, EnvVersion: c.EnvVersion, SecretSet: c.SealedSecret != ""}, nil
+	return AppSummary{AppID: c.AppID, EnvVersion: c.EnvVersion, SecretSet: c.SealedSecret != ""}, nil
 }
 
 // validAppID: WeChat's appIds are "wx" and 16 hex digits.
@@ -167,10 +168,10 @@ func sealContext(tenant, appID string) map[string]string {
 
 // SignedIn is the answer to a sign-in.
 type SignedIn struct {
-	Token     string    `json:"token"`
-	ExpiresAt time.Time `json:"expiresAt"`
-	UserID    string    `json:"userId"`
-	NewUser   bool      `json:"newUser"`
+	Token     string
+	ExpiresAt time.Time
+	UserID    string
+	NewUser   bool
 }
 
 // SignIn exchanges a wx.login code for a Laoyou token: one WeChat call, one
@@ -320,8 +321,8 @@ func userIDOf(pepper []byte, tenant string, s wechat.Session, gen int) string {
 
 // Granted is the answer to a grant.
 type Granted struct {
-	UserID string    `json:"userId"`
-	Role   auth.Role `json:"role"`
+	UserID string
+	Role   auth.Role
 }
 
 // Grant sets the role a user's next sign-in carries.
@@ -347,7 +348,7 @@ func (s *Service) Grant(ctx context.Context, tenant, userID string, role auth.Ro
 
 // PhoneBound is the answer to binding a phone: the masked number only.
 type PhoneBound struct {
-	Phone string `json:"phone"`
+	Phone string
 }
 
 // BindPhone asks WeChat for the number behind a phone-number button's code

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/laoyou/laoyou/shared/account"
 	"github.com/laoyou/laoyou/shared/apierr"
@@ -20,8 +21,8 @@ func Auth(d *app.Deps) *httpapi.API {
 	svc := d.Accounts()
 	return httpapi.New(d.Log,
 		httpapi.Route{Key: "POST /v1/auth/wechat", Access: auth.Public, Handle: signIn(svc)},
-		httpapi.Route{Key: "GET /.well-known/openid-configuration", Access: auth.Public, Handle: discovery(d)},
-		httpapi.Route{Key: "GET /.well-known/jwks.json", Access: auth.Public, Handle: jwks(d)},
+		httpapi.Route{Key: "GET /.well-known/openid-configuration", Access: auth.Public, Handle: discovery(d.Config.IssuerURL)},
+		httpapi.Route{Key: "GET /.well-known/jwks.json", Access: auth.Public, Handle: jwks(d.Tokens)},
 		httpapi.Route{Key: "POST /v1/me/phone", Access: auth.AnyUser, Handle: bindPhone(svc)},
 		httpapi.Route{Key: "GET /v1/me/data", Access: auth.AnyUser, Handle: exportMyData(d.MyData())},
 		httpapi.Route{Key: "DELETE /v1/me", Access: auth.AnyUser, Handle: eraseMe(d.MyData())},
@@ -44,6 +45,44 @@ func adminAccountRoutes(d *app.Deps) []httpapi.Route {
 // the previous key listed for longer than this.
 const jwksMaxAge = "public, max-age=3600"
 
+// signedInView is the answer to a sign-in.
+type signedInView struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	UserID    string    `json:"userId"`
+	NewUser   bool      `json:"newUser"`
+}
+
+func viewSignedIn(s account.SignedIn) signedInView {
+	return signedInView{Token: s.Token, ExpiresAt: s.ExpiresAt, UserID: s.UserID, NewUser: s.NewUser}
+}
+
+// appView is the tenant's mini-program as an admin sees it.
+type appView struct {
+	AppID      string `json:"appId"`
+	EnvVersion string `json:"envVersion"`
+	SecretSet  bool   `json:"secretSet"`
+}
+
+func viewApp(a account.AppSummary) appView {
+	return appView{AppID: a.AppID, EnvVersion: a.EnvVersion, SecretSet: a.SecretSet}
+}
+
+// phoneView is the answer to binding a phone: the masked number.
+type phoneView struct {
+	Phone string `json:"phone"`
+}
+
+func viewPhone(p account.PhoneBound) phoneView { return phoneView{Phone: p.Phone} }
+
+// grantedView is the answer to a grant.
+type grantedView struct {
+	UserID string    `json:"userId"`
+	Role   auth.Role `json:"role"`
+}
+
+func viewGranted(g account.Granted) grantedView { return grantedView{UserID: g.UserID, Role: g.Role} }
+
 type signInRequest struct {
 	Tenant string `json:"tenant"`
 	Code   string `json:"code"`
@@ -65,24 +104,26 @@ func signIn(svc *account.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		respond := func(out account.SignedIn) httpapi.Response { return httpapi.OK(out) }
+		respond := func(out account.SignedIn) httpapi.Response { return httpapi.OK(viewSignedIn(out)) }
 		out, err := svc.SignIn(httpapi.Answering(ctx, respond), in.Tenant, in.Code)
 		return respond(out), err
 	}
 }
 
-func discovery(d *app.Deps) httpapi.HandlerFunc {
+func discovery(issuer string) httpapi.HandlerFunc {
 	return func(context.Context, *httpapi.Request) (httpapi.Response, error) {
-		return httpapi.Response{Status: 200, Body: token.DiscoveryOf(d.Config.IssuerURL), Headers: map[string]string{"cache-control": jwksMaxAge}}, nil
+		return httpapi.Response{Status: 200, Body: token.DiscoveryOf(issuer), Headers: map[string]string{"cache-control": jwksMaxAge}}, nil
 	}
 }
 
-func jwks(d *app.Deps) httpapi.HandlerFunc {
+// jwks lists the keys tokens are signed with; a function built without
+// keys answers INTERNAL rather than an empty set.
+func jwks(keys token.Signer) httpapi.HandlerFunc {
 	return func(ctx context.Context, _ *httpapi.Request) (httpapi.Response, error) {
-		if d.Tokens == nil {
+		if keys == nil {
 			return httpapi.Response{}, apierr.E(apierr.Op("api.jwks"), apierr.Internal, "no token keys configured")
 		}
-		set, err := d.Tokens.Keys(ctx)
+		set, err := keys.Keys(ctx)
 		if err != nil {
 			return httpapi.Response{}, apierr.E(apierr.Op("api.jwks"), apierr.Unavailable, err)
 		}
@@ -107,7 +148,7 @@ func bindPhone(svc *account.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		respond := func(out account.PhoneBound) httpapi.Response { return httpapi.OK(out) }
+		respond := func(out account.PhoneBound) httpapi.Response { return httpapi.OK(viewPhone(out)) }
 		out, err := svc.BindPhone(httpapi.Answering(ctx, respond), r.Caller, in.Code)
 		return respond(out), err
 	}
@@ -135,7 +176,7 @@ func putWeChatApp(svc *account.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		respond := func(out account.AppView) httpapi.Response { return httpapi.OK(out) }
+		respond := func(out account.AppSummary) httpapi.Response { return httpapi.OK(viewApp(out)) }
 		out, err := svc.SaveApp(httpapi.Answering(ctx, respond), r.Caller.Tenant, in.AppID, in.AppSecret, in.EnvVersion)
 		return respond(out), err
 	}
@@ -144,7 +185,7 @@ func putWeChatApp(svc *account.Service) httpapi.HandlerFunc {
 func getWeChatApp(svc *account.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		out, err := svc.App(ctx, r.Caller.Tenant)
-		return httpapi.OK(out), err
+		return httpapi.OK(viewApp(out)), err
 	}
 }
 
@@ -166,7 +207,9 @@ func grantRole(svc *account.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		respond := func(g account.Granted) httpapi.Response { return httpapi.OK(g) }
+		respond := func(g account.Granted) httpapi.Response {
+			return httpapi.OK(viewGranted(g))
+		}
 		g, err := svc.Grant(httpapi.Answering(ctx, respond), r.Caller.Tenant, r.PathParam("userId"), in.Role)
 		return respond(g), err
 	}

@@ -123,12 +123,12 @@ func TestExportListsEverythingTheCallerHolds(t *testing.T) {
 	require.Equal(t, 2, r.Calls.Reads(), "two paged Queries: own items and ByOwner: %v", r.Calls.Ops())
 	require.NotContains(t, r.Body, subjectOpenID)
 	require.NotContains(t, r.Body, sub.phoneHash)
-	var x mydata.Export
+	var x exportView
 	require.NoError(t, json.Unmarshal([]byte(r.Body), &x))
 
 	require.Equal(t, sub.who["sub"], x.UserID)
-	require.Equal(t, mydata.Profile{DisplayName: subjectMasked, Phone: "138****5678", Role: "patient", WeChatLinked: true},
-		mydata.Profile{DisplayName: x.Profile.DisplayName, Phone: x.Profile.Phone, Role: x.Profile.Role, WeChatLinked: x.Profile.WeChatLinked})
+	require.Equal(t, exportProfileView{DisplayName: subjectMasked, Phone: "138****5678", Role: "patient", WeChatLinked: true},
+		exportProfileView{DisplayName: x.Profile.DisplayName, Phone: x.Profile.Phone, Role: x.Profile.Role, WeChatLinked: x.Profile.WeChatLinked})
 	require.NotNil(t, x.ReferralCode)
 	require.Equal(t, h.code, x.ReferralCode.Code)
 	require.NotNil(t, x.ReferredBy)

@@ -194,8 +194,6 @@ type openIDRecord struct {
 func (s ErasureStore) Export(ctx context.Context, tenant, userID string) (mydata.Export, bool, error) {
 	d := exportDraft{x: mydata.Export{
 		UserID: userID, Tenant: tenant, Profile: mydata.Profile{Role: "patient"},
-		Referrals: []mydata.Referral{}, Coupons: []mydata.Coupon{}, Rooms: []mydata.Room{},
-		Visits: []mydata.Visit{}, Rewards: []mydata.Coupon{},
 	}, names: map[string]string{}}
 	err := s.ownItems(ctx, tenant, userID, d.own)
 	if err != nil || d.x.ErasedAt != nil {
@@ -271,7 +269,7 @@ func (d *exportDraft) code(it codeItem) {
 }
 
 func (d *exportDraft) binding(it bindingItem) {
-	d.x.ReferredBy = &mydata.ReferredBy{DisplayName: it.ReferrerName, Stage: it.Stage, BoundAt: it.BoundAt}
+	d.x.ReferredBy = &mydata.Referral{DisplayName: it.ReferrerName, Stage: it.Stage, BoundAt: it.BoundAt}
 	d.names["binding"] = it.RefereeName
 }
 

@@ -23,90 +23,84 @@ const ErasedName = "已注销用户"
 // are masked as they are stored; the openid is never shown, only whether
 // one is linked.
 type Export struct {
-	UserID       string      `json:"userId"`
-	Tenant       string      `json:"tenant"`
-	Profile      Profile     `json:"profile"`
-	ReferralCode *Code       `json:"referralCode"`
-	ReferredBy   *ReferredBy `json:"referredBy"`
-	Referrals    []Referral  `json:"referrals"`
-	Coupons      []Coupon    `json:"coupons"`
-	Rooms        []Room      `json:"rooms"`
-	Visits       []Visit     `json:"visits"`
+	UserID       string
+	Tenant       string
+	Profile      Profile
+	ReferralCode *Code
+	ReferredBy   *Referral  // the user's referrer
+	Referrals    []Referral // the friends the user brought
+	Coupons      []Coupon
+	Rooms        []Room
+	Visits       []Visit
 	// Rewards are the coupons the user earned by referrals, rooms or hook
 	// rules (also listed under coupons).
-	Rewards []Coupon `json:"rewards"`
+	Rewards []Coupon
 	// ErasedAt is set when the user was erased; nothing else is then
 	// answered.
-	ErasedAt *time.Time `json:"-"`
+	ErasedAt *time.Time
 }
 
 // Profile is who the user is to the clinic.
 type Profile struct {
-	DisplayName  string     `json:"displayName,omitempty"`
-	Phone        string     `json:"phone,omitempty"` // masked: 138****5678
-	PhoneBoundAt *time.Time `json:"phoneBoundAt,omitempty"`
-	Role         string     `json:"role"`
-	WeChatLinked bool       `json:"weChatLinked"`
-	FirstSignIn  *time.Time `json:"firstSignInAt,omitempty"`
+	DisplayName  string
+	Phone        string // masked: 138****5678
+	PhoneBoundAt *time.Time
+	Role         string
+	WeChatLinked bool
+	FirstSignIn  *time.Time
 }
 
 // Code is the user's referral code.
 type Code struct {
-	Code      string    `json:"code"`
-	CreatedAt time.Time `json:"createdAt"`
+	Code      string
+	CreatedAt time.Time
 }
 
-// ReferredBy is the user's referrer, masked.
-type ReferredBy struct {
-	DisplayName string    `json:"displayName"`
-	Stage       string    `json:"stage"`
-	BoundAt     time.Time `json:"boundAt"`
-}
-
-// Referral is a friend the user brought, masked.
+// Referral is the other side of a referral the user is in (their referrer,
+// or a friend they brought), masked, and how far it got.
 type Referral struct {
-	DisplayName string    `json:"displayName"`
-	Stage       string    `json:"stage"`
-	BoundAt     time.Time `json:"boundAt"`
+	DisplayName string
+	Stage       string
+	BoundAt     time.Time
 }
 
 // Coupon is one coupon the user holds or held, in any status.
 type Coupon struct {
-	CouponCode string     `json:"couponCode"`
-	TemplateID string     `json:"templateId"`
-	Title      string     `json:"title"`
-	Kind       string     `json:"kind"`
-	Status     string     `json:"status"`
-	Source     string     `json:"source"`
-	IssuedAt   time.Time  `json:"issuedAt"`
-	ValidTo    time.Time  `json:"validTo"`
-	RedeemedAt *time.Time `json:"redeemedAt,omitempty"`
-	VisitID    string     `json:"visitId,omitempty"` // the visit that earned a referral reward
+	CouponCode string
+	TemplateID string
+	Title      string
+	Kind       string
+	Status     string
+	Source     string
+	IssuedAt   time.Time
+	ValidTo    time.Time
+	RedeemedAt *time.Time
+	VisitID    string // the visit that earned a referral reward
 }
 
 // Room is a group-buy room the user opened or joined.
 type Room struct {
-	GroupID  string    `json:"groupId"`
-	DealID   string    `json:"dealId"`
-	Leader   bool      `json:"leader"`
-	PriceFen int64     `json:"priceFen"`
-	JoinedAt time.Time `json:"joinedAt"`
+	GroupID  string
+	DealID   string
+	Leader   bool
+	PriceFen int64
+	JoinedAt time.Time
 }
 
 // Visit is a clinic visit recorded for the user.
 type Visit struct {
-	VisitID       string    `json:"visitId"`
-	Kind          string    `json:"kind"`
-	AmountFen     *int64    `json:"amountFen,omitempty"`
-	At            time.Time `json:"at"`
-	ReferralStage string    `json:"referralStage,omitempty"`
-	Refunded      bool      `json:"refunded"`
+	VisitID       string
+	Kind          string
+	AmountFen     *int64
+	At            time.Time
+	ReferralStage string
+	Refunded      bool
 }
 
 // Erased is the answer to an erasure, and to an export of an erased user.
 type Erased struct {
-	UserID   string    `json:"userId,omitempty"`
-	ErasedAt time.Time `json:"erasedAt"`
+	UserID   string
+	ErasedAt time.Time
 }
 
 // Store reads and erases a user's data.
@@ -130,18 +124,23 @@ type Service struct {
 	Now   func() time.Time
 }
 
-// Export answers the caller's copy of their data: the whole document, or
-// only when they were erased.
-func (s *Service) Export(ctx context.Context, tenant, userID string) (any, error) {
-	const op = apierr.Op("mydata.Export")
+// Export reads the caller's copy of their data; for an erased user it is
+// only their Erasure.
+func (s *Service) Export(ctx context.Context, tenant, userID string) (Export, error) {
 	x, _, err := s.Store.Export(ctx, tenant, userID)
 	if err != nil {
-		return nil, apierr.E(op, err)
-	}
-	if x.ErasedAt != nil {
-		return Erased{UserID: userID, ErasedAt: *x.ErasedAt}, nil
+		return Export{}, apierr.E(apierr.Op("mydata.Export"), err)
 	}
 	return x, nil
+}
+
+// Erasure is when the user was erased, if they were: then it is all their
+// export answers.
+func (x Export) Erasure() (Erased, bool) {
+	if x.ErasedAt == nil {
+		return Erased{}, false
+	}
+	return Erased{UserID: x.UserID, ErasedAt: *x.ErasedAt}, true
 }
 
 // EraseSelf erases the caller.
