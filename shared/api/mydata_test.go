@@ -110,6 +110,22 @@ func (s *stack) giveEverything(sub subject) holder {
 	return h
 }
 
+// A caller who holds nothing gets the whole document all the same, every
+// list empty ([], not null) and no referral code or referrer.
+func TestExportOfNothingListsNothing(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, ddbtest.WithoutStream())
+	r := s.do(call{fn: "auth", route: "GET /v1/me/data", as: patient("clinic-a", "nobody")})
+	require.Equal(t, 200, r.Status, r.Body)
+	x := r.JSON(t)
+	for _, list := range []string{"referrals", "coupons", "rooms", "visits", "rewards"} {
+		require.Equal(t, []any{}, x[list], list)
+	}
+	require.Nil(t, x["referralCode"])
+	require.Nil(t, x["referredBy"])
+	require.Equal(t, map[string]any{"role": "patient", "weChatLinked": false}, x["profile"])
+}
+
 // GET /v1/me/data lists every kind of thing the subject holds, in one
 // document, with names and phone masked.
 func TestExportListsEverythingTheCallerHolds(t *testing.T) {
