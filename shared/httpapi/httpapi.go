@@ -92,7 +92,7 @@ func New(log *slog.Logger, routes ...Route) *API {
 	return a
 }
 
-// Routes lists the route keys this API serves.
+// Routes lists the routes this API serves.
 func (a *API) Routes() []Route {
 	out := make([]Route, 0, len(a.routes))
 	for _, r := range a.routes {
