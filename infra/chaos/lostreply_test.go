@@ -20,8 +20,8 @@ import (
 )
 
 // knownIssue skips the rest of a test while a product bug it found is
-// still there, so the suite stays green for everyone else; once the bug is
-// fixed, the assertions after it run and keep it fixed. Grep for the name.
+// still there (RELIABILITY.md lists them); once the bug is fixed, the
+// assertions after it run and keep it fixed. Grep for the name.
 func knownIssue(t *testing.T, name string, present bool, what string, args ...any) {
 	t.Helper()
 	if present {

@@ -94,8 +94,8 @@ func newSystem(endpoint, table string, client, clean *dynamodb.Client) *system {
 	}
 }
 
-// hasRoute reports whether a function serves route, e.g. one a colleague
-// is adding.
+// hasRoute reports whether a function serves route, so a workload sends
+// only what the functions serve.
 func (s *system) hasRoute(fn, route string) bool {
 	for _, r := range s.http[fn].Routes() {
 		if r.Key == route {
