@@ -180,7 +180,7 @@ func (s *system) newHooksConsumer(t testing.TB, d *app.Deps) *hooksConsumer {
 		Streams:   ddblocal.NewStreamsClient(s.endpoint, s.clean.Options().Region),
 		DynamoDB:  s.clean,
 		Table:     s.table,
-		BatchSize: 50, // as template.yaml's event source
+		BatchSize: 50, // template.yaml's is 500: smaller here, so a run's events span many batches
 		Handler:   stream.Hooks(d),
 		Logger:    logging.Discard(),
 		Timeout:   10 * time.Second,
