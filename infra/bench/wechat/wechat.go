@@ -1,6 +1,7 @@
 // Package wechat measures Laoyou's calls to WeChat against the stand-in
-// (infra/wechatstub) and DynamoDB: the goals of docs/DESIGN.md's Performance
-// section are one getwxacodeunlimit call per scene, ever, however many ask
+// (infra/wechatstub) and DynamoDB.
+//
+// The goals of docs/DESIGN.md's Performance section are one getwxacodeunlimit call per scene, ever, however many ask
 // at once, at most one access-token fetch per app per token lifetime
 // across every execution environment, plus one forced refresh after an
 // invalid-token answer, and one WeChat call and at most one write per
