@@ -94,17 +94,6 @@ func newSystem(endpoint, table string, client, clean *dynamodb.Client) *system {
 	}
 }
 
-// hasRoute reports whether a function serves route, so a workload sends
-// only what the functions serve.
-func (s *system) hasRoute(fn, route string) bool {
-	for _, r := range s.http[fn].Routes() {
-		if r.Key == route {
-			return true
-		}
-	}
-	return false
-}
-
 // claims are a caller's verified token claims.
 type claims map[string]string
 
