@@ -148,9 +148,10 @@ func (d *Deps) Hooks() *Hooks {
 	})
 }
 
-// HookRules is what the admin routes do with hook rules, one per Deps and
-// apart from the dispatcher (which takes the log and metrics as they are
-// when it is first used), sharing its rule cache.
+// HookRules is the admin's side of the hook rules, one per Deps, sharing
+// its rule cache with the dispatcher. It is built apart from Hooks so that
+// the admin function, built first, does not fix the dispatcher's log and
+// metrics before they are set.
 func (d *Deps) HookRules() *hook.Rules {
 	return d.rules.get(func() *hook.Rules {
 		store := dynamo.HookStore{Store: d.Store}
