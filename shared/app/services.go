@@ -150,8 +150,8 @@ func (d *Deps) Hooks() *Hooks {
 
 // HookRules is the admin's side of the hook rules, one per Deps, sharing
 // its rule cache with the dispatcher. It is built apart from Hooks so that
-// the admin function, built first, does not fix the dispatcher's log and
-// metrics before they are set.
+// building the admin routes does not fix the dispatcher's log and metrics
+// before whoever runs the Deps (a test, the local runner) has set them.
 func (d *Deps) HookRules() *hook.Rules {
 	return d.rules.get(func() *hook.Rules {
 		store := dynamo.HookStore{Store: d.Store}
