@@ -1,4 +1,6 @@
-// Command admin is the Lambda function for clinic operations: deals, coupon templates, hook rules, settings, stats, the clinic's mini-program and staff roles.
+// Command admin is the Lambda function for clinic operations: deals, coupon
+// templates, hook rules, settings, stats, the clinic's mini-program, staff
+// roles and erasing a patient's data.
 package main
 
 import (

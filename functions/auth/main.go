@@ -1,6 +1,6 @@
 // Command auth is the Lambda function for WeChat sign-in, the token issuer's
-// discovery document and keys, and binding a phone. It alone may sign tokens
-// with the KMS key.
+// discovery document and keys, binding a phone, and the caller's data rights
+// (export, erasure). It alone may sign tokens with the KMS key.
 package main
 
 import (
@@ -15,6 +15,7 @@ func main() {
 	d := app.FromEnv()
 	keys := kms.MustClient(d.Config.Region, d.Log)
 	d.Tokens = kms.SigningKeys(keys, d.Config.TokenKeyID, d.Config.PreviousTokenKeyIDs)
+	// Sign-in opens the clinic's app secret; the role may only decrypt.
 	d.Secrets = kms.NewSealer(keys, d.Config.SecretsKeyID)
 	lambda.Start(api.Auth(d).Handle)
 }

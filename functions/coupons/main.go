@@ -1,4 +1,5 @@
-// Command coupons is the Lambda function for coupon templates, claims and redemption.
+// Command coupons is the Lambda function for coupon templates, claims and
+// redemption.
 package main
 
 import (

@@ -1,4 +1,5 @@
-// Command groupbuy is the Lambda function for group-buy deals and rooms, and rooms' mini-program codes.
+// Command groupbuy is the Lambda function for group-buy deals and rooms,
+// and rooms' mini-program codes.
 package main
 
 import (

@@ -1,4 +1,6 @@
-// Command referral is the Lambda function for referral codes, share links, binding and the referral code's mini-program code.
+// Command referral is the Lambda function for referral codes, share links,
+// binding, clinic visits and refunds, the referral code's mini-program code,
+// and the API's answer to unknown routes (NOT_FOUND).
 package main
 
 import (

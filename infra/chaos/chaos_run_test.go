@@ -91,8 +91,7 @@ func TestChaos(t *testing.T) {
 	twin.Now = sys.clock.Now
 	consumers := []*hooksConsumer{sys.newHooksConsumer(t, sys.deps), sys.newHooksConsumer(t, twin)}
 
-	w := newWorld(run.patients, 3, sys.hasRoute("referral", visitsRoute))
-	w.editDeals = os.Getenv("CHAOS_EDIT_DEALS") != ""
+	w := newWorld(run.patients, 3)
 	log := &ledger{}
 	ops := operations()
 	var closer closerTally

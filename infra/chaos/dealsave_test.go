@@ -98,10 +98,6 @@ func TestDealSavedWhileSeatsAreTaken(t *testing.T) {
 	t.Logf("seats: %d before the save, %d taken while it ran, %d after it; shards now %+v", opened, raced, late, shards)
 	tab, err := Scan(ctx, db.Client, db.Table)
 	require.NoError(t, err)
-	knownIssue(t, "deal-save-oversells-seats", held > stock,
-		"%d seats held of a stock of %d: SaveDeal (shared/dynamo GroupStore.SaveDeal) sets each shard's cap from the taken it read, "+
-			"unconditionally, so seats taken meanwhile on a shard whose cap went down leave that shard over its cap while the other's went up; "+
-			"violations: %v", held, stock, tab.Check(Settled{}))
 	require.LessOrEqual(t, held, stock, "never more seats than stock")
 	require.Empty(t, tab.Check(Settled{}))
 }

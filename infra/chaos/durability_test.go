@@ -60,7 +60,7 @@ func TestDurability(t *testing.T) {
 	sys := newSystem(inst.Endpoint, table, faultless, clean)
 	sys.timeout = 10 * time.Second // the functions' Timeout in template.yaml: writes to disk are slower
 	setUp(t, newSystem(inst.Endpoint, table, clean, clean))
-	w := newWorld(80, 2, sys.hasRoute("referral", visitsRoute))
+	w := newWorld(80, 2)
 	log := &ledger{}
 
 	var answered atomic.Int64

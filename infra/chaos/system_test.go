@@ -94,17 +94,6 @@ func newSystem(endpoint, table string, client, clean *dynamodb.Client) *system {
 	}
 }
 
-// hasRoute reports whether a function serves route, e.g. one a colleague
-// is adding.
-func (s *system) hasRoute(fn, route string) bool {
-	for _, r := range s.http[fn].Routes() {
-		if r.Key == route {
-			return true
-		}
-	}
-	return false
-}
-
 // claims are a caller's verified token claims.
 type claims map[string]string
 
@@ -180,7 +169,7 @@ func (s *system) newHooksConsumer(t testing.TB, d *app.Deps) *hooksConsumer {
 		Streams:   ddblocal.NewStreamsClient(s.endpoint, s.clean.Options().Region),
 		DynamoDB:  s.clean,
 		Table:     s.table,
-		BatchSize: 50, // as template.yaml's event source
+		BatchSize: 50, // template.yaml's is 500: smaller here, so a run's events span many batches
 		Handler:   stream.Hooks(d),
 		Logger:    logging.Discard(),
 		Timeout:   10 * time.Second,

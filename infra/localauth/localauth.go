@@ -219,9 +219,11 @@ func (a *Authority) Issue(c TokenRequest, ttl time.Duration) (string, error) {
 // they appear in requestContext.authorizer.jwt.claims.
 //
 // Accepted: "Bearer <jwt>" (scheme in any case) or the bare token, which API
-// Gateway also accepts. Required: alg RS256, a kid naming our key, a valid
-// signature, iss equal to Issuer, aud (or client_id when aud is absent)
-// containing Audience, exp in the future, nbf and iat not in the future.
+// Gateway also accepts. Required: alg RS256, a kid naming our key (or, for
+// an issuer of Trust, a key of its JWKS), a valid signature, iss equal to
+// Issuer or a trusted one, aud (or client_id when aud is absent) containing
+// Audience, exp in the future, nbf and iat not in the future (give or take
+// Leeway).
 func (a *Authority) Verify(authorizationHeader string) (map[string]string, error) {
 	raw, err := bearer(authorizationHeader)
 	if err != nil {

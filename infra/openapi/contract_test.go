@@ -17,10 +17,9 @@ import (
 	"github.com/laoyou/laoyou/shared/httpapi"
 )
 
-// pendingRoutes are routes described in the spec (from docs/API.md) before
-// template.yaml deploys them, while their handlers are being written. Each
-// moves to the template with its handler, and then leaves this list (the
-// test says so). Empty: every route of the spec is deployed.
+// pendingRoutes are routes the spec describes that template.yaml does not
+// deploy yet; one leaves the list when the template deploys it (the test
+// says so). Empty: every route of the spec is deployed.
 var pendingRoutes = []string{}
 
 func loadSpec(t testing.TB) *Spec {

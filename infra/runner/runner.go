@@ -19,9 +19,9 @@
 // It is ours because no tool does this without Docker (sam local does not
 // apply the JWT authorizer nor feed streams or schedules). Its stream poller
 // (StreamPoller) too: the AWS SDK offers only the raw DescribeStream and
-// GetRecords calls, and no library plays Lambda's event source mapping (batch size, a checkpoint per shard,
-// retrying from the lowest of the batch item failures) against DynamoDB
-// Local's stream.
+// GetRecords calls, and no library plays Lambda's event source mapping
+// (batch size, a checkpoint per shard, retrying from the lowest of the batch
+// item failures) against DynamoDB Local's stream.
 package runner
 
 import (

@@ -112,15 +112,53 @@ func putCouponTemplate(svc *coupon.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		respond := func(v coupon.TemplateView) httpapi.Response { return httpapi.OK(v) }
-		v, err := svc.SaveTemplate(httpapi.Answering(ctx, respond), in.template(r.Caller.Tenant, id))
-		return respond(v), err
+		respond := func(t coupon.Template) httpapi.Response { return httpapi.OK(viewTemplate(t)) }
+		t, err := svc.SaveTemplate(httpapi.Answering(ctx, respond), in.template(r.Caller.Tenant, id))
+		return respond(t), err
 	}
+}
+
+// templateView is a template as the API shows it, to its admin and in the
+// public list alike.
+type templateView struct {
+	TemplateID   string      `json:"templateId"`
+	Title        string      `json:"title"`
+	Kind         coupon.Kind `json:"kind"`
+	ValueFen     int64       `json:"valueFen,omitempty"`
+	PercentOff   int         `json:"percentOff,omitempty"`
+	MaxOffFen    int64       `json:"maxOffFen,omitempty"`
+	MinSpendFen  int64       `json:"minSpendFen,omitempty"`
+	ValidFrom    *time.Time  `json:"validFrom,omitempty"`
+	ValidTo      *time.Time  `json:"validTo,omitempty"`
+	ValidDays    int         `json:"validDays,omitempty"`
+	Stock        int64       `json:"stock"`
+	PerUserLimit int         `json:"perUserLimit"`
+	Claimable    bool        `json:"claimable"`
+	// Remaining is null for unlimited stock. It is rolled up from the stock
+	// after each stream batch, so it trails the claims by seconds.
+	Remaining *int64 `json:"remaining"`
+}
+
+func viewTemplate(t coupon.Template) templateView {
+	return templateView{
+		TemplateID: t.ID, Title: t.Title, Kind: t.Kind, ValueFen: t.ValueFen, PercentOff: t.PercentOff,
+		MaxOffFen: t.MaxOffFen, MinSpendFen: t.MinSpendFen,
+		ValidFrom: timeOrNil(t.ValidFrom), ValidTo: timeOrNil(t.ValidTo), ValidDays: t.ValidDays,
+		Stock: t.Stock, PerUserLimit: t.PerUserLimit, Claimable: t.Claimable, Remaining: t.Remaining(),
+	}
+}
+
+// timeOrNil is nil for the zero time, which the API leaves out.
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // templateList is the answer to GET /v1/coupon-templates.
 type templateList struct {
-	Templates []coupon.TemplateView `json:"templates"`
+	Templates []templateView `json:"templates"`
 }
 
 func listCouponTemplates(svc *coupon.Service) httpapi.HandlerFunc {
@@ -133,7 +171,14 @@ func listCouponTemplates(svc *coupon.Service) httpapi.HandlerFunc {
 			return httpapi.Response{}, apierr.E(apierr.Op("api.listCouponTemplates"), apierr.BadRequest, `query parameter "tenant" is not a tenant id`)
 		}
 		ts, err := svc.ClaimableTemplates(ctx, tenant)
-		return httpapi.OK(templateList{Templates: ts}), err
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		out := templateList{Templates: make([]templateView, 0, len(ts))}
+		for _, t := range ts {
+			out.Templates = append(out.Templates, viewTemplate(t))
+		}
+		return httpapi.OK(out), nil
 	}
 }
 
@@ -151,29 +196,94 @@ func (c *claimRequest) Valid() error {
 	return nil
 }
 
+// claimedView is the answer to a claim: the coupon it issued.
+type claimedView struct {
+	CouponCode string        `json:"couponCode"`
+	TemplateID string        `json:"templateId"`
+	Status     coupon.Status `json:"status"`
+	ValidFrom  time.Time     `json:"validFrom"`
+	ValidTo    time.Time     `json:"validTo"`
+}
+
+func viewClaimed(c coupon.Coupon) claimedView {
+	return claimedView{CouponCode: c.Code, TemplateID: c.TemplateID, Status: c.Status, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo}
+}
+
 func claimCoupon(svc *coupon.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		var in claimRequest
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		respond := func(c coupon.Claimed) httpapi.Response { return httpapi.Created(c) }
+		respond := func(c coupon.Coupon) httpapi.Response { return httpapi.Created(viewClaimed(c)) }
 		c, err := svc.Claim(httpapi.Answering(ctx, respond), r.Caller, in.TemplateID)
 		return respond(c), err
 	}
 }
 
+// couponView is a coupon as its holder sees it, with its status at now.
+type couponView struct {
+	CouponCode  string        `json:"couponCode"`
+	TemplateID  string        `json:"templateId"`
+	Title       string        `json:"title"`
+	Kind        coupon.Kind   `json:"kind"`
+	Status      coupon.Status `json:"status"`
+	ValueFen    int64         `json:"valueFen,omitempty"`
+	PercentOff  int           `json:"percentOff,omitempty"`
+	MaxOffFen   int64         `json:"maxOffFen,omitempty"`
+	MinSpendFen int64         `json:"minSpendFen,omitempty"`
+	PriceFen    int64         `json:"priceFen,omitempty"`
+	ValidFrom   time.Time     `json:"validFrom"`
+	ValidTo     time.Time     `json:"validTo"`
+	Source      coupon.Source `json:"source"`
+	IssuedAt    time.Time     `json:"issuedAt"`
+	RedeemedAt  *time.Time    `json:"redeemedAt,omitempty"`
+}
+
+func viewCoupon(c coupon.Coupon, now time.Time) couponView {
+	return couponView{
+		CouponCode: c.Code, TemplateID: c.TemplateID, Title: c.Title, Kind: c.Kind, Status: c.StatusAt(now),
+		ValueFen: c.ValueFen, PercentOff: c.PercentOff, MaxOffFen: c.MaxOffFen, MinSpendFen: c.MinSpendFen,
+		PriceFen: c.PriceFen, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo, Source: c.Source, IssuedAt: c.IssuedAt,
+		RedeemedAt: timeOrNil(c.RedeemedAt),
+	}
+}
+
+// couponList is the answer to GET /v1/coupons/me.
+type couponList struct {
+	Coupons []couponView `json:"coupons"`
+}
+
 func myCoupons(svc *coupon.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		m, err := svc.Mine(ctx, r.Caller)
-		return httpapi.OK(m), err
+		cs, err := svc.Mine(ctx, r.Caller)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		now := svc.Now()
+		out := couponList{Coupons: make([]couponView, 0, len(cs))}
+		for _, c := range cs {
+			out.Coupons = append(out.Coupons, viewCoupon(c, now))
+		}
+		return httpapi.OK(out), nil
 	}
+}
+
+// redemptionView is the answer to a redemption: the coupon as redeemed.
+type redemptionView struct {
+	CouponCode string        `json:"couponCode"`
+	Status     coupon.Status `json:"status"`
+	RedeemedAt time.Time     `json:"redeemedAt"`
+}
+
+func viewRedemption(c coupon.Coupon) redemptionView {
+	return redemptionView{CouponCode: c.Code, Status: c.Status, RedeemedAt: c.RedeemedAt}
 }
 
 func redeemCoupon(svc *coupon.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		respond := func(red coupon.Redemption) httpapi.Response { return httpapi.OK(red) }
-		red, err := svc.Redeem(httpapi.Answering(ctx, respond), r.Caller, r.PathParam("couponCode"))
-		return respond(red), err
+		respond := func(c coupon.Coupon) httpapi.Response { return httpapi.OK(viewRedemption(c)) }
+		c, err := svc.Redeem(httpapi.Answering(ctx, respond), r.Caller, r.PathParam("couponCode"))
+		return respond(c), err
 	}
 }

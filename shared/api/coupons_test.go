@@ -610,3 +610,62 @@ func TestCouponCallBudget(t *testing.T) {
 		})
 	}
 }
+
+// The coupon views are the API's bytes, field for field and in order: what
+// is unset is left out (remaining is null for unlimited stock), and a held
+// or lapsed coupon shows its status at the moment asked.
+func TestCouponViewsJSON(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+	limited := coupon.Template{
+		Tenant: "t", ID: "pct", Title: "八折", Kind: coupon.Percent, PercentOff: 20, MaxOffFen: 500, MinSpendFen: 100,
+		ValidFrom: at, ValidTo: at.Add(time.Hour), Stock: 10, Shards: 2, PerUserLimit: 2, Claimable: true, Issued: 3, UpdatedAt: at,
+	}
+	oversold := limited
+	oversold.Issued = 12
+	unlimited := coupon.Template{Tenant: "t", ID: "gift", Title: "上门礼", Kind: coupon.Gift, ValidDays: 3, PerUserLimit: 1}
+	voucher := coupon.Coupon{
+		Code: "ABC", Tenant: "t", UserID: "u", TemplateID: "trio", Title: "洁牙", Kind: coupon.Voucher, ValueFen: 100, PriceFen: 50,
+		Status: coupon.Redeemed, ValidFrom: at, ValidTo: at.Add(time.Hour), Source: coupon.FromGroup, IssuedAt: at,
+		RedeemedAt: at.Add(time.Minute), RedeemedBy: "staff", DealID: "trio",
+	}
+	lapsed := coupon.Coupon{
+		Code: "DEF", TemplateID: "pct", Title: "八折", Kind: coupon.Percent, PercentOff: 10, MaxOffFen: 5, MinSpendFen: 7,
+		Status: coupon.Issued, ValidFrom: at.Add(-2 * time.Hour), ValidTo: at.Add(-time.Hour), Source: coupon.FromClaim, IssuedAt: at.Add(-2 * time.Hour),
+	}
+	held := lapsed
+	held.Status, held.ValidTo, held.Source = coupon.Pending, at.Add(time.Hour), coupon.FromReferral
+	held.Hold = &coupon.Hold{Until: at.Add(time.Minute), VisitID: "v1"}
+	const (
+		ts  = `"2026-01-02T03:04:05.006Z"`
+		ts1 = `"2026-01-02T04:04:05.006Z"`
+	)
+	cases := []struct {
+		name string
+		view any
+		want string
+	}{
+		{"a limited template shows what remains", viewTemplate(limited),
+			`{"templateId":"pct","title":"八折","kind":"PERCENT","percentOff":20,"maxOffFen":500,"minSpendFen":100,"validFrom":` + ts + `,"validTo":` + ts1 + `,"stock":10,"perUserLimit":2,"claimable":true,"remaining":7}`},
+		{"an oversold template remains 0", viewTemplate(oversold),
+			`{"templateId":"pct","title":"八折","kind":"PERCENT","percentOff":20,"maxOffFen":500,"minSpendFen":100,"validFrom":` + ts + `,"validTo":` + ts1 + `,"stock":10,"perUserLimit":2,"claimable":true,"remaining":0}`},
+		{"an unlimited template remains null and leaves out its window", viewTemplate(unlimited),
+			`{"templateId":"gift","title":"上门礼","kind":"GIFT","validDays":3,"stock":0,"perUserLimit":1,"claimable":false,"remaining":null}`},
+		{"a claim answers the coupon's code, status and validity", viewClaimed(held),
+			`{"couponCode":"DEF","templateId":"pct","status":"PENDING","validFrom":"2026-01-02T01:04:05.006Z","validTo":` + ts1 + `}`},
+		{"a redemption answers when", viewRedemption(voucher),
+			`{"couponCode":"ABC","status":"REDEEMED","redeemedAt":"2026-01-02T03:05:05.006Z"}`},
+		{"a redeemed voucher shows its price and when", viewCoupon(voucher, at),
+			`{"couponCode":"ABC","templateId":"trio","title":"洁牙","kind":"VOUCHER","status":"REDEEMED","valueFen":100,"priceFen":50,"validFrom":` + ts + `,"validTo":` + ts1 + `,"source":"group","issuedAt":` + ts + `,"redeemedAt":"2026-01-02T03:05:05.006Z"}`},
+		{"an unused coupon past its validity is EXPIRED", viewCoupon(lapsed, at),
+			`{"couponCode":"DEF","templateId":"pct","title":"八折","kind":"PERCENT","status":"EXPIRED","percentOff":10,"maxOffFen":5,"minSpendFen":7,"validFrom":"2026-01-02T01:04:05.006Z","validTo":"2026-01-02T02:04:05.006Z","source":"claim","issuedAt":"2026-01-02T01:04:05.006Z"}`},
+		{"a held reward is PENDING", viewCoupon(held, at),
+			`{"couponCode":"DEF","templateId":"pct","title":"八折","kind":"PERCENT","status":"PENDING","percentOff":10,"maxOffFen":5,"minSpendFen":7,"validFrom":"2026-01-02T01:04:05.006Z","validTo":` + ts1 + `,"source":"referral","issuedAt":"2026-01-02T01:04:05.006Z"}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := json.Marshal(c.view)
+			require.NoError(t, err)
+			require.Equal(t, c.want, string(b))
+		})
+	}
+}

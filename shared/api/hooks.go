@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"time"
 
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/app"
@@ -12,20 +14,39 @@ import (
 )
 
 func adminHookRoutes(d *app.Deps) []httpapi.Route {
+	rules := d.HookRules()
 	return []httpapi.Route{
-		{Key: "PUT /v1/admin/hooks/{ruleId}", Access: auth.AdminOnly, Handle: putHookRule(d)},
-		{Key: "GET /v1/admin/hooks", Access: auth.AdminOnly, Handle: listHookRules(d)},
-		{Key: "GET /v1/admin/hooks/dead-letters", Access: auth.AdminOnly, Handle: listDeadLetters(d)},
+		{Key: "PUT /v1/admin/hooks/{ruleId}", Access: auth.AdminOnly, Handle: putHookRule(rules)},
+		{Key: "GET /v1/admin/hooks", Access: auth.AdminOnly, Handle: listHookRules(rules)},
+		{Key: "GET /v1/admin/hooks/dead-letters", Access: auth.AdminOnly, Handle: listDeadLetters(rules)},
 	}
 }
 
+// A rule's actions are written alike in a request and in a view; a view
+// masks the webhook's secret.
+type (
+	issueCouponAction struct {
+		TemplateID string         `json:"templateId"`
+		To         hook.Recipient `json:"to"`
+	}
+	webhookAction struct {
+		URL    string `json:"url"`
+		Secret string `json:"secret"`
+	}
+	subscribeMessageAction struct {
+		TemplateID string            `json:"templateId"`
+		Page       string            `json:"page,omitempty"`
+		Data       map[string]string `json:"data"`
+	}
+)
+
 // hookRequest is the body of PUT /v1/admin/hooks/{ruleId}.
 type hookRequest struct {
-	Event            string                 `json:"event"`
-	IssueCoupon      *hook.IssueCoupon      `json:"issueCoupon"`
-	Webhook          *hook.Webhook          `json:"webhook"`
-	SubscribeMessage *hook.SubscribeMessage `json:"subscribeMessage"`
-	To               string                 `json:"to"`
+	Event            string                  `json:"event"`
+	IssueCoupon      *issueCouponAction      `json:"issueCoupon"`
+	Webhook          *webhookAction          `json:"webhook"`
+	SubscribeMessage *subscribeMessageAction `json:"subscribeMessage"`
+	To               string                  `json:"to"`
 }
 
 // Valid checks the body's shape; the hook rules check the values.
@@ -48,41 +69,111 @@ func (h *hookRequest) Valid() error {
 	return nil
 }
 
-func putHookRule(d *app.Deps) httpapi.HandlerFunc {
+// rule is the request as the hook rules take it.
+func (h *hookRequest) rule(tenant, ruleID string) hook.Rule {
+	r := hook.Rule{Tenant: tenant, ID: ruleID, Event: event.Type(h.Event), To: hook.Recipient(h.To)}
+	if ic := h.IssueCoupon; ic != nil {
+		r.IssueCoupon = &hook.IssueCoupon{TemplateID: ic.TemplateID, To: ic.To}
+	}
+	if w := h.Webhook; w != nil {
+		r.Webhook = &hook.Webhook{URL: w.URL, Secret: w.Secret}
+	}
+	if sm := h.SubscribeMessage; sm != nil {
+		r.SubscribeMessage = &hook.SubscribeMessage{TemplateID: sm.TemplateID, Page: sm.Page, Data: sm.Data}
+	}
+	return r
+}
+
+// ruleView is a rule as the API shows it: the webhook's secret masked.
+type ruleView struct {
+	RuleID      string             `json:"ruleId"`
+	Event       string             `json:"event"`
+	IssueCoupon *issueCouponAction `json:"issueCoupon,omitempty"`
+	Webhook     *webhookAction     `json:"webhook,omitempty"`
+	// SubscribeMessage and To: a subscribe-message rule.
+	SubscribeMessage *subscribeMessageAction `json:"subscribeMessage,omitempty"`
+	To               hook.Recipient          `json:"to,omitempty"`
+	UpdatedAt        time.Time               `json:"updatedAt"`
+}
+
+func viewRule(r hook.Rule) ruleView {
+	v := ruleView{RuleID: r.ID, Event: string(r.Event), UpdatedAt: r.UpdatedAt}
+	if ic := r.IssueCoupon; ic != nil {
+		v.IssueCoupon = &issueCouponAction{TemplateID: ic.TemplateID, To: ic.To}
+	}
+	if w := r.Webhook; w != nil {
+		v.Webhook = &webhookAction{URL: w.URL, Secret: hook.MaskSecret(w.Secret)}
+	}
+	if sm := r.SubscribeMessage; sm != nil {
+		v.SubscribeMessage = &subscribeMessageAction{TemplateID: sm.TemplateID, Page: sm.Page, Data: sm.Data}
+		v.To = r.To
+	}
+	return v
+}
+
+func putHookRule(rules *hook.Rules) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		var in hookRequest
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		rule := hook.Rule{
-			Tenant: r.Caller.Tenant, ID: r.PathParam("ruleId"), Event: event.Type(in.Event),
-			IssueCoupon: in.IssueCoupon, Webhook: in.Webhook,
-			SubscribeMessage: in.SubscribeMessage, To: hook.Recipient(in.To),
-		}
-		respond := func(v hook.RuleView) httpapi.Response { return httpapi.OK(v) }
-		v, err := d.Hooks().Rules.Save(httpapi.Answering(ctx, respond), rule, d.Config.AllowLoopbackWebhooks)
-		return respond(v), err
+		respond := func(saved hook.Rule) httpapi.Response { return httpapi.OK(viewRule(saved)) }
+		saved, err := rules.Save(httpapi.Answering(ctx, respond), in.rule(r.Caller.Tenant, r.PathParam("ruleId")))
+		return respond(saved), err
 	}
 }
 
 type ruleList struct {
-	Rules []hook.RuleView `json:"rules"`
+	Rules []ruleView `json:"rules"`
 }
 
-func listHookRules(d *app.Deps) httpapi.HandlerFunc {
+func listHookRules(rules *hook.Rules) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		rules, err := d.Hooks().Rules.List(ctx, r.Caller.Tenant)
-		return httpapi.OK(ruleList{Rules: rules}), err
+		rs, err := rules.List(ctx, r.Caller.Tenant)
+		out := ruleList{Rules: make([]ruleView, 0, len(rs))}
+		for _, rule := range rs {
+			out.Rules = append(out.Rules, viewRule(rule))
+		}
+		return httpapi.OK(out), err
+	}
+}
+
+// deadLetterView is a dead letter as the admin lists it: never the secret,
+// and the payload as the webhook was sent it, byte for byte.
+type deadLetterView struct {
+	EventID    string          `json:"eventId"`
+	EventType  event.Type      `json:"eventType"`
+	RuleID     string          `json:"ruleId"`
+	Action     string          `json:"action"`
+	URL        string          `json:"url,omitempty"`
+	TemplateID string          `json:"templateId,omitempty"`
+	Recipient  string          `json:"recipient,omitempty"`
+	Attempts   int             `json:"attempts"`
+	Status     int             `json:"status,omitempty"`
+	Error      string          `json:"error"`
+	Payload    json.RawMessage `json:"payload"`
+	At         time.Time       `json:"at"`
+}
+
+func viewDeadLetter(dl hook.DeadLetter) deadLetterView {
+	return deadLetterView{
+		EventID: dl.EventID, EventType: dl.EventType, RuleID: dl.RuleID, Action: dl.Action,
+		URL: dl.URL, TemplateID: dl.TemplateID, Recipient: dl.Recipient,
+		Attempts: dl.Attempts, Status: dl.Status, Error: dl.Error, Payload: dl.Payload, At: dl.At,
 	}
 }
 
 type deadLetterList struct {
-	DeadLetters []hook.DeadLetter `json:"deadLetters"`
+	DeadLetters []deadLetterView `json:"deadLetters"`
 }
 
-func listDeadLetters(d *app.Deps) httpapi.HandlerFunc {
+func listDeadLetters(rules *hook.Rules) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		dls, err := d.Hooks().Rules.DeadLetters(ctx, r.Caller.Tenant)
-		return httpapi.OK(deadLetterList{DeadLetters: dls}), err
+		dls, err := rules.DeadLetters(ctx, r.Caller.Tenant)
+		out := deadLetterList{DeadLetters: make([]deadLetterView, 0, len(dls))}
+		for _, dl := range dls {
+			out.DeadLetters = append(out.DeadLetters, viewDeadLetter(dl))
+		}
+		return httpapi.OK(out), err
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/laoyou/laoyou/shared/coupon"
 	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/groupbuy"
+	"github.com/laoyou/laoyou/shared/hook"
 	"github.com/laoyou/laoyou/shared/logging"
 	"github.com/laoyou/laoyou/shared/secret"
 	"github.com/laoyou/laoyou/shared/share"
@@ -61,6 +62,7 @@ type Deps struct {
 	coupons  lazy[*coupon.Service]
 	groups   lazy[*groupbuy.Service]
 	hooks    lazy[*Hooks]
+	rules    lazy[*hook.Rules]
 	accounts lazy[*account.Service]
 	apps     lazy[*account.Apps]
 	weChat   lazy[*wechat.Client]

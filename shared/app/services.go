@@ -115,7 +115,7 @@ func (d *Deps) SettingsAdmin() *tenant.Admin {
 	}
 }
 
-// Stats is the admin stats' counting and view over the store.
+// Stats is the admin stats' counting and summary over the store.
 func (d *Deps) Stats() *hook.Stats {
 	return &hook.Stats{Store: dynamo.StatsStore{Store: d.Store}}
 }
@@ -131,15 +131,14 @@ type Hooks struct {
 func (d *Deps) Hooks() *Hooks {
 	return d.hooks.get(func() *Hooks {
 		store := dynamo.HookStore{Store: d.Store}
-		cache := hook.NewRuleCache(store, rulesTTL)
-		coupons := d.Coupons()
+		rules := d.HookRules()
 		return &Hooks{
-			Rules: &hook.Rules{Store: store, Templates: coupons.Store, Cache: cache, Now: d.clock()},
+			Rules: rules,
 			Dispatcher: &hook.Dispatcher{
 				Store:      metrics.CountingDeadLetters(store, d.Metrics), // webhooks given up on
-				Rules:      cache,
-				Coupons:    coupons,
-				Webhooks:   hook.NewDeliverer(func() bool { return d.Config.AllowLoopbackWebhooks }),
+				Rules:      rules.Cache,
+				Coupons:    d.Coupons(),
+				Webhooks:   hook.NewDeliverer(d.allowLoopbackWebhooks),
 				Milestones: milestoneSource{d},
 				Messages:   d.subscribeMessages(store),
 				Now:        d.clock(),
@@ -148,6 +147,24 @@ func (d *Deps) Hooks() *Hooks {
 		}
 	})
 }
+
+// HookRules is the admin's side of the hook rules, one per Deps, sharing
+// its rule cache with the dispatcher. It is built apart from Hooks so that
+// building the admin routes does not fix the dispatcher's log and metrics
+// before whoever runs the Deps (a test, the local runner) has set them.
+func (d *Deps) HookRules() *hook.Rules {
+	return d.rules.get(func() *hook.Rules {
+		store := dynamo.HookStore{Store: d.Store}
+		return &hook.Rules{
+			Store: store, Templates: d.Coupons().Store, Cache: hook.NewRuleCache(store, rulesTTL),
+			Now: d.clock(), AllowLoopback: d.allowLoopbackWebhooks,
+		}
+	})
+}
+
+// allowLoopbackWebhooks is read at each use: the local runner and tests
+// set it after the functions are built.
+func (d *Deps) allowLoopbackWebhooks() bool { return d.Config.AllowLoopbackWebhooks }
 
 // milestoneSource gives the milestone reaction the tenant's milestones
 // (cached settings) and the referrer's count of qualified friends.

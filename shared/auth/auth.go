@@ -39,10 +39,10 @@ type Caller struct {
 	PhoneNumber string
 }
 
-// ids are opaque but bounded, so they can be put into keys safely.
 // ValidID reports whether s can serve as a user, tenant or admin-chosen id:
-// 1 to 128 of [A-Za-z0-9_.:@|-]. A loop rather than a regexp: compiling a
-// bounded repeat at start-up cost every cold start 1.5 ms.
+// 1 to 128 of [A-Za-z0-9_.:@|-], opaque but bounded, so it is safe inside a
+// key. A loop rather than a regexp: compiling a bounded repeat at start-up
+// costs every cold start 1.5 ms.
 func ValidID(s string) bool {
 	if len(s) == 0 || len(s) > 128 {
 		return false

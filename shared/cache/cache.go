@@ -17,7 +17,8 @@ const DefaultMax = 10_000
 
 // Map keeps values by key for TTL. A value stamped later than the time it
 // is read at still counts as fresh: requests in flight read the clock at
-// slightly different moments. The zero Map keeps nothing fresh (TTL 0).
+// slightly different moments. The zero Map (TTL 0) keeps nothing fresh but
+// such a value.
 type Map[K comparable, V any] struct {
 	TTL time.Duration
 

@@ -99,15 +99,15 @@ func (c Coupon) StatusAt(now time.Time) Status {
 	return c.Status
 }
 
-// redeemableAt says why staff of tenant cannot redeem c at now, or nil if
-// they can. The store's condition enforces the same rule at the moment of
-// writing; this names the reason.
 // redeemedIn says whether the coupon was redeemed by the request of
 // idempotency scope req (never for a request without a key).
 func (c Coupon) redeemedIn(req string) bool {
 	return req != "" && c.Status == Redeemed && c.RedeemedReq == req
 }
 
+// redeemableAt says why staff of tenant cannot redeem c at now, or nil if
+// they can. The store's condition enforces the same rule at the moment of
+// writing; this names the reason.
 func (c Coupon) redeemableAt(tenant string, now time.Time) error {
 	const op = apierr.Op("coupon.Redeem")
 	switch {

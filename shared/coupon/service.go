@@ -85,122 +85,79 @@ type Service struct {
 	stock stockMemory
 }
 
-// TemplateView is a template as the API shows it.
-type TemplateView struct {
-	TemplateID   string     `json:"templateId"`
-	Title        string     `json:"title"`
-	Kind         Kind       `json:"kind"`
-	ValueFen     int64      `json:"valueFen,omitempty"`
-	PercentOff   int        `json:"percentOff,omitempty"`
-	MaxOffFen    int64      `json:"maxOffFen,omitempty"`
-	MinSpendFen  int64      `json:"minSpendFen,omitempty"`
-	ValidFrom    *time.Time `json:"validFrom,omitempty"`
-	ValidTo      *time.Time `json:"validTo,omitempty"`
-	ValidDays    int        `json:"validDays,omitempty"`
-	Stock        int64      `json:"stock"`
-	PerUserLimit int        `json:"perUserLimit"`
-	Claimable    bool       `json:"claimable"`
-	// Remaining is null for unlimited stock. It is rolled up from the stock
-	// after each stream batch, so it trails the claims by seconds.
-	Remaining *int64 `json:"remaining"`
-}
-
-func (t Template) view() TemplateView {
-	v := TemplateView{
-		TemplateID: t.ID, Title: t.Title, Kind: t.Kind, ValueFen: t.ValueFen, PercentOff: t.PercentOff,
-		MaxOffFen: t.MaxOffFen, MinSpendFen: t.MinSpendFen, ValidDays: t.ValidDays, Stock: t.Stock,
-		PerUserLimit: t.PerUserLimit, Claimable: t.Claimable, Remaining: t.Remaining(),
-	}
-	if !t.ValidFrom.IsZero() {
-		v.ValidFrom = &t.ValidFrom
-	}
-	if !t.ValidTo.IsZero() {
-		v.ValidTo = &t.ValidTo
-	}
-	return v
-}
-
-// SaveTemplate creates or replaces the tenant's template t.ID.
-func (s *Service) SaveTemplate(ctx context.Context, t Template) (TemplateView, error) {
+// SaveTemplate creates or replaces the tenant's template t.ID and returns it
+// as saved.
+func (s *Service) SaveTemplate(ctx context.Context, t Template) (Template, error) {
 	const op = apierr.Op("coupon.SaveTemplate")
 	now := s.Now().UTC()
 	if err := t.Validate(now); err != nil {
-		return TemplateView{}, err
+		return Template{}, err
 	}
 	t.UpdatedAt = now
 	for attempt := 0; ; attempt++ {
 		prev, err := s.Store.Template(ctx, t.Tenant, t.ID)
 		if err != nil {
-			return TemplateView{}, apierr.E(op, err)
+			return Template{}, apierr.E(op, err)
 		}
 		var adds []int64
 		if prev == nil {
 			t.Shards, t.Issued = ShardsFor(t.Stock), 0
 		} else if adds, err = t.Replacing(*prev); err != nil {
-			return TemplateView{}, err
+			return Template{}, err
 		}
-		if err := idempotency.Prepare(ctx, t.view()); err != nil {
-			return TemplateView{}, apierr.E(op, err)
+		if err := idempotency.Prepare(ctx, t); err != nil {
+			return Template{}, apierr.E(op, err)
 		}
 		saved, err := s.Store.SaveTemplate(ctx, t, prev, adds)
 		if err != nil {
-			return TemplateView{}, apierr.E(op, err)
+			return Template{}, apierr.E(op, err)
 		}
 		if !saved {
 			if attempt < 3 {
 				continue // another admin saved it meanwhile: decide again on theirs
 			}
-			return TemplateView{}, apierr.E(op, errors.New("coupon: template changed concurrently"))
+			return Template{}, apierr.E(op, errors.New("coupon: template changed concurrently"))
 		}
 		s.Templates.Forget(t.Tenant, t.ID)
-		return t.view(), nil
+		return t, nil
 	}
 }
 
 // ClaimableTemplates lists what patients of tenant may claim now.
-func (s *Service) ClaimableTemplates(ctx context.Context, tenant string) ([]TemplateView, error) {
+func (s *Service) ClaimableTemplates(ctx context.Context, tenant string) ([]Template, error) {
 	const op = apierr.Op("coupon.ClaimableTemplates")
 	ts, err := s.Store.ClaimableTemplates(ctx, tenant)
 	if err != nil {
 		return nil, apierr.E(op, err)
 	}
 	now := s.Now()
-	out := make([]TemplateView, 0, len(ts))
+	out := make([]Template, 0, len(ts))
 	for _, t := range ts {
 		if t.ClaimableAt(now) {
-			out = append(out, t.view())
+			out = append(out, t)
 		}
 	}
 	return out, nil
 }
 
-// Claimed is the answer to a claim.
-type Claimed struct {
-	CouponCode string    `json:"couponCode"`
-	TemplateID string    `json:"templateId"`
-	Status     Status    `json:"status"`
-	ValidFrom  time.Time `json:"validFrom"`
-	ValidTo    time.Time `json:"validTo"`
-}
-
 // Claim gives the caller a coupon of the template: one write, which takes a
 // unit of stock, counts the claim against the caller's limit and records
-// coupon.issued, or does nothing.
-func (s *Service) Claim(ctx context.Context, caller auth.Caller, templateID string) (Claimed, error) {
+// coupon.issued, or does nothing. The answer is the coupon issued.
+func (s *Service) Claim(ctx context.Context, caller auth.Caller, templateID string) (Coupon, error) {
 	const op = apierr.Op("coupon.Claim")
 	t, err := s.Templates.Get(ctx, caller.Tenant, templateID)
 	if err != nil {
-		return Claimed{}, apierr.E(op, err)
+		return Coupon{}, apierr.E(op, err)
 	}
 	if t == nil {
-		return Claimed{}, apierr.E(op, apierr.TemplateNotFound, "no such coupon template")
+		return Coupon{}, apierr.E(op, apierr.TemplateNotFound, "no such coupon template")
 	}
 	// An ended template still exists: it is NOT_CLAIMABLE, never missing.
 	switch now := s.Now(); {
 	case !t.IssuableAt(now):
-		return Claimed{}, apierr.E(op, apierr.NotClaimable, "this coupon has ended: its validity is over")
+		return Coupon{}, apierr.E(op, apierr.NotClaimable, "this coupon has ended: its validity is over")
 	case !t.Claimable:
-		return Claimed{}, apierr.E(op, apierr.NotClaimable, "this coupon is given by the clinic, not claimed")
+		return Coupon{}, apierr.E(op, apierr.NotClaimable, "this coupon is given by the clinic, not claimed")
 	}
 	// A claim with an Idempotency-Key is an effect of that key: a retry after
 	// a commit whose reply was lost finds it and answers the coupon it made.
@@ -213,14 +170,9 @@ func (s *Service) Claim(ctx context.Context, caller auth.Caller, templateID stri
 		err = errors.New("coupon: the claim's effect is recorded without its coupon")
 	}
 	if err != nil {
-		return Claimed{}, apierr.E(op, err)
+		return Coupon{}, apierr.E(op, err)
 	}
-	return claimed(*c), nil
-}
-
-// claimed is the answer to a claim that issued c.
-func claimed(c Coupon) Claimed {
-	return Claimed{CouponCode: c.Code, TemplateID: c.TemplateID, Status: c.Status, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo}
+	return *c, nil
 }
 
 // Reward is a coupon that an event earned someone: a hook rule's or a
@@ -284,7 +236,7 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 		c, data := newIssued(t, user, src, now, r)
 		if r == nil {
 			// A claim: its answer is decided, and stored with the write.
-			if err := idempotency.Prepare(ctx, claimed(c)); err != nil {
+			if err := idempotency.Prepare(ctx, c); err != nil {
 				return nil, err
 			}
 		}
@@ -303,7 +255,7 @@ func (s *Service) issue(ctx context.Context, t *Template, user string, src Sourc
 			if err != nil || done == nil {
 				return nil, cmp.Or(err, errors.New("coupon: the claim's coupon is gone"))
 			}
-			if err := idempotency.Again(ctx, s.Store, claimed(*done)); err != nil {
+			if err := idempotency.Again(ctx, s.Store, *done); err != nil {
 				return nil, err
 			}
 			return done, nil
@@ -403,88 +355,44 @@ func (s *Service) RefreshRemaining(ctx context.Context, since time.Time, evs ...
 	return errors.Join(errs...)
 }
 
-// CouponView is a coupon as its holder sees it.
-type CouponView struct {
-	CouponCode  string     `json:"couponCode"`
-	TemplateID  string     `json:"templateId"`
-	Title       string     `json:"title"`
-	Kind        Kind       `json:"kind"`
-	Status      Status     `json:"status"`
-	ValueFen    int64      `json:"valueFen,omitempty"`
-	PercentOff  int        `json:"percentOff,omitempty"`
-	MaxOffFen   int64      `json:"maxOffFen,omitempty"`
-	MinSpendFen int64      `json:"minSpendFen,omitempty"`
-	PriceFen    int64      `json:"priceFen,omitempty"`
-	ValidFrom   time.Time  `json:"validFrom"`
-	ValidTo     time.Time  `json:"validTo"`
-	Source      Source     `json:"source"`
-	IssuedAt    time.Time  `json:"issuedAt"`
-	RedeemedAt  *time.Time `json:"redeemedAt,omitempty"`
-}
-
-// MyCoupons is the answer to GET /v1/coupons/me.
-type MyCoupons struct {
-	Coupons []CouponView `json:"coupons"`
-}
-
-// Mine lists the caller's coupons with their status now.
-func (s *Service) Mine(ctx context.Context, caller auth.Caller) (MyCoupons, error) {
-	const op = apierr.Op("coupon.Mine")
+// Mine lists the caller's coupons, newest first, as stored: StatusAt says
+// where each stands at a given moment.
+func (s *Service) Mine(ctx context.Context, caller auth.Caller) ([]Coupon, error) {
 	cs, err := s.Store.CouponsOf(ctx, caller.Tenant, caller.UserID)
 	if err != nil {
-		return MyCoupons{}, apierr.E(op, err)
+		return nil, apierr.E(apierr.Op("coupon.Mine"), err)
 	}
-	now := s.Now()
-	out := MyCoupons{Coupons: make([]CouponView, 0, len(cs))}
-	for _, c := range cs {
-		v := CouponView{
-			CouponCode: c.Code, TemplateID: c.TemplateID, Title: c.Title, Kind: c.Kind, Status: c.StatusAt(now),
-			ValueFen: c.ValueFen, PercentOff: c.PercentOff, MaxOffFen: c.MaxOffFen, MinSpendFen: c.MinSpendFen,
-			PriceFen: c.PriceFen, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo, Source: c.Source, IssuedAt: c.IssuedAt,
-		}
-		if !c.RedeemedAt.IsZero() {
-			v.RedeemedAt = &c.RedeemedAt
-		}
-		out.Coupons = append(out.Coupons, v)
-	}
-	return out, nil
-}
-
-// Redemption is the answer to a redemption.
-type Redemption struct {
-	CouponCode string    `json:"couponCode"`
-	Status     Status    `json:"status"`
-	RedeemedAt time.Time `json:"redeemedAt"`
+	return cs, nil
 }
 
 // Redeem uses the coupon at the clinic (核销): at most once, only by the
-// coupon's clinic, only within its validity at this moment.
-func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (Redemption, error) {
+// coupon's clinic, only within its validity at this moment. The answer is
+// the coupon as redeemed.
+func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (Coupon, error) {
 	const op = apierr.Op("coupon.Redeem")
 	notFound := apierr.E(op, apierr.CouponNotFound, "no such coupon")
 	code, ok := share.Normalize(raw, share.CouponCodeLen)
 	if !ok {
-		return Redemption{}, notFound
+		return Coupon{}, notFound
 	}
 	c, err := s.Store.Coupon(ctx, code)
 	if err != nil {
-		return Redemption{}, apierr.E(op, err)
+		return Coupon{}, apierr.E(op, err)
 	}
 	if c == nil {
-		return Redemption{}, notFound
+		return Coupon{}, notFound
 	}
 	req := idempotency.ScopeOf(ctx)
 	if c.redeemedIn(req) {
 		// This request's own earlier commit, whose reply was lost.
-		done := Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: c.RedeemedAt}
-		if err := idempotency.Again(ctx, s.Store, done); err != nil {
-			return Redemption{}, apierr.E(op, err)
+		if err := idempotency.Again(ctx, s.Store, *c); err != nil {
+			return Coupon{}, apierr.E(op, err)
 		}
-		return done, nil
+		return *c, nil
 	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
 	if err := c.redeemableAt(caller.Tenant, now); err != nil {
-		return Redemption{}, err
+		return Coupon{}, err
 	}
 	data := map[string]any{
 		"couponCode": c.Code, "templateId": c.TemplateID, "userId": c.UserID, "source": string(c.Source), "staffId": caller.UserID,
@@ -494,26 +402,27 @@ func (s *Service) Redeem(ctx context.Context, caller auth.Caller, raw string) (R
 	}
 	c.describe(data)
 	e := event.New(event.CouponRedeemed, c.Tenant, now, data)
-	redeemed := Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: now}
+	redeemed := *c
+	redeemed.Status, redeemed.RedeemedAt, redeemed.RedeemedBy, redeemed.RedeemedReq = Redeemed, now, caller.UserID, req
 	if err := idempotency.Prepare(ctx, redeemed); err != nil {
-		return Redemption{}, apierr.E(op, err)
+		return Coupon{}, apierr.E(op, err)
 	}
 	conflict, err := s.Store.Redeem(ctx, code, caller.Tenant, caller.UserID, req, now, e)
 	if err != nil {
-		return Redemption{}, apierr.E(op, err)
+		return Coupon{}, apierr.E(op, err)
 	}
 	if conflict != nil {
 		// Changed since it was read, e.g. redeemed by a concurrent request.
 		if conflict.Current == nil {
-			return Redemption{}, notFound
+			return Coupon{}, notFound
 		}
 		if cur := conflict.Current; cur.redeemedIn(req) {
-			return Redemption{CouponCode: code, Status: Redeemed, RedeemedAt: cur.RedeemedAt}, nil
+			return *cur, nil
 		}
 		if err := conflict.Current.redeemableAt(caller.Tenant, now); err != nil {
-			return Redemption{}, err
+			return Coupon{}, err
 		}
-		return Redemption{}, apierr.E(op, apierr.Unavailable, "the coupon changed meanwhile, try again")
+		return Coupon{}, apierr.E(op, apierr.Unavailable, "the coupon changed meanwhile, try again")
 	}
 	return redeemed, nil
 }

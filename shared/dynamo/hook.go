@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -192,6 +191,25 @@ type deadLetterItem struct {
 	TTL        int64     `dynamodbav:"ttl"`
 }
 
+// newDeadLetterItem keeps dl until ttl; the payload is kept as the text
+// the webhook was sent.
+func newDeadLetterItem(dl hook.DeadLetter, ttl int64) deadLetterItem {
+	return deadLetterItem{
+		key:  key{PK: tenantPK(dl.Tenant), SK: skDeadLetter + dl.At.UTC().Format(sortableTime) + "#" + dl.EventID + "#" + dl.RuleID},
+		Kind: kindDeadLetter, Tenant: dl.Tenant, EventID: dl.EventID, EventType: string(dl.EventType), RuleID: dl.RuleID,
+		Action: dl.Action, URL: dl.URL, TemplateID: dl.TemplateID, Recipient: dl.Recipient, Attempts: dl.Attempts,
+		Status: dl.Status, Error: dl.Error, Payload: string(dl.Payload), At: dl.At, TTL: ttl,
+	}
+}
+
+func (it deadLetterItem) deadLetter() hook.DeadLetter {
+	return hook.DeadLetter{
+		Tenant: it.Tenant, EventID: it.EventID, EventType: event.Type(it.EventType), RuleID: it.RuleID,
+		Action: it.Action, URL: it.URL, TemplateID: it.TemplateID, Recipient: it.Recipient,
+		Attempts: it.Attempts, Status: it.Status, Error: it.Error, Payload: []byte(it.Payload), At: it.At,
+	}
+}
+
 // ClaimEffect records the effect as under way with one conditional
 // PutItem; false if it was recorded before.
 func (s HookStore) ClaimEffect(ctx context.Context, tenant, effect string) (bool, error) {
@@ -239,12 +257,7 @@ func (s HookStore) DeadLetter(ctx context.Context, dl hook.DeadLetter, effect st
 	if err != nil {
 		return err
 	}
-	put, err := s.put(deadLetterItem{
-		key:  key{PK: tenantPK(dl.Tenant), SK: skDeadLetter + dl.At.UTC().Format(sortableTime) + "#" + dl.EventID + "#" + dl.RuleID},
-		Kind: kindDeadLetter, Tenant: dl.Tenant, EventID: dl.EventID, EventType: string(dl.EventType), RuleID: dl.RuleID,
-		Action: dl.Action, URL: dl.URL, TemplateID: dl.TemplateID, Recipient: dl.Recipient, Attempts: dl.Attempts,
-		Status: dl.Status, Error: dl.Error, Payload: string(dl.Payload), At: dl.At, TTL: s.ttlAfter(s.retention().DeadLetters),
-	})
+	put, err := s.put(newDeadLetterItem(dl, s.ttlAfter(s.retention().DeadLetters)))
 	if err != nil {
 		return err
 	}
@@ -256,13 +269,7 @@ func (s HookStore) DeadLetter(ctx context.Context, dl hook.DeadLetter, effect st
 func (s HookStore) DeadLetters(ctx context.Context, tenant string) ([]hook.DeadLetter, error) {
 	q := prefixQuery(tenantPK(tenant), skDeadLetter)
 	q.descending, q.page = true, deadLettersLimit
-	return queryFirst(ctx, s.Store, q, decodeVia(func(it deadLetterItem) hook.DeadLetter {
-		return hook.DeadLetter{
-			Tenant: it.Tenant, EventID: it.EventID, EventType: event.Type(it.EventType), RuleID: it.RuleID,
-			Action: it.Action, URL: it.URL, TemplateID: it.TemplateID, Recipient: it.Recipient,
-			Attempts: it.Attempts, Status: it.Status, Error: it.Error, Payload: json.RawMessage(it.Payload), At: it.At,
-		}
-	}))
+	return queryFirst(ctx, s.Store, q, decodeVia(deadLetterItem.deadLetter))
 }
 
 // RecordEvent writes an event that comes with no change of state of its

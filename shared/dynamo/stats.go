@@ -27,11 +27,12 @@ var _ hook.StatsStore = (*StatsStore)(nil)
 //	STATS#<t>#REF / _     the referrer ranking: "q#<referrerId>" qualified friends
 //	                      and "n#<referrerId>" their masked name
 //
-// Each stream batch adds a tenant's events to one shard chosen at random,
-// in one transaction with an effect item per event (FX#<eventId>#builtin:stats#-),
-// so a redelivered event cancels it and is dropped, never counted twice.
-// Sharding keeps a spike (thousands of clicks or joins a second, arriving
-// in batches of up to a hundred) at a few dozen writes a second per key.
+// A stream batch adds a tenant's events to a shard chosen at random, up to
+// statsPerTxn in one transaction with an effect item per event
+// (FX#<eventId>#builtin:stats#-), so a redelivered event cancels it and is
+// dropped, never counted twice. Sharding keeps a spike (thousands of clicks
+// or joins a second, arriving in stream batches of up to 500) at a few
+// dozen writes a second per key.
 // The read is one BatchGetItem of every shard and the ranking: no Query of
 // one hot partition. The ranking is one item, written only by batches that
 // hold qualifications or reversals (clinic visits, never a spike); at about

@@ -311,8 +311,9 @@ func (c *cancellation) by(name string) failed {
 // times: the SDK does not retry them, and the transaction had no effect.
 //
 // The request's prepared idempotency record, if any, is written with t
-// (see withKeyRecord); a failure on it comes back as the error
-// *idempotency.Replay, whatever else failed.
+// (see withKeyRecord); a failure on it comes back, whatever else failed, as
+// the error *idempotency.Replay, or as success when the record held is this
+// very write's (see keyRecordFailed).
 func (s *Store) transact(ctx context.Context, t tx) (*cancellation, error) {
 	t, own, err := s.withKeyRecord(ctx, t)
 	if err != nil {

@@ -27,19 +27,19 @@ func Effect(eventID, ruleID, recipient string) string {
 // DeadLetter is an effect that failed for good: a webhook that kept
 // failing, a coupon that could not be issued. It never holds the secret.
 type DeadLetter struct {
-	Tenant     string          `json:"-"`
-	EventID    string          `json:"eventId"`
-	EventType  event.Type      `json:"eventType"`
-	RuleID     string          `json:"ruleId"`
-	Action     string          `json:"action"` // "webhook", "issueCoupon" or "subscribeMessage"
-	URL        string          `json:"url,omitempty"`
-	TemplateID string          `json:"templateId,omitempty"`
-	Recipient  string          `json:"recipient,omitempty"` // a user id
-	Attempts   int             `json:"attempts"`
-	Status     int             `json:"status,omitempty"` // the webhook's last HTTP status
-	Error      string          `json:"error"`            // a webhook's: one of the Reason values; a coupon's: its API code and message
-	Payload    json.RawMessage `json:"payload"`          // the event as the webhook was sent it
-	At         time.Time       `json:"at"`
+	Tenant     string
+	EventID    string
+	EventType  event.Type
+	RuleID     string
+	Action     string // "webhook", "issueCoupon" or "subscribeMessage"
+	URL        string
+	TemplateID string
+	Recipient  string // a user id
+	Attempts   int
+	Status     int    // the webhook's last HTTP status
+	Error      string // a webhook's: one of the Reason values; a coupon's: its API code and message
+	Payload    []byte // the event as the webhook was sent it (Payload)
+	At         time.Time
 }
 
 // Store keeps rules, effects and dead letters.

@@ -121,8 +121,8 @@ func TestContribution(t *testing.T) {
 	}
 }
 
-func TestStatsView(t *testing.T) {
-	v := viewOf(Counters{
+func TestStatsSummary(t *testing.T) {
+	v := summaryOf(Counters{
 		Totals: map[string]int64{
 			CountClicks: 9, CountQualified: 2, "deal#b.2#joins": 4, "deal#a#opened": 1, "deal#a#vouchersRedeemed": 1,
 		},
@@ -133,7 +133,7 @@ func TestStatsView(t *testing.T) {
 	require.Equal(t, []DealFunnel{{DealID: "a", Opened: 1, VouchersRedeemed: 1}, {DealID: "b.2", Joins: 4}}, v.Deals)
 	require.Equal(t, []TopReferrer{{"L***", 3}, {"王*", 1}, {"张*", 1}}, v.TopReferrers, "by count, none at zero")
 
-	empty := viewOf(Counters{})
+	empty := summaryOf(Counters{})
 	require.NotNil(t, empty.Deals)
 	require.NotNil(t, empty.TopReferrers)
 }

@@ -48,14 +48,14 @@ type Rule struct {
 
 // IssueCoupon issues a coupon of TemplateID to the event's To.
 type IssueCoupon struct {
-	TemplateID string    `json:"templateId"`
-	To         Recipient `json:"to"`
+	TemplateID string
+	To         Recipient
 }
 
 // Webhook POSTs the event to URL, signed with Secret.
 type Webhook struct {
-	URL    string `json:"url"`
-	Secret string `json:"secret"`
+	URL    string
+	Secret string
 }
 
 // Secret lengths: long enough not to be guessed, short enough for a header

@@ -164,54 +164,55 @@ func (s *Stats) Count(ctx context.Context, evs []event.Event) error {
 	return errors.Join(errs...)
 }
 
-// StatsView is GET /v1/admin/stats.
-type StatsView struct {
-	Referral     ReferralFunnel `json:"referral"`
-	Deals        []DealFunnel   `json:"deals"`
-	TopReferrers []TopReferrer  `json:"topReferrers"`
+// Summary is a tenant's stats: the referral funnel, one funnel per deal
+// (by deal id) and the top referrers.
+type Summary struct {
+	Referral     ReferralFunnel
+	Deals        []DealFunnel
+	TopReferrers []TopReferrer
 }
 
 // ReferralFunnel is the referral program's funnel: landing-page clicks,
 // bindings, qualifying visits, referrals whose rewards were released, and
 // referrals reversed by a refund.
 type ReferralFunnel struct {
-	Clicks    int64 `json:"clicks"`
-	Binds     int64 `json:"binds"`
-	Qualified int64 `json:"qualified"`
-	Rewarded  int64 `json:"rewarded"`
-	Reversed  int64 `json:"reversed"`
+	Clicks    int64
+	Binds     int64
+	Qualified int64
+	Rewarded  int64
+	Reversed  int64
 }
 
 // DealFunnel is one group-buy deal's funnel.
 type DealFunnel struct {
-	DealID           string `json:"dealId"`
-	Opened           int64  `json:"opened"`
-	Joins            int64  `json:"joins"`
-	Succeeded        int64  `json:"succeeded"`
-	Failed           int64  `json:"failed"`
-	VouchersRedeemed int64  `json:"vouchersRedeemed"`
+	DealID           string
+	Opened           int64
+	Joins            int64
+	Succeeded        int64
+	Failed           int64
+	VouchersRedeemed int64
 }
 
 // TopReferrer is a referrer as the clinic's admin sees them in the ranking:
 // a masked name.
 type TopReferrer struct {
-	DisplayName string `json:"displayName"`
-	Qualified   int64  `json:"qualified"`
+	DisplayName string
+	Qualified   int64
 }
 
-// View reads the tenant's stats. They trail the events by the stream's
+// Summary reads the tenant's stats. They trail the events by the stream's
 // delay, seconds in AWS.
-func (s *Stats) View(ctx context.Context, tenant string) (StatsView, error) {
+func (s *Stats) Summary(ctx context.Context, tenant string) (Summary, error) {
 	c, err := s.Store.StatsOf(ctx, tenant)
 	if err != nil {
-		return StatsView{}, apierr.E(apierr.Op("hook.Stats"), err)
+		return Summary{}, apierr.E(apierr.Op("hook.Stats"), err)
 	}
-	return viewOf(c), nil
+	return summaryOf(c), nil
 }
 
-func viewOf(c Counters) StatsView {
+func summaryOf(c Counters) Summary {
 	t := c.Totals
-	return StatsView{
+	return Summary{
 		Referral: ReferralFunnel{
 			Clicks: t[CountClicks], Binds: t[CountBinds], Qualified: t[CountQualified],
 			Rewarded: t[CountRewarded], Reversed: t[CountReversed],

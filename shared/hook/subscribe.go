@@ -24,9 +24,9 @@ import (
 // TemplateID to the rule's recipients. Data maps the template's keys (e.g.
 // thing1) to text with placeholders filled from the event.
 type SubscribeMessage struct {
-	TemplateID string            `json:"templateId"`
-	Page       string            `json:"page,omitempty"`
-	Data       map[string]string `json:"data"`
+	TemplateID string
+	Page       string
+	Data       map[string]string
 }
 
 // Placeholders are what a subscribe message's data may quote, and where

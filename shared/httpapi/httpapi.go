@@ -80,7 +80,7 @@ type API struct {
 // New builds an API over routes. A POST or PUT route's write stores its
 // Idempotency-Key record (its handler answers through Answering, its
 // domain calls idempotency.Prepare before its commit), so a keyed request
-// costs no extra call.
+// costs no extra call. A route listed twice is a wiring bug: New panics.
 func New(log *slog.Logger, routes ...Route) *API {
 	a := &API{routes: make(map[string]Route, len(routes)), log: log}
 	for _, r := range routes {
@@ -92,7 +92,7 @@ func New(log *slog.Logger, routes ...Route) *API {
 	return a
 }
 
-// Routes lists the route keys this API serves.
+// Routes lists the routes this API serves.
 func (a *API) Routes() []Route {
 	out := make([]Route, 0, len(a.routes))
 	for _, r := range a.routes {

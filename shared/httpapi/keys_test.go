@@ -100,10 +100,10 @@ func TestHandleRefusesRepeatedKeys(t *testing.T) {
 	}
 }
 
-// BenchmarkDecode is Decode on a settings-sized body; the Keys variant
-// says what the key check costs beside the decoding itself.
 var keysRequestType = reflect.TypeFor[*keysRequest]()
 
+// BenchmarkDecode is Decode on a settings-sized body; the KeysOnly variant
+// says what the key check costs beside the decoding itself.
 func BenchmarkDecode(b *testing.B) {
 	body := []byte(`{"base":"b","code":"a","inner":{"templateId":"welcome-100","count":3},"list":[{"templateId":"a","count":1},{"templateId":"b","count":2},{"templateId":"c","count":3}],"data":{"thing1":"{deal.title}","time2":"{event.time}"},"NoTag":"` + strings.Repeat("x", 64) + `"}`)
 	b.Run("Decode", func(b *testing.B) {

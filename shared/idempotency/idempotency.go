@@ -104,8 +104,8 @@ func WithPending(ctx context.Context, p *Pending) context.Context {
 	return context.WithValue(withScope(ctx, p.rec.Key), pendingKey{}, p)
 }
 
-// PendingOf is the request's pending record, nil when its route does not
-// write its key with its own write or the request has no key.
+// PendingOf is the request's pending record; nil for a request without an
+// Idempotency-Key (or not a POST or PUT).
 func PendingOf(ctx context.Context) *Pending {
 	p, _ := ctx.Value(pendingKey{}).(*Pending)
 	return p
@@ -214,7 +214,7 @@ const spentWait = 2 * time.Second
 // record, if it appears, comes back as a *Replay, so the repeat answers
 // what the first attempt did; else refusal. The record is read only on
 // this path, again with backoff for at most spentWait while it is absent.
-// It does nothing for a request without a pending record.
+// A request without a pending record gets refusal as it is.
 func Spent(ctx context.Context, store AnswerReader, refusal error) error {
 	if PendingOf(ctx) == nil {
 		return refusal

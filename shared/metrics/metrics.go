@@ -174,8 +174,8 @@ func Emit(w io.Writer, tenant string, counts Counts) error {
 	return err
 }
 
-// The EMF document, as CloudWatch specifies it:
-// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+// emfMetadata is an EMF line's "_aws" member: it tells CloudWatch which of
+// the line's root members are metrics, and of which dimensions.
 type emfMetadata struct {
 	Timestamp         int64          `json:"Timestamp"` // milliseconds since the epoch
 	CloudWatchMetrics []emfDirective `json:"CloudWatchMetrics"`

@@ -1,6 +1,8 @@
 // Package token issues Laoyou's own sign-in tokens: RS256 JWTs with a kid,
 // and the issuer's discovery document and JWKS that API Gateway's JWT
-// authorizer reads to verify them. The signing key is behind Key, so the
+// authorizer reads to verify them.
+//
+// The signing key is behind Key, so the
 // private key may live in KMS (package shared/kms) and never leave it, or in
 // a local file for the runner (RSAKey). Keys rotate with an overlap: the
 // JWKS lists the current key and the previous ones, which still verify

@@ -106,7 +106,10 @@ func (s *Service) Image(ctx context.Context, app wechat.App, page, scene string,
 	return s.ImageAt(ctx, app, KeyFor(app, page, scene, width))
 }
 
-// ImageAt is the image of k, an image of app.
+// ImageAt is the image of k, drawn for app: the stored one, else drawn by
+// whichever request claims it first while the others wait up to Wait and
+// read it. A caller whose key is not KeyFor's (an owner's image) calls it
+// directly.
 func (s *Service) ImageAt(ctx context.Context, app wechat.App, k Key) (wechat.Image, error) {
 	const op = apierr.Op("wxacode.Image")
 	giveUp := time.Now().Add(s.Wait)

@@ -1,5 +1,6 @@
 // Package apistack runs Laoyou's HTTP API in this process over a fresh
 // table in DynamoDB Local, for the performance measurements of infra/bench.
+//
 // It builds the events API Gateway would send and hands them to the
 // functions' handlers exactly as their main packages build them; it counts
 // each request's DynamoDB calls, records the keys of every write and the

@@ -17,8 +17,8 @@
 // times the rate, and anyone else's are their writes in the trace.
 //
 // Which seat or stock shard a request takes is a random choice of the
-// domain; a trace of hundreds samples it too thinly for the busiest of 64
-// shards, so those counts come from the real services choosing for a whole
+// domain; a trace of hundreds samples it too thinly for the busiest of up
+// to 96 seat (64 stock) shards, so those counts come from the real services choosing for a whole
 // second's requests (see picks.go).
 //
 // Write capacity: an item write takes 1 WCU per started KB, twice that in a

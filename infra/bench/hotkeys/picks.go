@@ -15,11 +15,11 @@ import (
 // Which seat or stock shard a request writes is the domain's random
 // choice (groupbuy.SeatShards, the coupon service's stock memory). A trace
 // of a few hundred requests samples that choice too thinly to say what the
-// busiest of 64 shards takes in a second of 20,000, so the one-second
-// counts are drawn by the real services themselves: Open, Join and Claim
-// run as many times as the second holds, over stores that read the real
-// deal, room and template once and record the shard each write would take
-// instead of writing.
+// busiest of up to 96 seat (64 stock) shards takes in a second of 20,000,
+// so the one-second counts are drawn by the real services themselves:
+// Open, Join and Claim run as many times as the second holds, over stores
+// that read the real deal, room and template once and record the shard
+// each write would take instead of writing.
 
 // shardPicks counts writes per shard.
 type shardPicks struct {

@@ -1,10 +1,12 @@
 // Package overhead measures what Laoyou's code adds to a join beyond the
-// DynamoDB calls it makes: a join through the whole handler (the API
-// Gateway event decoded, the caller taken from the JWT claims, the
-// Idempotency-Key claimed and its response stored, the room read, the
-// domain's decision, the transaction, the answer encoded) against the same
-// GetItem and TransactWriteItems issued bare, with the same client, against
-// the same DynamoDB Local, interleaved in one run.
+// DynamoDB calls it makes.
+//
+// A join through the whole handler (the API Gateway event decoded, the
+// caller taken from the JWT claims, the Idempotency-Key claimed and its
+// response stored, the room read, the domain's decision, the transaction,
+// the answer encoded) is timed against the same GetItem and
+// TransactWriteItems issued bare, with the same client, against the same
+// DynamoDB Local, interleaved in one run.
 //
 // Every join goes to a room of its own, opened beforehand with only its
 // leader in it, in rooms of three: every join is then the same work (a

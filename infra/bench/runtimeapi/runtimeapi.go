@@ -8,9 +8,6 @@
 // measure; the fake records when that call arrives and holds it open until
 // Invoke has an event to give. Responses, invocation errors and init errors
 // are recorded as the real API would accept them.
-//
-// The Runtime API is documented at
-// https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html.
 package runtimeapi
 
 import (

@@ -25,7 +25,7 @@ type SignIn struct {
 	TokenFetches int // stable_token calls of every sign-in: none needs the access token
 }
 
-// signInApp is the clinic's mini-program, as the stand-in knows it.
+// The sign-in clinic and its mini-program, as the stand-in knows it.
 const (
 	signInTenant = "bench-signin"
 	signInAppID  = "wxbe4c00000000005a"

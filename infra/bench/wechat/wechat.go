@@ -1,10 +1,11 @@
 // Package wechat measures Laoyou's calls to WeChat against the stand-in
-// (infra/wechatstub) and DynamoDB: the goals of docs/DESIGN.md's Performance
-// section are one getwxacodeunlimit call per scene, ever, however many ask
-// at once, at most one access-token fetch per app per token lifetime
-// across every execution environment, plus one forced refresh after an
-// invalid-token answer, and one WeChat call and at most one write per
-// sign-in.
+// (infra/wechatstub) and DynamoDB.
+//
+// The goals of docs/DESIGN.md's Performance section are one
+// getwxacodeunlimit call per scene, ever, however many ask at once, at most
+// one access-token fetch per app per token lifetime across every execution
+// environment, plus one forced refresh after an invalid-token answer, and
+// one WeChat call and at most one write per sign-in.
 //
 // Each execution environment is a client and a code service of its own,
 // sharing nothing in memory with the others, only the table.
