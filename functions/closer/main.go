@@ -1,5 +1,5 @@
 // Command closer is the scheduled Lambda function that settles group-buy
-// rooms past their expiry and releases referral rewards whose hold passed.
+// rooms past their expiry.
 package main
 
 import (
