@@ -22,7 +22,7 @@ func Referral(d *app.Deps) *httpapi.API {
 		httpapi.Route{Key: "POST /v1/r/{code}/open", Access: auth.Public, Handle: openCode(svc)},
 		httpapi.Route{Key: "POST /v1/referral/bind", Access: auth.AnyUser, Handle: bindCode(svc)},
 		httpapi.Route{Key: "GET /v1/referral/me", Access: auth.AnyUser, Handle: myReferrals(svc)},
-		httpapi.Route{Key: "GET /v1/referral/code/image", Access: auth.AnyUser, Handle: referralCodeImage(d)},
+		httpapi.Route{Key: "GET /v1/referral/code/image", Access: auth.AnyUser, Handle: referralCodeImage(d.ShareImages(), svc)},
 		httpapi.Route{Key: "POST /v1/staff/visits", Access: auth.StaffOnly, Handle: recordVisit(svc)},
 		httpapi.Route{Key: "POST /v1/staff/visits/{visitId}/refund", Access: auth.StaffOnly, Handle: refundVisit(svc)},
 	)

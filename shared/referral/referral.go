@@ -200,6 +200,12 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 	return s.shareOf(caller.Tenant, c.Code), nil
 }
 
+// HasCode reports whether the user has made their referral code.
+func (s *Service) HasCode(ctx context.Context, tenant, userID string) (bool, error) {
+	c, _, err := s.Store.CodeOf(ctx, tenant, userID)
+	return c != nil, err
+}
+
 // shareOf is code with its share links.
 func (s *Service) shareOf(tenant, code string) Share {
 	return Share{Code: code, Link: s.Links.Referral(tenant, code)}
