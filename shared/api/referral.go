@@ -143,6 +143,7 @@ type friendView struct {
 	BoundAt     time.Time `json:"boundAt"`
 }
 
+// countsView is the referrer's funnel.
 type countsView struct {
 	Bound     int `json:"bound"`
 	Qualified int `json:"qualified"`

@@ -47,19 +47,19 @@ func (v *visitRequest) visit() referral.Visit {
 // visitView is a reported visit: the visitor's referral as it stands
 // after it, null when they have none that is live.
 type visitView struct {
-	VisitID  string         `json:"visitId"`
-	Referral *referralStage `json:"referral"`
+	VisitID  string             `json:"visitId"`
+	Referral *referralStateView `json:"referral"`
 }
 
-// referralStage is a referral as the clinic's staff see it on a visit.
-type referralStage struct {
+// referralStateView is a referral as the clinic's staff see it on a visit.
+type referralStateView struct {
 	Stage string `json:"stage"`
 }
 
 func viewVisit(res referral.VisitResult) visitView {
 	v := visitView{VisitID: res.VisitID}
 	if res.Referral != nil {
-		v.Referral = &referralStage{Stage: string(res.Referral.Stage)}
+		v.Referral = &referralStateView{Stage: string(res.Referral.Stage)}
 	}
 	return v
 }
