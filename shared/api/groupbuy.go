@@ -7,7 +7,6 @@ import (
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/auth"
-	"github.com/laoyou/laoyou/shared/dynamo"
 	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/share"
@@ -21,9 +20,9 @@ func GroupBuy(d *app.Deps) *httpapi.API {
 		httpapi.Route{Key: "GET /v1/deals", Access: auth.Public, Handle: listDeals(svc)},
 		httpapi.Route{Key: "GET /v1/deals/{dealId}", Access: auth.Public, Handle: getDeal(svc)},
 		httpapi.Route{Key: "POST /v1/groups", Access: auth.AnyUser, Handle: openGroup(svc)},
-		httpapi.Route{Key: "GET /v1/groups/{groupId}", Access: auth.Public, Handle: groupStatus(svc, dynamo.GroupStore{Store: d.Store}, d.Settings)},
+		httpapi.Route{Key: "GET /v1/groups/{groupId}", Access: auth.Public, Handle: groupStatus(svc)},
 		httpapi.Route{Key: "POST /v1/groups/{groupId}/join", Access: auth.AnyUser, Handle: joinGroup(svc)},
-		httpapi.Route{Key: "GET /v1/groups/{groupId}/image", Access: auth.Public, Handle: groupImage(d)},
+		httpapi.Route{Key: "GET /v1/groups/{groupId}/image", Access: auth.Public, Handle: groupImage(d.ShareImages(), svc)},
 	)
 }
 
@@ -185,67 +184,100 @@ func openGroup(svc *groupbuy.Service) httpapi.HandlerFunc {
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		respond := func(o groupbuy.Opened) httpapi.Response { return httpapi.Created(o) }
+		respond := func(o groupbuy.Opened) httpapi.Response { return httpapi.Created(viewOpened(o)) }
 		o, err := svc.Open(httpapi.Answering(ctx, respond), r.Caller, in.DealID)
 		return respond(o), err
 	}
 }
 
-// roomView is a room as its share link shows it, with the clinic where it
-// is redeemed.
-type roomView struct {
-	groupbuy.RoomView
-	Clinic *tenant.Clinic `json:"clinic"`
+// openedView is the answer to POST /v1/groups: the room and its share link.
+type openedView struct {
+	GroupID   string          `json:"groupId"`
+	DealID    string          `json:"dealId"`
+	Status    groupbuy.Status `json:"status"`
+	Size      int             `json:"size"`
+	Joined    int             `json:"joined"`
+	ExpiresAt time.Time       `json:"expiresAt"`
+	share.Link
 }
 
-// groupStatus reads the room (one GetItem) and takes the clinic's profile
-// from the settings cache, which reads the settings only when cold.
-// groupStatus is GET /v1/groups/{groupId}. The room names its tenant, so
-// cold its settings are read after it; a page that names its clinic
-// (?tenant=) has them read in the same call, and another clinic's room is
-// then not found.
-func groupStatus(svc *groupbuy.Service, rooms dynamo.GroupStore, settings *tenant.Cache) httpapi.HandlerFunc {
+func viewOpened(o groupbuy.Opened) openedView {
+	return openedView{
+		GroupID: o.GroupID, DealID: o.DealID, Status: o.Status, Size: o.Size, Joined: o.Joined,
+		ExpiresAt: o.ExpiresAt, Link: o.Link,
+	}
+}
+
+// roomView is a room as its share link shows it, with the clinic where it
+// is redeemed. Members are shown by their masked names only: no user id,
+// price, phone or visit detail.
+type roomView struct {
+	GroupID     string          `json:"groupId"`
+	Tenant      string          `json:"tenant"`
+	DealID      string          `json:"dealId"`
+	DealTitle   string          `json:"dealTitle"`
+	Status      groupbuy.Status `json:"status"`
+	Size        int             `json:"size"`
+	Joined      int             `json:"joined"`
+	ExpiresAt   time.Time       `json:"expiresAt"`
+	SecondsLeft int             `json:"secondsLeft"`
+	Members     []memberView    `json:"members"`
+	Clinic      *tenant.Clinic  `json:"clinic"`
+}
+
+type memberView struct {
+	DisplayName string `json:"displayName"`
+	Leader      bool   `json:"leader"`
+}
+
+// viewRoom is the page as shown at now: an expired room still open shows
+// CLOSING until the closer settles it.
+func viewRoom(p groupbuy.RoomPage, now time.Time) roomView {
+	r := &p.Room
+	v := roomView{
+		GroupID: r.GroupID, Tenant: r.Tenant, DealID: r.DealID, DealTitle: r.DealTitle,
+		Status: r.StatusAt(now), Size: r.Size, Joined: r.Joined,
+		ExpiresAt: r.ExpiresAt, SecondsLeft: r.SecondsLeft(now),
+		Members: make([]memberView, 0, len(r.Members)),
+		Clinic:  p.Clinic,
+	}
+	for _, m := range r.Members {
+		v.Members = append(v.Members, memberView{DisplayName: m.Name, Leader: m.Leader})
+	}
+	return v
+}
+
+// groupStatus is GET /v1/groups/{groupId}; ?tenant= names the clinic whose
+// page asks (see groupbuy.Service.Status).
+func groupStatus(svc *groupbuy.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		const op = apierr.Op("api.groupStatus")
-		asking, err := askingTenant(op, r)
+		asking, err := askingTenant(apierr.Op("api.groupStatus"), r)
 		if err != nil {
 			return httpapi.Response{}, err
 		}
-		if asking == "" {
-			v, err := svc.Status(ctx, r.PathParam("groupId"))
-			if err != nil {
-				return httpapi.Response{}, err
-			}
-			st, err := settings.Get(ctx, v.Tenant)
-			if err != nil {
-				return httpapi.Response{}, apierr.E(op, err)
-			}
-			return httpapi.OK(roomView{RoomView: v, Clinic: st.Clinic}), nil
-		}
-		id, ok := share.Normalize(r.PathParam("groupId"), share.GroupIDLen)
-		if !ok {
-			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
-		}
-		var room *groupbuy.Room
-		st, err := settings.GetWith(asking,
-			func() (err error) { room, err = rooms.Room(ctx, id, false); return err },
-			func() (st *tenant.Settings, err error) {
-				room, st, err = rooms.RoomWithSettings(ctx, id, asking)
-				return st, err
-			})
+		p, err := svc.Status(ctx, r.PathParam("groupId"), asking)
 		if err != nil {
-			return httpapi.Response{}, apierr.E(op, err)
+			return httpapi.Response{}, err
 		}
-		if room == nil || room.Tenant != asking {
-			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
-		}
-		return httpapi.OK(roomView{RoomView: room.ViewAt(svc.Now()), Clinic: st.Clinic}), nil
+		return httpapi.OK(viewRoom(p, svc.Now())), nil
 	}
+}
+
+// joinedView is the answer to POST /v1/groups/{groupId}/join.
+type joinedView struct {
+	GroupID string          `json:"groupId"`
+	Status  groupbuy.Status `json:"status"`
+	Joined  int             `json:"joined"`
+	Size    int             `json:"size"`
+}
+
+func viewJoined(j groupbuy.Joined) joinedView {
+	return joinedView{GroupID: j.GroupID, Status: j.Status, Joined: j.Joined, Size: j.Size}
 }
 
 func joinGroup(svc *groupbuy.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-		respond := func(j groupbuy.Joined) httpapi.Response { return httpapi.OK(j) }
+		respond := func(j groupbuy.Joined) httpapi.Response { return httpapi.OK(viewJoined(j)) }
 		j, err := svc.Join(httpapi.Answering(ctx, respond), r.Caller, r.PathParam("groupId"))
 		return respond(j), err
 	}

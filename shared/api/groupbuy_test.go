@@ -19,7 +19,9 @@ import (
 	"github.com/laoyou/laoyou/shared/clock"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/groupbuy"
+	"github.com/laoyou/laoyou/shared/share"
 	"github.com/laoyou/laoyou/shared/stream"
+	"github.com/laoyou/laoyou/shared/tenant"
 )
 
 // withClock makes the stack's functions read a clock the test controls.
@@ -521,6 +523,52 @@ func TestGroupStatus(t *testing.T) {
 	missing := s.do(call{fn: "groupbuy", route: "GET /v1/groups/{groupId}", params: map[string]string{"groupId": "ZZZZZZZZZZZZ"}})
 	require.Equal(t, 404, missing.Status)
 	require.Equal(t, "GROUP_NOT_FOUND", missing.Code(t))
+}
+
+// The group answers' bytes are the contract: clients read these names,
+// and a keyed retry replays a stored answer. A room's members are shown by
+// masked name only; a room with none shows [], and no clinic profile null.
+func TestGroupViewsJSON(t *testing.T) {
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	room := groupbuy.Room{
+		GroupID: "G", Tenant: "t", DealID: "d", DealTitle: "闺蜜卡", Status: groupbuy.Open,
+		Size: 3, MinSize: 2, Joined: 2, ExpiresAt: at.Add(90 * time.Second), GroupPriceFen: 8000,
+		Members: []groupbuy.Member{
+			{UserID: "a", Name: "张*", Leader: true, PriceFen: 5000, PhoneHash: "h", Req: "k"},
+			{UserID: "b", Name: "L***", PriceFen: 8000},
+		},
+	}
+	link := share.Link{Scene: "g=G", MiniProgramPath: "/pages/landing/index?scene=g%3DG", ShareURL: "https://h5.example/s/g/G"}
+	tests := []struct {
+		name string
+		view any
+		want string
+	}{
+		{"opened", viewOpened(groupbuy.Opened{GroupID: "G", DealID: "d", Status: groupbuy.Open, Size: 3, Joined: 1, ExpiresAt: room.ExpiresAt, Link: link}),
+			`{"groupId":"G","dealId":"d","status":"OPEN","size":3,"joined":1,"expiresAt":"2026-03-01T10:01:30Z",` +
+				`"scene":"g=G","miniProgramPath":"/pages/landing/index?scene=g%3DG","shareUrl":"https://h5.example/s/g/G"}`},
+		{"joined", viewJoined(groupbuy.Joined{GroupID: "G", Status: groupbuy.Succeeded, Joined: 3, Size: 3}),
+			`{"groupId":"G","status":"SUCCEEDED","joined":3,"size":3}`},
+		{"room", viewRoom(groupbuy.RoomPage{Room: room}, at),
+			`{"groupId":"G","tenant":"t","dealId":"d","dealTitle":"闺蜜卡","status":"OPEN","size":3,"joined":2,` +
+				`"expiresAt":"2026-03-01T10:01:30Z","secondsLeft":90,` +
+				`"members":[{"displayName":"张*","leader":true},{"displayName":"L***","leader":false}],"clinic":null}`},
+		{"room expired, no members, with its clinic", viewRoom(groupbuy.RoomPage{
+			Room:   groupbuy.Room{GroupID: "G", Status: groupbuy.Open, ExpiresAt: at},
+			Clinic: &tenant.Clinic{Name: "美好口腔"},
+		}, at),
+			`{"groupId":"G","tenant":"","dealId":"","dealTitle":"","status":"CLOSING","size":0,"joined":0,` +
+				`"expiresAt":"2026-03-01T10:00:00Z","secondsLeft":0,"members":[],"clinic":{"name":"美好口腔"}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := json.Marshal(tt.view)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, string(b))
+		})
+	}
+	require.Equal(t, []memberView{{DisplayName: "张*", Leader: true}, {DisplayName: "L***"}},
+		viewRoom(groupbuy.RoomPage{Room: room}, at).Members)
 }
 
 // 60 distinct users join one 3-seat room at once: the room takes exactly

@@ -8,8 +8,9 @@ import (
 	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/laoyou/laoyou/shared/app"
 	"github.com/laoyou/laoyou/shared/auth"
-	"github.com/laoyou/laoyou/shared/dynamo"
+	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/httpapi"
+	"github.com/laoyou/laoyou/shared/referral"
 	"github.com/laoyou/laoyou/shared/share"
 	"github.com/laoyou/laoyou/shared/wechat"
 	"github.com/laoyou/laoyou/shared/wxacode"
@@ -23,12 +24,12 @@ const (
 
 // sceneImage is the mini-program code of a share link's scene, from the
 // tenant's mini-program, drawn once and served from the table after.
-func sceneImage(ctx context.Context, d *app.Deps, tenant string, link share.Link, cache string) (httpapi.Response, error) {
-	program, err := d.MiniPrograms().App(ctx, tenant)
+func sceneImage(ctx context.Context, images app.ShareImages, tenant string, link share.Link, cache string) (httpapi.Response, error) {
+	program, err := images.Program(ctx, tenant)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	img, err := d.CodeImages().Image(ctx, program, d.Links.CodePage(), link.Scene, 0)
+	img, err := images.Draw(ctx, program, wxacode.KeyFor(program, images.Links().CodePage(), link.Scene, 0))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -61,25 +62,24 @@ func imageResponse(img wechat.Image, cache string) httpapi.Response {
 // made by POST /v1/referral/code first.
 // The image is stored under its owner (a code is one user's, for ever), so
 // the code and its image are one read once drawn.
-func referralCodeImage(d *app.Deps) httpapi.HandlerFunc {
-	store := dynamo.WeChatStore{Store: d.Store}
-	scene := func(code string) string { return d.Links.Referral("", code).Scene }
+func referralCodeImage(images app.ShareImages, referrals *referral.Service) httpapi.HandlerFunc {
+	scene := func(code string) string { return images.Links().Referral("", code).Scene }
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		const op = apierr.Op("api.referralCodeImage")
 		noCode := apierr.E(op, apierr.CodeNotFound, "you have no referral code yet: POST /v1/referral/code makes it")
-		program, err := d.MiniPrograms().App(ctx, r.Caller.Tenant)
+		program, err := images.Program(ctx, r.Caller.Tenant)
 		if apierr.Is(apierr.WeChatNotConfigured, err) {
 			// No code is the first thing to say: the caller can fix it.
-			if c, _, cerr := (dynamo.ReferralStore{Store: d.Store}).CodeOf(ctx, r.Caller.Tenant, r.Caller.UserID); cerr == nil && c == nil {
+			if has, cerr := referrals.HasCode(ctx, r.Caller.Tenant, r.Caller.UserID); cerr == nil && !has {
 				return httpapi.Response{}, noCode
 			}
 		}
 		if err != nil {
 			return httpapi.Response{}, err
 		}
-		k := wxacode.KeyFor(program, d.Links.CodePage(), "", 0)
+		k := wxacode.KeyFor(program, images.Links().CodePage(), "", 0)
 		k.Owner = r.Caller.Tenant + "#" + r.Caller.UserID
-		c, img, stored, err := store.CodeWithImage(ctx, r.Caller.Tenant, r.Caller.UserID, k, scene)
+		c, img, stored, err := images.CodeWithImage(ctx, r.Caller.Tenant, r.Caller.UserID, k, scene)
 		if err != nil {
 			return httpapi.Response{}, apierr.E(op, err)
 		}
@@ -88,7 +88,7 @@ func referralCodeImage(d *app.Deps) httpapi.HandlerFunc {
 		}
 		if !stored {
 			k.Scene = scene(c.Code)
-			if img, err = d.CodeImages().ImageAt(ctx, program, k); err != nil {
+			if img, err = images.Draw(ctx, program, k); err != nil {
 				return httpapi.Response{}, err
 			}
 		}
@@ -100,7 +100,7 @@ func referralCodeImage(d *app.Deps) httpapi.HandlerFunc {
 // optional ?tenant= names the clinic of the page asking: another clinic's
 // room is then not found, so a clinic's page never shows a code that opens
 // another clinic's mini-program.
-func groupImage(d *app.Deps) httpapi.HandlerFunc {
+func groupImage(images app.ShareImages, groups *groupbuy.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		const op = apierr.Op("api.groupImage")
 		asking, err := askingTenant(op, r)
@@ -115,16 +115,16 @@ func groupImage(d *app.Deps) httpapi.HandlerFunc {
 			// The page names the clinic, so its mini-program and the
 			// room's scene are known before the room is read: the room
 			// and a stored image are one read.
-			if program, err := d.MiniPrograms().App(ctx, asking); err == nil {
-				k := wxacode.KeyFor(program, d.Links.CodePage(), d.Links.Group(asking, id).Scene, 0)
-				room, img, stored, err := (dynamo.WeChatStore{Store: d.Store}).RoomWithImage(ctx, id, k)
+			if program, err := images.Program(ctx, asking); err == nil {
+				k := wxacode.KeyFor(program, images.Links().CodePage(), images.Links().Group(asking, id).Scene, 0)
+				room, img, stored, err := images.RoomWithImage(ctx, id, k)
 				switch {
 				case err != nil:
 					return httpapi.Response{}, apierr.E(op, err)
 				case room == nil || room.Tenant != asking:
 					return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
 				case !stored:
-					if img, err = d.CodeImages().ImageAt(ctx, program, k); err != nil {
+					if img, err = images.Draw(ctx, program, k); err != nil {
 						return httpapi.Response{}, err
 					}
 				}
@@ -133,13 +133,13 @@ func groupImage(d *app.Deps) httpapi.HandlerFunc {
 			// No mini-program: the room is read first, so an unknown room
 			// is still GROUP_NOT_FOUND.
 		}
-		room, err := d.Groups().Store.Room(ctx, id, false)
+		room, err := groups.Store.Room(ctx, id, false)
 		if err != nil {
 			return httpapi.Response{}, apierr.E(op, err)
 		}
 		if room == nil || (asking != "" && room.Tenant != asking) {
 			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
 		}
-		return sceneImage(ctx, d, room.Tenant, d.Links.Group(room.Tenant, room.GroupID), imageCachePublic)
+		return sceneImage(ctx, images, room.Tenant, images.Links().Group(room.Tenant, room.GroupID), imageCachePublic)
 	}
 }

@@ -39,16 +39,49 @@ func (v *visitRequest) Valid() error {
 	return nil
 }
 
+// visit is the request as the referral rules take it.
+func (v *visitRequest) visit() referral.Visit {
+	return referral.Visit{VisitID: v.VisitID, UserID: v.UserID, Kind: referral.VisitKind(v.Kind), AmountFen: v.AmountFen}
+}
+
+// visitView is a reported visit: the visitor's referral as it stands
+// after it, null when they have none that is live.
+type visitView struct {
+	VisitID  string             `json:"visitId"`
+	Referral *referralStateView `json:"referral"`
+}
+
+// referralStateView is a referral as the clinic's staff see it on a visit.
+type referralStateView struct {
+	Stage string `json:"stage"`
+}
+
+func viewVisit(res referral.VisitResult) visitView {
+	v := visitView{VisitID: res.VisitID}
+	if res.Referral != nil {
+		v.Referral = &referralStateView{Stage: string(res.Referral.Stage)}
+	}
+	return v
+}
+
+// refundView is a refunded visit with the count of rewards it voided.
+type refundView struct {
+	VisitID  string `json:"visitId"`
+	Reversed int    `json:"reversed"`
+}
+
+func viewRefund(res referral.RefundResult) refundView {
+	return refundView{VisitID: res.VisitID, Reversed: res.Reversed}
+}
+
 func recordVisit(svc *referral.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		var in visitRequest
 		if err := httpapi.Decode(r, &in); err != nil {
 			return httpapi.Response{}, err
 		}
-		respond := func(res referral.VisitResult) httpapi.Response { return httpapi.OK(res) }
-		res, err := svc.RecordVisit(httpapi.Answering(ctx, respond), r.Caller, referral.Visit{
-			VisitID: in.VisitID, UserID: in.UserID, Kind: referral.VisitKind(in.Kind), AmountFen: in.AmountFen,
-		})
+		respond := func(res referral.VisitResult) httpapi.Response { return httpapi.OK(viewVisit(res)) }
+		res, err := svc.RecordVisit(httpapi.Answering(ctx, respond), r.Caller, in.visit())
 		return respond(res), err
 	}
 }
@@ -60,7 +93,7 @@ func refundVisit(svc *referral.Service) httpapi.HandlerFunc {
 			// The same 404 as an unknown visit: a malformed id names none.
 			return httpapi.Response{}, apierr.E(apierr.Op("api.refundVisit"), apierr.VisitNotFound, "no such visit")
 		}
-		respond := func(res referral.RefundResult) httpapi.Response { return httpapi.OK(res) }
+		respond := func(res referral.RefundResult) httpapi.Response { return httpapi.OK(viewRefund(res)) }
 		res, err := svc.Refund(httpapi.Answering(ctx, respond), r.Caller, id)
 		return respond(res), err
 	}

@@ -46,12 +46,13 @@ func (d *Deps) Coupons() *coupon.Service {
 func (d *Deps) Groups() *groupbuy.Service {
 	return d.groups.get(func() *groupbuy.Service {
 		return &groupbuy.Service{
-			Store:  dynamo.GroupStore{Store: d.Store},
-			Links:  d.Links,
-			Pepper: []byte(d.Config.PhonePepper),
-			Now:    d.clock(),
-			Deals:  groupbuy.NewDealCache(dealTTL),
-			Seats:  groupbuy.NewSeatShards(emptyShardTTL),
+			Store:    dynamo.GroupStore{Store: d.Store},
+			Links:    d.Links,
+			Pepper:   []byte(d.Config.PhonePepper),
+			Now:      d.clock(),
+			Settings: d.Settings,
+			Deals:    groupbuy.NewDealCache(dealTTL),
+			Seats:    groupbuy.NewSeatShards(emptyShardTTL),
 		}
 	})
 }

@@ -95,41 +95,34 @@ func (s ReferralStore) RecordOpen(ctx context.Context, code string, at time.Time
 	}}
 }
 
-// Open is an opened share link as the stream delivers it.
-type Open struct {
-	ID       string // the item's id, the click event's id: counted once however often delivered
-	Code     string
-	OpenedAt time.Time
-}
-
 // StreamOpen reads the open a stream record carries; ok is false for every
 // record that is not the insertion of an open item.
-func StreamOpen(r events.DynamoDBEventRecord) (o Open, ok bool, err error) {
+func StreamOpen(r events.DynamoDBEventRecord) (o referral.Opened, ok bool, err error) {
 	if r.EventName != "INSERT" {
-		return Open{}, false, nil
+		return referral.Opened{}, false, nil
 	}
 	pk := r.Change.Keys["pk"]
 	if pk.DataType() != events.DataTypeString || !strings.HasPrefix(pk.String(), "OPEN#") {
-		return Open{}, false, nil
+		return referral.Opened{}, false, nil
 	}
 	image, err := fromStreamImage(r.Change.NewImage)
 	if err != nil {
-		return Open{}, false, fmt.Errorf("open %s: %w", pk.String(), err)
+		return referral.Opened{}, false, fmt.Errorf("open %s: %w", pk.String(), err)
 	}
 	var it openItem
 	if err := attributevalue.UnmarshalMap(image, &it); err != nil {
-		return Open{}, false, fmt.Errorf("open %s: %w", pk.String(), err)
+		return referral.Opened{}, false, fmt.Errorf("open %s: %w", pk.String(), err)
 	}
 	if it.Kind != kindOpen || it.Code == "" {
-		return Open{}, false, fmt.Errorf("open %s: not an open item", pk.String())
+		return referral.Opened{}, false, fmt.Errorf("open %s: not an open item", pk.String())
 	}
-	return Open{ID: strings.TrimPrefix(pk.String(), "OPEN#"), Code: it.Code, OpenedAt: it.OpenedAt}, true, nil
+	return referral.Opened{ID: strings.TrimPrefix(pk.String(), "OPEN#"), Code: it.Code, OpenedAt: it.OpenedAt}, true, nil
 }
 
 // ClickEvents turns opens into referral.clicked events of their codes'
 // tenants, reading the codes with one BatchGetItem per hundred; opens of
 // codes that do not exist give none.
-func (s ReferralStore) ClickEvents(ctx context.Context, opens []Open) ([]event.Event, error) {
+func (s ReferralStore) ClickEvents(ctx context.Context, opens []referral.Opened) ([]event.Event, error) {
 	codes := make([]string, 0, len(opens))
 	for _, o := range opens {
 		codes = append(codes, o.Code)

@@ -29,12 +29,12 @@ type CloseOptions struct {
 
 // CloseReport is what one closer run did.
 type CloseReport struct {
-	Settled   int `json:"settled"`
-	Succeeded int `json:"succeeded"`
-	Failed    int `json:"failed"`
-	Skipped   int `json:"skipped"`  // settled by another run meanwhile
-	Examined  int `json:"examined"` // expiry index entries read
-	Errors    int `json:"errors"`
+	Settled   int
+	Succeeded int
+	Failed    int
+	Skipped   int // settled by another run meanwhile
+	Examined  int // expiry index entries read
+	Errors    int // rooms left for the next run
 }
 
 // CloseExpired settles the rooms past their expiry: SUCCEEDED with at least

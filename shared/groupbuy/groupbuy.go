@@ -2,8 +2,8 @@
 // admin sets up, rooms a patient opens and shares, friends joining before
 // the timer runs out, and the settlement of rooms at expiry. It holds the
 // rules (what a deal may say, when a room admits a joiner, how a room ends,
-// what other patients may see of a member); how rooms and seats are stored
-// is the Store's business.
+// that a member's name is kept masked); how rooms and seats are stored is
+// the Store's business, and how they are shown is the API's.
 package groupbuy
 
 import (
@@ -13,6 +13,7 @@ import (
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/idempotency"
+	"github.com/laoyou/laoyou/shared/tenant"
 )
 
 // Status is where a room is in its life.
@@ -178,6 +179,9 @@ type Store interface {
 
 	// Room returns the room, or nil. fresh asks for a strongly consistent read.
 	Room(ctx context.Context, groupID string, fresh bool) (*Room, error)
+	// RoomWithSettings is Room, not fresh, with the settings of tenant (nil
+	// if it has none) in the same read.
+	RoomWithSettings(ctx context.Context, groupID, tenant string) (*Room, *tenant.Settings, error)
 	// OpenRoom stores a new room, its leader's seat and limit and the event.
 	OpenRoom(ctx context.Context, o OpenRoom) (*OpenConflict, error)
 	// JoinRoom adds a member with their seat, limit and events.

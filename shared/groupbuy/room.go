@@ -96,47 +96,6 @@ func (r *Room) SeatsByShard() map[int]int {
 	return m
 }
 
-// PublicMember is a member as anyone may see them: a masked name and
-// whether they lead. No user id, price, phone or visit detail.
-type PublicMember struct {
-	DisplayName string `json:"displayName"`
-	Leader      bool   `json:"leader"`
-}
-
-// RoomView is a room as the public status page shows it.
-type RoomView struct {
-	GroupID     string         `json:"groupId"`
-	Tenant      string         `json:"tenant"`
-	DealID      string         `json:"dealId"`
-	DealTitle   string         `json:"dealTitle"`
-	Status      Status         `json:"status"`
-	Size        int            `json:"size"`
-	Joined      int            `json:"joined"`
-	ExpiresAt   time.Time      `json:"expiresAt"`
-	SecondsLeft int            `json:"secondsLeft"`
-	Members     []PublicMember `json:"members"`
-}
-
-// ViewAt is the room as shown at now.
-func (r *Room) ViewAt(now time.Time) RoomView {
-	v := RoomView{
-		GroupID:     r.GroupID,
-		Tenant:      r.Tenant,
-		DealID:      r.DealID,
-		DealTitle:   r.DealTitle,
-		Status:      r.StatusAt(now),
-		Size:        r.Size,
-		Joined:      r.Joined,
-		ExpiresAt:   r.ExpiresAt,
-		SecondsLeft: r.SecondsLeft(now),
-		Members:     make([]PublicMember, 0, len(r.Members)),
-	}
-	for _, m := range r.Members {
-		v.Members = append(v.Members, PublicMember{DisplayName: m.Name, Leader: m.Leader})
-	}
-	return v
-}
-
 // Event data. Events carry ids, never people's names; each member's price
 // goes to the hooks that issue their voucher at it. The deal's title and the
 // room's size, count and status are there for subscribe messages, which
@@ -183,4 +142,21 @@ func settledEvent(r *Room, outcome Status, now time.Time) event.Event {
 		"joined":            r.Joined,
 		"status":            string(outcome),
 	})
+}
+
+// The ids in an event's data are read back as strings: the stream hands
+// numbers and lists over as other Go types than they were written with,
+// but strings as strings. A missing or malformed id reads as "".
+
+// dealOf is the deal a group event is about.
+func dealOf(e event.Event) string {
+	id, _ := e.Data["dealId"].(string)
+	return id
+}
+
+// JoinOf is the room and the joiner of a group.joined event.
+func JoinOf(e event.Event) (groupID, userID string) {
+	groupID, _ = e.Data["groupId"].(string)
+	userID, _ = e.Data["userId"].(string)
+	return groupID, userID
 }

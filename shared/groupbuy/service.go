@@ -2,7 +2,6 @@ package groupbuy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/laoyou/laoyou/shared/idempotency"
 	"github.com/laoyou/laoyou/shared/privacy"
 	"github.com/laoyou/laoyou/shared/share"
+	"github.com/laoyou/laoyou/shared/tenant"
 )
 
 // Service applies the group-buy rules over a Store.
@@ -20,8 +20,11 @@ type Service struct {
 	Links  share.Links
 	Pepper []byte // for phone hashes, as in referral
 	Now    func() time.Time
-	Deals  *DealCache
-	Seats  *SeatShards
+	// Settings is the clinics' settings cache: a room's page shows its
+	// clinic's profile.
+	Settings *tenant.Cache
+	Deals    *DealCache
+	Seats    *SeatShards
 }
 
 // SaveDeal creates or replaces a deal. Seat stock is re-split over the
@@ -114,13 +117,13 @@ func (s *Service) ActiveDeals(ctx context.Context, tenant string) ([]Deal, error
 
 // Opened is the answer to opening a room.
 type Opened struct {
-	GroupID   string    `json:"groupId"`
-	DealID    string    `json:"dealId"`
-	Status    Status    `json:"status"`
-	Size      int       `json:"size"`
-	Joined    int       `json:"joined"`
-	ExpiresAt time.Time `json:"expiresAt"`
-	share.Link
+	GroupID   string
+	DealID    string
+	Status    Status
+	Size      int
+	Joined    int
+	ExpiresAt time.Time
+	Link      share.Link
 }
 
 // Open opens a room of the deal with the caller as leader and first member.
@@ -185,10 +188,10 @@ func (s *Service) Open(ctx context.Context, caller auth.Caller, dealID string) (
 
 // Joined is the answer to joining a room.
 type Joined struct {
-	GroupID string `json:"groupId"`
-	Status  Status `json:"status"`
-	Joined  int    `json:"joined"`
-	Size    int    `json:"size"`
+	GroupID string
+	Status  Status
+	Joined  int
+	Size    int
 }
 
 // Join adds the caller to a room. One read (the room with its roster,
@@ -290,14 +293,55 @@ func joinWrite(r *Room, me Member, userID string, now time.Time) (JoinRoom, Join
 	return JoinRoom{Seen: *r, Member: me, Fills: fills, Now: now, Events: events}, joined
 }
 
-// Status is a room as the public sees it.
-func (s *Service) Status(ctx context.Context, groupID string) (RoomView, error) {
+// RoomPage is a room as its share link shows it, with the profile of the
+// clinic where it is redeemed (nil until the clinic sets one).
+type RoomPage struct {
+	Room   Room
+	Clinic *tenant.Clinic
+}
+
+// Status shows a room to anyone. It reads the room, and the clinic's
+// settings from the cache. When the cache is cold they are read too: after
+// the room, which names its tenant, unless the page asking names its clinic
+// (asking, "" for none), whose settings then come in the same call; another
+// clinic's room is then not found.
+func (s *Service) Status(ctx context.Context, groupID, asking string) (RoomPage, error) {
 	const op = apierr.Op("groupbuy.Status")
+	if asking != "" {
+		return s.pageIn(ctx, op, groupID, asking)
+	}
 	r, err := s.room(ctx, op, "", groupID, false)
 	if err != nil {
-		return RoomView{}, err
+		return RoomPage{}, err
 	}
-	return r.ViewAt(s.Now()), nil
+	st, err := s.Settings.Get(ctx, r.Tenant)
+	if err != nil {
+		return RoomPage{}, apierr.E(op, err)
+	}
+	return RoomPage{Room: *r, Clinic: st.Clinic}, nil
+}
+
+// pageIn is Status for a page of clinic t, with t's settings read in the
+// same call as the room when they are not cached.
+func (s *Service) pageIn(ctx context.Context, op apierr.Op, groupID, t string) (RoomPage, error) {
+	id, ok := share.Normalize(groupID, share.GroupIDLen)
+	if !ok {
+		return RoomPage{}, groupNotFound(op)
+	}
+	var r *Room
+	st, err := s.Settings.GetWith(t,
+		func() (err error) { r, err = s.Store.Room(ctx, id, false); return err },
+		func() (st *tenant.Settings, err error) {
+			r, st, err = s.Store.RoomWithSettings(ctx, id, t)
+			return st, err
+		})
+	if err != nil {
+		return RoomPage{}, apierr.E(op, err)
+	}
+	if r == nil || r.Tenant != t {
+		return RoomPage{}, groupNotFound(op)
+	}
+	return RoomPage{Room: *r, Clinic: st.Clinic}, nil
 }
 
 // Room returns a room read fresh, for reactions to its events; nil if it
@@ -311,14 +355,14 @@ func (s *Service) Room(ctx context.Context, groupID string) (*Room, error) {
 func (s *Service) room(ctx context.Context, op apierr.Op, tenant, groupID string, fresh bool) (*Room, error) {
 	id, ok := share.Normalize(groupID, share.GroupIDLen)
 	if !ok {
-		return nil, apierr.E(op, apierr.GroupNotFound, "no such group")
+		return nil, groupNotFound(op)
 	}
 	r, err := s.Store.Room(ctx, id, fresh)
 	if err != nil {
 		return nil, apierr.E(op, err)
 	}
 	if r == nil || (tenant != "" && r.Tenant != tenant) {
-		return nil, apierr.E(op, apierr.GroupNotFound, "no such group")
+		return nil, groupNotFound(op)
 	}
 	return r, nil
 }
@@ -381,6 +425,10 @@ func newRoom(d *Deal, groupID string, leader Member, now time.Time) Room {
 	}
 }
 
+func groupNotFound(op apierr.Op) error {
+	return apierr.E(op, apierr.GroupNotFound, "no such group")
+}
+
 func soldOut(op apierr.Op) error {
 	return apierr.E(op, apierr.SoldOut, "this deal has no seats left")
 }
@@ -401,13 +449,11 @@ func (s *Service) RefreshRemaining(ctx context.Context, since time.Time, evs ...
 		if !CountsSeats(e.Type) {
 			continue
 		}
-		var data struct {
-			DealID string `json:"dealId"`
-		}
-		if err := DecodeData(e, &data); err != nil || data.DealID == "" {
+		id := dealOf(e)
+		if id == "" {
 			continue // not an event of ours; retrying will not help
 		}
-		d := deal{e.Tenant, data.DealID}
+		d := deal{e.Tenant, id}
 		if seen[d] {
 			continue
 		}
@@ -417,15 +463,4 @@ func (s *Service) RefreshRemaining(ctx context.Context, since time.Time, evs ...
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// DecodeData reads an event's data into v. Data may have come through the
-// stream, where numbers and lists take other Go types than when written,
-// so it goes through JSON.
-func DecodeData(e event.Event, v any) error {
-	b, err := json.Marshal(e.Data)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
 }

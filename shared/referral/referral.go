@@ -68,9 +68,9 @@ func (b Binding) LiveAt(now time.Time, window time.Duration) bool {
 // Friend is a referee as their referrer sees them: a masked name and a
 // stage, never a treatment, amount or visit detail.
 type Friend struct {
-	DisplayName string    `json:"displayName"`
-	Stage       Stage     `json:"stage"`
-	BoundAt     time.Time `json:"boundAt"`
+	DisplayName string
+	Stage       Stage
+	BoundAt     time.Time
 }
 
 // BindConflict says which of a binding's conditions failed.
@@ -124,6 +124,10 @@ type Store interface {
 	// only while it is BOUND; otherwise, or when it is gone, it does
 	// nothing.
 	DropBoundFriend(ctx context.Context, tenant, referrerID, refereeID string) error
+	// ClickEvents turns opens into referral.clicked events of their codes'
+	// tenants, reading the codes in one batch; opens of unknown codes give
+	// none.
+	ClickEvents(ctx context.Context, opens []Opened) ([]event.Event, error)
 }
 
 // Service applies the referral rules.
@@ -137,7 +141,7 @@ type Service struct {
 
 // Share is a code with its share links.
 type Share struct {
-	Code string `json:"code"`
+	Code string
 	share.Link
 }
 
@@ -196,6 +200,12 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 	return s.shareOf(caller.Tenant, c.Code), nil
 }
 
+// HasCode reports whether the user has made their referral code.
+func (s *Service) HasCode(ctx context.Context, tenant, userID string) (bool, error) {
+	c, _, err := s.Store.CodeOf(ctx, tenant, userID)
+	return c != nil, err
+}
+
 // shareOf is code with its share links.
 func (s *Service) shareOf(tenant, code string) Share {
 	return Share{Code: code, Link: s.Links.Referral(tenant, code)}
@@ -204,16 +214,16 @@ func (s *Service) shareOf(tenant, code string) Share {
 // Landing is what a shared code opens: whose code, at which clinic, and
 // what a newcomer is offered.
 type Landing struct {
-	Code          string         `json:"code"`
-	Tenant        string         `json:"tenant"`
-	Clinic        *tenant.Clinic `json:"clinic"`
-	Referrer      Person         `json:"referrer"`
-	NewcomerOffer *tenant.Offer  `json:"newcomerOffer"`
+	Code          string
+	Tenant        string
+	Clinic        *tenant.Clinic
+	Referrer      Person
+	NewcomerOffer *tenant.Offer
 }
 
 // Person is another patient as shown: a masked name only.
 type Person struct {
-	DisplayName string `json:"displayName"`
+	DisplayName string
 }
 
 // Resolve shows a shared code to anyone. It only reads: the code, and the
@@ -268,9 +278,9 @@ func (s *Service) Open(ctx context.Context, raw string) error {
 // the clinic's front desk and the referrer see them (masked), for the page
 // the newcomer shows at the clinic.
 type BindResult struct {
-	Referrer Person    `json:"referrer"`
-	Referee  Person    `json:"referee"`
-	BoundAt  time.Time `json:"boundAt"`
+	Referrer Person
+	Referee  Person
+	BoundAt  time.Time
 }
 
 // Bind binds the caller, a newcomer, to the owner of code. The first binding
@@ -385,17 +395,17 @@ func resolveConflict(c *BindConflict, want Binding) (*Binding, error) {
 
 // Mine is the referrer's own view.
 type Mine struct {
-	Code      *string  `json:"code"`
-	Referrals []Friend `json:"referrals"`
-	Counts    Counts   `json:"counts"`
+	Code      *string
+	Referrals []Friend
+	Counts    Counts
 }
 
 // Counts is the referrer's funnel. A friend counts in every stage they
 // reached: a rewarded friend was also bound and qualified.
 type Counts struct {
-	Bound     int `json:"bound"`
-	Qualified int `json:"qualified"`
-	Rewarded  int `json:"rewarded"`
+	Bound     int
+	Qualified int
+	Rewarded  int
 }
 
 // Me returns the caller's code, friends and counts.

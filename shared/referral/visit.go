@@ -46,13 +46,13 @@ type Visitor struct {
 // VisitResult is the answer to a reported visit: the visitor's referral as
 // it stands after the visit, or nil when they have none that is live.
 type VisitResult struct {
-	VisitID  string         `json:"visitId"`
-	Referral *ReferralState `json:"referral"`
+	VisitID  string
+	Referral *ReferralState
 }
 
 // ReferralState is a referral as the clinic's staff see it on a visit.
 type ReferralState struct {
-	Stage Stage `json:"stage"`
+	Stage Stage
 }
 
 // RecordedVisit is a visit as stored with what it did to the referral. The
@@ -312,8 +312,8 @@ func unqualified(rec RecordedVisit) RecordedVisit {
 
 // RefundResult is the answer to a refund.
 type RefundResult struct {
-	VisitID  string `json:"visitId"`
-	Reversed int    `json:"reversed"` // rewards voided
+	VisitID  string
+	Reversed int // rewards voided
 }
 
 // Refund records that a visit's treatment was refunded: rewards it earned

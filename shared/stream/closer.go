@@ -9,15 +9,24 @@ import (
 	"github.com/laoyou/laoyou/shared/groupbuy"
 )
 
-// CloserResult is what one closer run did.
+// CloserResult is what one closer run did, as the closer function returns
+// it: the rooms' settlement (see groupbuy.CloseReport) and the referral
+// rewards whose hold passed (PENDING → ISSUED).
 type CloserResult struct {
 	Settled   int `json:"settled"`
 	Succeeded int `json:"succeeded"`
 	Failed    int `json:"failed"`
-	Skipped   int `json:"skipped"`  // settled by another run meanwhile
-	Examined  int `json:"examined"` // expiry index entries read
-	Errors    int `json:"errors"`   // rooms left for the next run
-	Released  int `json:"released"` // referral rewards whose hold passed (PENDING → ISSUED)
+	Skipped   int `json:"skipped"`
+	Examined  int `json:"examined"`
+	Errors    int `json:"errors"`
+	Released  int `json:"released"`
+}
+
+func closerResult(r groupbuy.CloseReport, released int) CloserResult {
+	return CloserResult{
+		Settled: r.Settled, Succeeded: r.Succeeded, Failed: r.Failed, Skipped: r.Skipped,
+		Examined: r.Examined, Errors: r.Errors, Released: released,
+	}
 }
 
 // Closer is the closer function's handler: it settles expired rooms and
@@ -40,11 +49,9 @@ func Closer(d *app.Deps) func(context.Context, json.RawMessage) (CloserResult, e
 		if rerr != nil {
 			d.Log.ErrorContext(ctx, "reward release incomplete", "error", rerr.Error())
 		}
-		d.Log.InfoContext(ctx, "closer run", "settled", r.Settled, "succeeded", r.Succeeded,
-			"failed", r.Failed, "skipped", r.Skipped, "examined", r.Examined, "errors", r.Errors, "released", released)
-		return CloserResult{
-			Settled: r.Settled, Succeeded: r.Succeeded, Failed: r.Failed, Skipped: r.Skipped,
-			Examined: r.Examined, Errors: r.Errors, Released: released,
-		}, errors.Join(err, rerr)
+		res := closerResult(r, released)
+		d.Log.InfoContext(ctx, "closer run", "settled", res.Settled, "succeeded", res.Succeeded,
+			"failed", res.Failed, "skipped", res.Skipped, "examined", res.Examined, "errors", res.Errors, "released", res.Released)
+		return res, errors.Join(err, rerr)
 	}
 }

@@ -32,21 +32,18 @@ func GroupReactions(d *app.Deps) map[event.Type]func(context.Context, event.Even
 // bindJoinerToLeader is the referral channel of a room. Events carry ids
 // only, so the names (stored masked on the roster) come from the room.
 func bindJoinerToLeader(ctx context.Context, svc *groupbuy.Service, refs *referral.Service, e event.Event) error {
-	var data struct {
-		GroupID string `json:"groupId"`
-		UserID  string `json:"userId"`
-	}
-	if err := groupbuy.DecodeData(e, &data); err != nil || data.GroupID == "" || data.UserID == "" {
+	groupID, userID := groupbuy.JoinOf(e)
+	if groupID == "" || userID == "" {
 		return nil // not a join of ours; retrying will not help
 	}
-	r, err := svc.Room(ctx, data.GroupID)
+	r, err := svc.Room(ctx, groupID)
 	if err != nil {
 		return err
 	}
 	if r == nil || r.Tenant != e.Tenant {
 		return nil
 	}
-	joiner, leader := r.Member(data.UserID), r.Leader()
+	joiner, leader := r.Member(userID), r.Leader()
 	if joiner == nil || leader == nil {
 		return nil
 	}

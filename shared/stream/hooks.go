@@ -20,6 +20,7 @@ import (
 	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/hook"
 	"github.com/laoyou/laoyou/shared/metrics"
+	"github.com/laoyou/laoyou/shared/referral"
 )
 
 const (
@@ -179,7 +180,7 @@ func (h *hooksHandler) applyAll(ctx context.Context, evs []streamedEvent, failed
 
 type streamedOpen struct {
 	seq string
-	o   dynamo.Open
+	o   referral.Opened
 }
 
 // clicks are the opened share links of known codes, as referral.clicked
@@ -190,12 +191,12 @@ func (h *hooksHandler) clicks(ctx context.Context, opens []streamedOpen) ([]stre
 		return nil, nil
 	}
 	seqOf := make(map[string]string, len(opens))
-	list := make([]dynamo.Open, 0, len(opens))
+	list := make([]referral.Opened, 0, len(opens))
 	for _, so := range opens {
 		seqOf[so.o.ID] = so.seq
 		list = append(list, so.o)
 	}
-	evs, err := dynamo.ReferralStore{Store: h.d.Store}.ClickEvents(ctx, list)
+	evs, err := h.d.Referrals().Clicks(ctx, list)
 	if err != nil {
 		return nil, err
 	}

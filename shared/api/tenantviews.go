@@ -1,0 +1,32 @@
+package api
+
+import "github.com/laoyou/laoyou/shared/tenant"
+
+// clinicView is a clinic's public profile as the API shows it; a clinic
+// with none saved shows null.
+type clinicView struct {
+	Name    string `json:"name"`
+	Address string `json:"address,omitempty"`
+	Phone   string `json:"phone,omitempty"`
+}
+
+func viewClinic(c *tenant.Clinic) *clinicView {
+	if c == nil {
+		return nil
+	}
+	return &clinicView{Name: c.Name, Address: c.Address, Phone: c.Phone}
+}
+
+// offerView is what a newcomer is offered; null when the clinic offers
+// nothing.
+type offerView struct {
+	Title      string `json:"title"`
+	TemplateID string `json:"templateId,omitempty"`
+}
+
+func viewOffer(o *tenant.Offer) *offerView {
+	if o == nil {
+		return nil
+	}
+	return &offerView{Title: o.Title, TemplateID: o.TemplateID}
+}
