@@ -20,26 +20,12 @@ func adminSettingsRoutes(d *app.Deps) []httpapi.Route {
 
 // settingsView is the program settings as the admin routes show them.
 type settingsView struct {
-	Clinic            *settingsClinic `json:"clinic,omitempty"`
-	NewcomerOffer     *settingsOffer  `json:"newcomerOffer"`
+	Clinic            *clinicView     `json:"clinic,omitempty"`
+	NewcomerOffer     *offerView      `json:"newcomerOffer"`
 	BindingWindowDays int             `json:"bindingWindowDays"`
 	HoldDays          *int            `json:"holdDays"`
 	MonthlyCap        int             `json:"monthlyCap"`
 	Milestones        []milestoneView `json:"milestones"`
-}
-
-// settingsClinic is the clinic's profile in the settings, as sent and as
-// shown.
-type settingsClinic struct {
-	Name    string `json:"name"`
-	Address string `json:"address,omitempty"`
-	Phone   string `json:"phone,omitempty"`
-}
-
-// settingsOffer is the newcomer offer in the settings, as sent and as shown.
-type settingsOffer struct {
-	Title      string `json:"title"`
-	TemplateID string `json:"templateId,omitempty"`
 }
 
 // milestoneView is a milestone bonus, as sent and as shown.
@@ -49,12 +35,9 @@ type milestoneView struct {
 }
 
 func viewSettings(s tenant.Settings) settingsView {
-	v := settingsView{BindingWindowDays: s.BindingWindowDays, HoldDays: s.HoldDays, MonthlyCap: s.MonthlyCap}
-	if c := s.Clinic; c != nil {
-		v.Clinic = &settingsClinic{Name: c.Name, Address: c.Address, Phone: c.Phone}
-	}
-	if o := s.NewcomerOffer; o != nil {
-		v.NewcomerOffer = &settingsOffer{Title: o.Title, TemplateID: o.TemplateID}
+	v := settingsView{
+		Clinic: viewClinic(s.Clinic), NewcomerOffer: viewOffer(s.NewcomerOffer),
+		BindingWindowDays: s.BindingWindowDays, HoldDays: s.HoldDays, MonthlyCap: s.MonthlyCap,
 	}
 	if s.Milestones != nil { // nil shows as null, none as []
 		v.Milestones = make([]milestoneView, len(s.Milestones))
@@ -66,10 +49,11 @@ func viewSettings(s tenant.Settings) settingsView {
 }
 
 // settingsRequest is the body of PUT /v1/admin/settings; it replaces the
-// settings, and an absent field takes its default.
+// settings, and an absent field takes its default. The clinic and offer
+// are sent as they are shown.
 type settingsRequest struct {
-	Clinic            *settingsClinic `json:"clinic"`
-	NewcomerOffer     *settingsOffer  `json:"newcomerOffer"`
+	Clinic            *clinicView     `json:"clinic"`
+	NewcomerOffer     *offerView      `json:"newcomerOffer"`
 	BindingWindowDays *int            `json:"bindingWindowDays"`
 	HoldDays          *int            `json:"holdDays"`
 	MonthlyCap        *int            `json:"monthlyCap"`
