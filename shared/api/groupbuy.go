@@ -10,7 +10,6 @@ import (
 	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/share"
-	"github.com/laoyou/laoyou/shared/tenant"
 )
 
 // GroupBuy is the group-buy function: deals, rooms, joins.
@@ -222,7 +221,7 @@ type roomView struct {
 	ExpiresAt   time.Time       `json:"expiresAt"`
 	SecondsLeft int             `json:"secondsLeft"`
 	Members     []memberView    `json:"members"`
-	Clinic      *tenant.Clinic  `json:"clinic"`
+	Clinic      *clinicView     `json:"clinic"`
 }
 
 type memberView struct {
@@ -239,7 +238,7 @@ func viewRoom(p groupbuy.RoomPage, now time.Time) roomView {
 		Status: r.StatusAt(now), Size: r.Size, Joined: r.Joined,
 		ExpiresAt: r.ExpiresAt, SecondsLeft: r.SecondsLeft(now),
 		Members: make([]memberView, 0, len(r.Members)),
-		Clinic:  p.Clinic,
+		Clinic:  viewClinic(p.Clinic),
 	}
 	for _, m := range r.Members {
 		v.Members = append(v.Members, memberView{DisplayName: m.Name, Leader: m.Leader})
