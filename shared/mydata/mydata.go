@@ -97,7 +97,8 @@ type Visit struct {
 	Refunded      bool
 }
 
-// Erased is the answer to an erasure, and to an export of an erased user.
+// Erased is when a user was erased: the answer to an erasure, and, naming
+// the user, to an export of an erased user.
 type Erased struct {
 	UserID   string
 	ErasedAt time.Time
