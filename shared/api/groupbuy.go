@@ -9,7 +9,6 @@ import (
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/groupbuy"
 	"github.com/laoyou/laoyou/shared/httpapi"
-	"github.com/laoyou/laoyou/shared/share"
 )
 
 // GroupBuy is the group-buy function: deals, rooms, joins.
@@ -197,13 +196,13 @@ type openedView struct {
 	Size      int             `json:"size"`
 	Joined    int             `json:"joined"`
 	ExpiresAt time.Time       `json:"expiresAt"`
-	share.Link
+	linkView
 }
 
 func viewOpened(o groupbuy.Opened) openedView {
 	return openedView{
 		GroupID: o.GroupID, DealID: o.DealID, Status: o.Status, Size: o.Size, Joined: o.Joined,
-		ExpiresAt: o.ExpiresAt, Link: o.Link,
+		ExpiresAt: o.ExpiresAt, linkView: viewLink(o.Link),
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/laoyou/laoyou/shared/auth"
 	"github.com/laoyou/laoyou/shared/httpapi"
 	"github.com/laoyou/laoyou/shared/referral"
-	"github.com/laoyou/laoyou/shared/share"
 )
 
 // Referral is the referral function: codes, share links, binding, the
@@ -31,10 +30,10 @@ func Referral(d *app.Deps) *httpapi.API {
 // codeView is the caller's referral code with its share links.
 type codeView struct {
 	Code string `json:"code"`
-	share.Link
+	linkView
 }
 
-func viewCode(s referral.Share) codeView { return codeView{Code: s.Code, Link: s.Link} }
+func viewCode(s referral.Share) codeView { return codeView{Code: s.Code, linkView: viewLink(s.Link)} }
 
 func createCode(svc *referral.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {

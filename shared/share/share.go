@@ -70,9 +70,9 @@ type Links struct {
 
 // Link is the share payload of one shareable thing.
 type Link struct {
-	Scene           string `json:"scene"`
-	MiniProgramPath string `json:"miniProgramPath"`
-	ShareURL        string `json:"shareUrl"`
+	Scene           string
+	MiniProgramPath string
+	ShareURL        string
 }
 
 // MaxScene is WeChat's limit for wxacode.getUnlimited scenes.

@@ -1,6 +1,11 @@
 package api
 
-import "github.com/laoyou/laoyou/shared/tenant"
+import (
+	"github.com/laoyou/laoyou/shared/share"
+	"github.com/laoyou/laoyou/shared/tenant"
+)
+
+// Views that several answers share.
 
 // clinicView is a clinic's public profile as the API shows it; a clinic
 // with none saved shows null.
@@ -29,4 +34,16 @@ func viewOffer(o *tenant.Offer) *offerView {
 		return nil
 	}
 	return &offerView{Title: o.Title, TemplateID: o.TemplateID}
+}
+
+// linkView is how a shareable thing is shared: the mini-program's scene
+// and path, and the H5 page.
+type linkView struct {
+	Scene           string `json:"scene"`
+	MiniProgramPath string `json:"miniProgramPath"`
+	ShareURL        string `json:"shareUrl"`
+}
+
+func viewLink(l share.Link) linkView {
+	return linkView{Scene: l.Scene, MiniProgramPath: l.MiniProgramPath, ShareURL: l.ShareURL}
 }
