@@ -187,7 +187,7 @@ type SignedIn struct {
 func (s *Service) SignIn(ctx context.Context, tenant, code string) (SignedIn, error) {
 	const op = apierr.Op("account.SignIn")
 	if !auth.ValidID(tenant) {
-		return SignedIn{}, apierr.E(op, apierr.BadRequest, "tenant must be 1 to 128 of [A-Za-z0-9_.:@|-]")
+		return SignedIn{}, auth.InvalidID("tenant")
 	}
 	if err := checkCode(op, code); err != nil {
 		return SignedIn{}, err
@@ -329,7 +329,7 @@ type Granted struct {
 func (s *Service) Grant(ctx context.Context, tenant, userID string, role auth.Role) (Granted, error) {
 	const op = apierr.Op("account.Grant")
 	if !auth.ValidID(userID) {
-		return Granted{}, apierr.E(op, apierr.BadRequest, "userId must be 1 to 128 of [A-Za-z0-9_.:@|-]")
+		return Granted{}, auth.InvalidID("userId")
 	}
 	switch role {
 	case auth.Patient, auth.Staff, auth.Admin:

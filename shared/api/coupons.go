@@ -106,7 +106,7 @@ func putCouponTemplate(svc *coupon.Service) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		id := r.PathParam("templateId")
 		if !auth.ValidID(id) {
-			return httpapi.Response{}, apierr.Invalid("templateId", "must be 1 to 128 letters, digits or _.:@|-")
+			return httpapi.Response{}, auth.InvalidID("templateId")
 		}
 		var in templateRequest
 		if err := httpapi.Decode(r, &in); err != nil {
@@ -191,7 +191,7 @@ func (c *claimRequest) Valid() error {
 	case c.TemplateID == "":
 		return apierr.Missing("templateId")
 	case !auth.ValidID(c.TemplateID):
-		return apierr.Invalid("templateId", "must be 1 to 128 letters, digits or _.:@|-")
+		return auth.InvalidID("templateId")
 	}
 	return nil
 }

@@ -24,11 +24,11 @@ func (v *visitRequest) Valid() error {
 	case v.VisitID == "":
 		return apierr.Missing("visitId")
 	case !auth.ValidID(v.VisitID):
-		return apierr.Invalid("visitId", "must be 1 to 128 letters, digits or _.:@|-")
+		return auth.InvalidID("visitId")
 	case v.UserID == "":
 		return apierr.Missing("userId")
 	case !auth.ValidID(v.UserID):
-		return apierr.Invalid("userId", "must be 1 to 128 letters, digits or _.:@|-")
+		return auth.InvalidID("userId")
 	case v.Kind == "":
 		return apierr.Missing("kind")
 	case v.Kind != string(referral.Arrival) && v.Kind != string(referral.Treatment):

@@ -57,6 +57,11 @@ func ValidID(s string) bool {
 	return true
 }
 
+// InvalidID is the 400 of a request field that is not a ValidID.
+func InvalidID(field string) error {
+	return apierr.Invalid(field, "must be 1 to 128 letters, digits or _.:@|-")
+}
+
 // FromClaims builds the caller from the authorizer's claims. A token the
 // authorizer accepted but that lacks Laoyou's claims is refused with 403.
 func FromClaims(claims map[string]string) (Caller, error) {

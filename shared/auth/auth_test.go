@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/laoyou/laoyou/shared/apierr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -26,4 +27,10 @@ func TestValidID(t *testing.T) {
 	for _, tc := range tests {
 		require.Equal(t, tc.want, ValidID(tc.id), "%q", tc.id)
 	}
+}
+
+func TestInvalidIDIsABadRequestNamingTheField(t *testing.T) {
+	err := InvalidID("dealId")
+	require.Equal(t, apierr.BadRequest, apierr.KindOf(err))
+	require.Equal(t, `field "dealId" must be 1 to 128 letters, digits or _.:@|-`, apierr.Message(err))
 }

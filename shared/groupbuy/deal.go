@@ -142,7 +142,7 @@ func (s *DealSpec) Valid() error {
 	case s.StartsAt != nil && s.EndsAt != nil && !s.StartsAt.Before(*s.EndsAt):
 		return apierr.Invalid("endsAt", "must be after startsAt")
 	case s.VoucherTemplateID != "" && !auth.ValidID(s.VoucherTemplateID):
-		return apierr.Invalid("voucherTemplateId", "must be 1 to 128 letters, digits or _.:@|-")
+		return auth.InvalidID("voucherTemplateId")
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ type Service struct {
 func (s *Service) SaveDeal(ctx context.Context, tenant, dealID string, spec DealSpec) (Deal, error) {
 	const op = apierr.Op("groupbuy.SaveDeal")
 	if !auth.ValidID(dealID) {
-		return Deal{}, apierr.E(op, apierr.BadRequest, "dealId must be 1 to 128 letters, digits or _.:@|-")
+		return Deal{}, auth.InvalidID("dealId")
 	}
 	if err := spec.Valid(); err != nil {
 		return Deal{}, err

@@ -112,7 +112,7 @@ func (r Rule) validateIssue() error {
 	case ic.TemplateID == "":
 		return apierr.Missing("issueCoupon.templateId")
 	case !auth.ValidID(ic.TemplateID):
-		return apierr.Invalid("issueCoupon.templateId", "must be 1 to 128 letters, digits or _.:@|-")
+		return auth.InvalidID("issueCoupon.templateId")
 	case ic.To == "":
 		return apierr.Missing("issueCoupon.to")
 	case !slices.Contains([]Recipient{Referrer, Referee, Leader, Members, User}, ic.To):

@@ -155,7 +155,7 @@ func (s *Service) EraseSelf(ctx context.Context, caller auth.Caller) (Erased, er
 func (s *Service) EraseUser(ctx context.Context, tenant, userID string) (Erased, error) {
 	const op = apierr.Op("mydata.EraseUser")
 	if !auth.ValidID(userID) {
-		return Erased{}, apierr.E(op, apierr.BadRequest, "userId must be 1 to 128 of [A-Za-z0-9_.:@|-]")
+		return Erased{}, auth.InvalidID("userId")
 	}
 	_, found, err := s.Store.Export(ctx, tenant, userID)
 	if err != nil {

@@ -118,7 +118,7 @@ func (s Settings) Validate() error {
 		case utf8.RuneCountInString(title) > MaxOfferTitle:
 			return apierr.Invalid("newcomerOffer.title", fmt.Sprintf("must be at most %d characters", MaxOfferTitle))
 		case o.TemplateID != "" && !auth.ValidID(o.TemplateID):
-			return apierr.Invalid("newcomerOffer.templateId", "must be 1 to 128 letters, digits or _.:@|-")
+			return auth.InvalidID("newcomerOffer.templateId")
 		}
 	}
 	switch {
@@ -142,7 +142,7 @@ func (s Settings) Validate() error {
 		case m.TemplateID == "":
 			return apierr.Missing(field + ".templateId")
 		case !auth.ValidID(m.TemplateID):
-			return apierr.Invalid(field+".templateId", "must be 1 to 128 letters, digits or _.:@|-")
+			return auth.InvalidID(field + ".templateId")
 		}
 		seen[m.Count] = true
 	}
