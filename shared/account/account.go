@@ -390,7 +390,8 @@ func (s *Service) BindPhone(ctx context.Context, caller auth.Caller, code string
 }
 
 // MaskPhone keeps the first three and last four digits of a number
-// (13812345678 → 138****5678); a shorter number keeps its last two.
+// (13812345678 → 138****5678); a shorter one shows only its last two, and
+// one of two digits or fewer none.
 func MaskPhone(n string) string {
 	var digits []rune
 	for _, r := range n {

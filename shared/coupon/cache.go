@@ -44,9 +44,10 @@ func (c *TemplateCache) Forget(tenant, id string) {
 
 // stockMemory remembers, in a warm function, which stock shards were found
 // empty, so claims go to shards that still hold units and a sold-out
-// template answers OUT_OF_STOCK without a write. A shard fills again only
-// when the stock is raised, which changes the stock in the key: memory of
-// the old stock is then simply unused, so it never lapses.
+// template answers OUT_OF_STOCK without a write. Marks never lapse: a raise
+// changes the stock in the key, so memory of the old stock is simply unused.
+// A unit a refund gives back to a shard marked empty is not claimed through
+// this function instance.
 type stockMemory struct {
 	shards cache.EmptyShards[stockKey]
 }

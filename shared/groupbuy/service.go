@@ -196,11 +196,10 @@ type Joined struct {
 
 // Join adds the caller to a room. One read (the room with its roster,
 // strongly consistent, so the decision starts from its latest state) and
-// one write: the
-// room's count and roster under the condition that it is open, unexpired
-// and not full, the member, a seat from a stock shard, the caller's
-// per-user standing, for a newcomers-only deal the caller's lack of a
-// recorded visit, and group.joined. The join that takes the last seat
+// one write: the room's count and roster under the condition that it is
+// open, unexpired and not full, the member, a seat from a stock shard, the
+// caller's per-user standing, for a newcomers-only deal the caller's lack
+// of a recorded visit, and group.joined. The join that takes the last seat
 // turns the room SUCCEEDED and writes group.succeeded in the same write.
 //
 // A refused write reports the room as it was; under contention on one room

@@ -17,7 +17,7 @@ import (
 //     (the referral channel), under the rules of a code bind.
 //
 // Seats taken (and so `remaining`) are counted per stream batch, not here
-// (see hooksHandler.handle); vouchers on group.succeeded are the tenant's
+// (see hooksHandler.rollUp); vouchers on group.succeeded are the tenant's
 // hook machinery's work, from the event's members.
 func GroupReactions(d *app.Deps) map[event.Type]func(context.Context, event.Event) error {
 	svc := d.Groups()
