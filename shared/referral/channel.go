@@ -37,9 +37,10 @@ type GroupJoin struct {
 // BindThroughGroup binds a joiner who has no referrer to the room's leader,
 // under the rules of a code bind: staff on either side, the same person,
 // a joiner with a recorded visit, a loop or a binding still in its window
-// all mean no binding, quietly, since the join itself succeeded. It reports whether
-// this call made the binding; referral.bound is written with it. A repeat
-// (the stream delivers at least once) finds the binding and does nothing.
+// all mean no binding, quietly, since the join itself succeeded. It reports
+// whether this call made the binding; referral.bound is written with it. A
+// repeat (the stream delivers at least once) finds the binding and does
+// nothing.
 func (s *Service) BindThroughGroup(ctx context.Context, j GroupJoin) (bound bool, err error) {
 	const op = apierr.Op("referral.BindThroughGroup")
 	switch {

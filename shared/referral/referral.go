@@ -192,7 +192,7 @@ func (s *Service) MyCode(ctx context.Context, caller auth.Caller) (Share, error)
 		case conflict.Existing != nil:
 			c = conflict.Existing // a concurrent call made it first
 		case attempt < 3:
-			continue // 44 random bits: a clash is rare, three in a row is a bug
+			continue // 44 random bits: a clash is rare, four in a row is a bug
 		default:
 			return Share{}, apierr.E(op, errors.New("referral: code taken"))
 		}
