@@ -75,8 +75,7 @@ func (d *Dispatcher) milestones(ctx context.Context, e event.Event) error {
 // eligible reports whether the side to of a referral.qualified event may
 // earn referral rewards: false when it was staff or admin as the referral
 // qualified ("referrerEligible" or "refereeEligible" false on the event).
-// Events that do not say are from before the rule, or name a side that was
-// not staff.
+// An event that does not say names a side that was not staff.
 func eligible(e event.Event, to Recipient) bool {
 	var flag string
 	switch to {

@@ -2,13 +2,13 @@
 // rule says, on an event (a friend bound, a group succeeded, a coupon
 // redeemed), issue a coupon to someone the event names, POST the event,
 // signed, to the clinic's own system, or send those it names a WeChat
-// subscribe message. Events come from the table's stream,
-// which delivers at least once; each effect happens once per (event, rule,
-// recipient) however often it is delivered, and webhooks that keep failing
-// are kept as dead letters, never dropped. Laoyou's own reactions live here
-// too: group vouchers, referral milestone bonuses, and the counting of
-// events for the admin stats. It holds the rules; storage, coupons and HTTP
-// are given to it.
+// subscribe message. Events come from the table's stream, which delivers at
+// least once; each effect happens once per (event, rule, recipient) however
+// often it is delivered, and webhooks that keep failing are kept as dead
+// letters, never dropped. Laoyou's own reactions live here too: group
+// vouchers, referral milestone bonuses, and the counting of events for the
+// admin stats. It holds the rules; storage, coupons and HTTP are given to
+// it.
 package hook
 
 import (
@@ -167,8 +167,8 @@ func CheckURL(raw string, allowLoopback bool) error {
 	if !ok {
 		return apierr.E(op("CheckURL"), apierr.BadRequest, "must name its host by a DNS name or an IP address in its usual form")
 	}
-	// The local runner's listeners: 127.0.0.1, ::1 and plain localhost, on
-	// http or https. Nothing else counts as loopback there.
+	// The local runner's listeners: a loopback IP literal (127.0.0.0/8,
+	// ::1) or plain localhost, on http or https; no subdomain of localhost.
 	localListener := allowLoopback && (strings.EqualFold(host, "localhost") || (literal && loopbackAddr(ip)))
 	switch {
 	case localListener && (u.Scheme == "http" || u.Scheme == "https"):

@@ -126,7 +126,8 @@ type Stats struct {
 }
 
 // Count adds a batch of events to their tenants' stats: one write per
-// tenant and batch (up to a hundred events), not per event.
+// tenant and batch (more only when its events overflow one transaction),
+// not per event.
 func (s *Stats) Count(ctx context.Context, evs []event.Event) error {
 	byTenant := map[string][]Counted{}
 	var tenants []string

@@ -203,9 +203,9 @@ type Messages struct {
 // At most once, not at least once: the effect is claimed before the send.
 // A crash between the send and the claim's settling leaves the claim, so
 // the message is not sent again; a crash between the claim and the send
-// loses that one message. WeChat tolerates the loss (a notification, not
-// a coupon) better than a repeat, which would also spend one of the
-// user's one-time acceptances of the template.
+// loses that one message. A lost notification (not a coupon) costs less
+// than a repeat, which would also spend one of the user's one-time
+// acceptances of the template.
 func (d *Dispatcher) sendMessages(ctx context.Context, e event.Event, r Rule) error {
 	sm := r.SubscribeMessage
 	dl := DeadLetter{RuleID: r.ID, Action: subscribeAction, TemplateID: sm.TemplateID}

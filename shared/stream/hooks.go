@@ -38,8 +38,8 @@ const (
 // referrer (whose former referrer's friend entry it drops); every other
 // record is skipped (in AWS the event source's filter already drops them).
 // Per batch it rolls up `remaining` (one write per deal or template, not
-// per event) and counts the admin stats (one write per tenant); for each
-// event it applies the group-buy's reactions, then Laoyou's
+// per event) and counts the admin stats (writes per tenant, not per event);
+// for each event it applies the group-buy's reactions, then Laoyou's
 // built-in reactions (group vouchers, referral milestones) and the tenant's
 // rules; each effect happens once per (event, rule, recipient) however
 // often the stream delivers the record. Records whose effects failed in a
