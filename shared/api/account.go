@@ -14,9 +14,9 @@ import (
 
 // Auth is the auth function: WeChat sign-in, the issuer's discovery
 // document and keys, binding a phone, and the caller's data rights (export
-// and erasure). It is the one function that may
-// sign tokens (kms:Sign) and, with the functions that call WeChat, open
-// app secrets (kms:Decrypt).
+// and erasure). It is the one function that may sign tokens (kms:Sign)
+// and, with the functions that call WeChat, open app secrets
+// (kms:Decrypt).
 func Auth(d *app.Deps) *httpapi.API {
 	svc := d.Accounts()
 	return httpapi.New(d.Log,

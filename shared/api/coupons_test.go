@@ -129,7 +129,7 @@ func (s *stack) stockLeft(tenant, templateID string, shards int) []int64 {
 }
 
 // storeCoupon writes a coupon in any state straight through the store, as
-// other flows (referral holds, refunds) will.
+// flows other than a claim (referral holds, refunds) do.
 func (s *stack) storeCoupon(c coupon.Coupon) {
 	s.t.Helper()
 	c.Code = strings.ToUpper(c.Code)

@@ -165,13 +165,13 @@ func sum(xs []int) int {
 	return n
 }
 
-// react applies the group-buy's built-in reactions to events as the hooks
-// function does, times times each (the stream delivers at least once).
+// react handles events as the hooks function does with a batch, times
+// times (the stream delivers at least once): remaining rolled up, then the
+// group-buy's built-in reactions to each event.
 func (s *stack) react(times int, es ...event.Event) {
 	s.t.Helper()
 	reactions := stream.GroupReactions(s.deps)
 	for i := 0; i < times; i++ {
-		// As the hooks function does: remaining per delivered batch, then each event.
 		require.NoError(s.t, s.deps.Groups().RefreshRemaining(context.Background(), time.Now(), es...))
 		for _, e := range es {
 			if f := reactions[e.Type]; f != nil {
@@ -743,8 +743,8 @@ func TestStockChange(t *testing.T) {
 	require.Equal(t, 201, s.open(patient("clinic-a", "p9"), "d").Status)
 }
 
-// remaining is fed from the stream by the built-in reactions, once per
-// event however often it is delivered.
+// remaining is rolled up from the seat shards as the stream delivers the
+// events, and counts each seat once however often they are delivered.
 func TestRemainingSeats(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)

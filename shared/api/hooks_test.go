@@ -39,7 +39,7 @@ func (s *stack) newStreamPoller(handler runner.StreamHandler) *runner.StreamPoll
 		Streams:   ddblocal.NewStreamsClient(s.db.Endpoint, s.db.Client.Options().Region),
 		DynamoDB:  s.db.Client,
 		Table:     s.db.Table,
-		BatchSize: 50, // as template.yaml's event source
+		BatchSize: 50, // template.yaml's event source takes up to 500
 		Handler:   handler,
 		Logger:    logging.Discard(),
 	})

@@ -59,9 +59,9 @@ func imageResponse(img wechat.Image, cache string) httpapi.Response {
 }
 
 // referralCodeImage is GET /v1/referral/code/image: the caller's own code,
-// made by POST /v1/referral/code first.
-// The image is stored under its owner (a code is one user's, for ever), so
-// the code and its image are one read once drawn.
+// made by POST /v1/referral/code first. The image is stored under its
+// owner (a code is one user's, for ever), so the code and its image are one
+// read once drawn.
 func referralCodeImage(images app.ShareImages, referrals *referral.Service) httpapi.HandlerFunc {
 	scene := func(code string) string { return images.Links().Referral("", code).Scene }
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
