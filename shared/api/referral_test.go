@@ -26,7 +26,7 @@ func (s *stack) bind(as who, code string) reply {
 	return s.do(call{fn: "referral", route: "POST /v1/referral/bind", as: as, body: fmt.Sprintf(`{"code":%q}`, code)})
 }
 
-// markPatient records a clinic visit the way the visits route will: the
+// markPatient records a clinic visit the way the visits route does: the
 // PATIENT item in the user's partition.
 func (s *stack) markPatient(tenant, user string) {
 	s.t.Helper()
