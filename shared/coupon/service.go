@@ -193,9 +193,9 @@ type Reward struct {
 }
 
 // IssueReward issues r's coupon unless its effect already happened; issued
-// is false for a repeat, and for a held reward whose visit was refunded
-// before it came (a refund voids what it finds; what comes later is not
-// issued at all). TEMPLATE_NOT_FOUND, NOT_CLAIMABLE (the template's
+// is false for a repeat, for a holder who was erased, and for a held reward
+// whose visit was refunded before it came (a refund voids what it finds;
+// what comes later is not issued at all). TEMPLATE_NOT_FOUND, NOT_CLAIMABLE (the template's
 // validity has ended) and OUT_OF_STOCK will not change on a retry.
 func (s *Service) IssueReward(ctx context.Context, r Reward) (issued bool, err error) {
 	const op = apierr.Op("coupon.IssueReward")

@@ -202,9 +202,10 @@ type Joined struct {
 // of a recorded visit, and group.joined. The join that takes the last seat
 // turns the room SUCCEEDED and writes group.succeeded in the same write.
 //
-// A refused write reports the room as it was; under contention on one room
-// (it reached size-1 meanwhile) the join is retried as the filling join,
-// and an empty shard is retried on another: those are the only extra calls.
+// A refused write reports the room as it then was; a join that another
+// join overtook is retried on that room (as the filling join if it now
+// takes the last seat), and an empty shard is retried on another: those
+// are the only extra calls.
 func (s *Service) Join(ctx context.Context, caller auth.Caller, groupID string) (Joined, error) {
 	const op = apierr.Op("groupbuy.Join")
 	r, err := s.room(ctx, op, caller.Tenant, groupID, true)
