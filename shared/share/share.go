@@ -75,7 +75,8 @@ type Link struct {
 	ShareURL        string
 }
 
-// MaxScene is WeChat's limit for wxacode.getUnlimited scenes.
+// MaxScene is the most characters WeChat takes in a mini-program code's
+// scene (getwxacodeunlimit); every link's scene must fit.
 const MaxScene = 32
 
 // Referral links tenant's referral code: scene "r=CODE".
