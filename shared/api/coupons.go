@@ -174,11 +174,7 @@ func listCouponTemplates(svc *coupon.Service) httpapi.HandlerFunc {
 		if err != nil {
 			return httpapi.Response{}, err
 		}
-		out := templateList{Templates: make([]templateView, 0, len(ts))}
-		for _, t := range ts {
-			out.Templates = append(out.Templates, viewTemplate(t))
-		}
-		return httpapi.OK(out), nil
+		return httpapi.OK(templateList{Templates: viewAll(ts, viewTemplate)}), nil
 	}
 }
 
@@ -261,11 +257,7 @@ func myCoupons(svc *coupon.Service) httpapi.HandlerFunc {
 			return httpapi.Response{}, err
 		}
 		now := svc.Now()
-		out := couponList{Coupons: make([]couponView, 0, len(cs))}
-		for _, c := range cs {
-			out.Coupons = append(out.Coupons, viewCoupon(c, now))
-		}
-		return httpapi.OK(out), nil
+		return httpapi.OK(couponList{Coupons: viewAll(cs, func(c coupon.Coupon) couponView { return viewCoupon(c, now) })}), nil
 	}
 }
 

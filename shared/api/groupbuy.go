@@ -140,11 +140,7 @@ func listDeals(svc *groupbuy.Service) httpapi.HandlerFunc {
 			return httpapi.Response{}, err
 		}
 		now := svc.Now()
-		out := dealList{Deals: make([]dealView, 0, len(deals))}
-		for _, d := range deals {
-			out.Deals = append(out.Deals, viewDeal(d, now))
-		}
-		return httpapi.OK(out), nil
+		return httpapi.OK(dealList{Deals: viewAll(deals, func(d groupbuy.Deal) dealView { return viewDeal(d, now) })}), nil
 	}
 }
 
@@ -236,13 +232,14 @@ func viewRoom(p groupbuy.RoomPage, now time.Time) roomView {
 		GroupID: r.GroupID, Tenant: r.Tenant, DealID: r.DealID, DealTitle: r.DealTitle,
 		Status: r.StatusAt(now), Size: r.Size, Joined: r.Joined,
 		ExpiresAt: r.ExpiresAt, SecondsLeft: r.SecondsLeft(now),
-		Members: make([]memberView, 0, len(r.Members)),
+		Members: viewAll(r.Members, viewMember),
 		Clinic:  viewClinic(p.Clinic),
 	}
-	for _, m := range r.Members {
-		v.Members = append(v.Members, memberView{DisplayName: m.Name, Leader: m.Leader})
-	}
 	return v
+}
+
+func viewMember(m groupbuy.Member) memberView {
+	return memberView{DisplayName: m.Name, Leader: m.Leader}
 }
 
 // groupStatus is GET /v1/groups/{groupId}; ?tenant= names the clinic whose

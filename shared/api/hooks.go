@@ -130,11 +130,7 @@ type ruleList struct {
 func listHookRules(rules *hook.Rules) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		rs, err := rules.List(ctx, r.Caller.Tenant)
-		out := ruleList{Rules: make([]ruleView, 0, len(rs))}
-		for _, rule := range rs {
-			out.Rules = append(out.Rules, viewRule(rule))
-		}
-		return httpapi.OK(out), err
+		return httpapi.OK(ruleList{Rules: viewAll(rs, viewRule)}), err
 	}
 }
 
@@ -170,10 +166,6 @@ type deadLetterList struct {
 func listDeadLetters(rules *hook.Rules) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 		dls, err := rules.DeadLetters(ctx, r.Caller.Tenant)
-		out := deadLetterList{DeadLetters: make([]deadLetterView, 0, len(dls))}
-		for _, dl := range dls {
-			out.DeadLetters = append(out.DeadLetters, viewDeadLetter(dl))
-		}
-		return httpapi.OK(out), err
+		return httpapi.OK(deadLetterList{DeadLetters: viewAll(dls, viewDeadLetter)}), err
 	}
 }

@@ -82,11 +82,11 @@ func viewExport(x mydata.Export) exportView {
 			DisplayName: p.DisplayName, Phone: p.Phone, PhoneBoundAt: p.PhoneBoundAt,
 			Role: p.Role, WeChatLinked: p.WeChatLinked, FirstSignIn: p.FirstSignIn,
 		},
-		Referrals: exportList(x.Referrals, viewExportReferral),
-		Coupons:   exportList(x.Coupons, viewExportCoupon),
-		Rooms:     exportList(x.Rooms, viewExportRoom),
-		Visits:    exportList(x.Visits, viewExportVisit),
-		Rewards:   exportList(x.Rewards, viewExportCoupon),
+		Referrals: viewAll(x.Referrals, viewExportReferral),
+		Coupons:   viewAll(x.Coupons, viewExportCoupon),
+		Rooms:     viewAll(x.Rooms, viewExportRoom),
+		Visits:    viewAll(x.Visits, viewExportVisit),
+		Rewards:   viewAll(x.Rewards, viewExportCoupon),
 	}
 	if c := x.ReferralCode; c != nil {
 		v.ReferralCode = &exportCodeView{Code: c.Code, CreatedAt: c.CreatedAt}
@@ -96,15 +96,6 @@ func viewExport(x mydata.Export) exportView {
 		v.ReferredBy = &by
 	}
 	return v
-}
-
-// exportList views each of xs; none is [], not null.
-func exportList[T, V any](xs []T, view func(T) V) []V {
-	out := make([]V, len(xs))
-	for i, x := range xs {
-		out[i] = view(x)
-	}
-	return out
 }
 
 func viewExportReferral(r mydata.Referral) exportReferralView {

@@ -58,17 +58,19 @@ func viewStats(s hook.Summary) statsView {
 		Referral: referralFunnelView{
 			Clicks: f.Clicks, Binds: f.Binds, Qualified: f.Qualified, Rewarded: f.Rewarded, Reversed: f.Reversed,
 		},
-		Deals:        make([]dealFunnelView, 0, len(s.Deals)),
-		TopReferrers: make([]topReferrerView, 0, len(s.TopReferrers)),
-	}
-	for _, d := range s.Deals {
-		v.Deals = append(v.Deals, dealFunnelView{
-			DealID: d.DealID, Opened: d.Opened, Joins: d.Joins,
-			Succeeded: d.Succeeded, Failed: d.Failed, VouchersRedeemed: d.VouchersRedeemed,
-		})
-	}
-	for _, t := range s.TopReferrers {
-		v.TopReferrers = append(v.TopReferrers, topReferrerView{DisplayName: t.DisplayName, Qualified: t.Qualified})
+		Deals:        viewAll(s.Deals, viewDealFunnel),
+		TopReferrers: viewAll(s.TopReferrers, viewTopReferrer),
 	}
 	return v
+}
+
+func viewDealFunnel(d hook.DealFunnel) dealFunnelView {
+	return dealFunnelView{
+		DealID: d.DealID, Opened: d.Opened, Joins: d.Joins,
+		Succeeded: d.Succeeded, Failed: d.Failed, VouchersRedeemed: d.VouchersRedeemed,
+	}
+}
+
+func viewTopReferrer(t hook.TopReferrer) topReferrerView {
+	return topReferrerView{DisplayName: t.DisplayName, Qualified: t.Qualified}
 }

@@ -47,3 +47,12 @@ type linkView struct {
 func viewLink(l share.Link) linkView {
 	return linkView{Scene: l.Scene, MiniProgramPath: l.MiniProgramPath, ShareURL: l.ShareURL}
 }
+
+// viewAll views each of xs; an empty list is [], never null.
+func viewAll[T, V any](xs []T, view func(T) V) []V {
+	out := make([]V, len(xs))
+	for i, x := range xs {
+		out[i] = view(x)
+	}
+	return out
+}
