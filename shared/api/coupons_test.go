@@ -639,11 +639,7 @@ func TestCouponViewsJSON(t *testing.T) {
 		ts  = `"2026-01-02T03:04:05.006Z"`
 		ts1 = `"2026-01-02T04:04:05.006Z"`
 	)
-	cases := []struct {
-		name string
-		view any
-		want string
-	}{
+	cases := []viewCase{
 		{"a limited template shows what remains", viewTemplate(limited),
 			`{"templateId":"pct","title":"八折","kind":"PERCENT","percentOff":20,"maxOffFen":500,"minSpendFen":100,"validFrom":` + ts + `,"validTo":` + ts1 + `,"stock":10,"perUserLimit":2,"claimable":true,"remaining":7}`},
 		{"an oversold template remains 0", viewTemplate(oversold),
@@ -661,11 +657,5 @@ func TestCouponViewsJSON(t *testing.T) {
 		{"a held reward is PENDING", viewCoupon(held, at),
 			`{"couponCode":"DEF","templateId":"pct","title":"八折","kind":"PERCENT","status":"PENDING","percentOff":10,"maxOffFen":5,"minSpendFen":7,"validFrom":"2026-01-02T01:04:05.006Z","validTo":` + ts1 + `,"source":"referral","issuedAt":"2026-01-02T01:04:05.006Z"}`},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			b, err := json.Marshal(c.view)
-			require.NoError(t, err)
-			require.Equal(t, c.want, string(b))
-		})
-	}
+	requireViewBytes(t, cases)
 }

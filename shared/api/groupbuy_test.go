@@ -539,11 +539,7 @@ func TestGroupViewsJSON(t *testing.T) {
 		},
 	}
 	link := share.Link{Scene: "g=G", MiniProgramPath: "/pages/landing/index?scene=g%3DG", ShareURL: "https://h5.example/s/g/G"}
-	tests := []struct {
-		name string
-		view any
-		want string
-	}{
+	tests := []viewCase{
 		{"opened", viewOpened(groupbuy.Opened{GroupID: "G", DealID: "d", Status: groupbuy.Open, Size: 3, Joined: 1, ExpiresAt: room.ExpiresAt, Link: link}),
 			`{"groupId":"G","dealId":"d","status":"OPEN","size":3,"joined":1,"expiresAt":"2026-03-01T10:01:30Z",` +
 				`"scene":"g=G","miniProgramPath":"/pages/landing/index?scene=g%3DG","shareUrl":"https://h5.example/s/g/G"}`},
@@ -560,13 +556,7 @@ func TestGroupViewsJSON(t *testing.T) {
 			`{"groupId":"G","tenant":"","dealId":"","dealTitle":"","status":"CLOSING","size":0,"joined":0,` +
 				`"expiresAt":"2026-03-01T10:00:00Z","secondsLeft":0,"members":[],"clinic":{"name":"美好口腔"}}`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b, err := json.Marshal(tt.view)
-			require.NoError(t, err)
-			require.Equal(t, tt.want, string(b))
-		})
-	}
+	requireViewBytes(t, tests)
 	require.Equal(t, []memberView{{DisplayName: "张*", Leader: true}, {DisplayName: "L***"}},
 		viewRoom(groupbuy.RoomPage{Room: room}, at).Members)
 }

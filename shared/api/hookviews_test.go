@@ -1,11 +1,8 @@
 package api
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/shared/event"
 	"github.com/laoyou/laoyou/shared/hook"
@@ -16,11 +13,7 @@ import (
 // left out when empty, null and [] as they were, times in RFC 3339.
 func TestHookViewsKeepTheirBytes(t *testing.T) {
 	at := time.Date(2026, 3, 4, 5, 6, 7, 890000000, time.UTC)
-	tests := []struct {
-		name string
-		view any
-		want string
-	}{
+	tests := []viewCase{
 		{"an issueCoupon rule",
 			viewRule(hook.Rule{Tenant: "c", ID: "thank", Event: event.ReferralBound, IssueCoupon: &hook.IssueCoupon{TemplateID: "thanks", To: hook.Referrer}, UpdatedAt: at}),
 			`{"ruleId":"thank","event":"referral.bound","issueCoupon":{"templateId":"thanks","to":"referrer"},"updatedAt":"2026-03-04T05:06:07.89Z"}`},
@@ -53,11 +46,5 @@ func TestHookViewsKeepTheirBytes(t *testing.T) {
 			viewStats(hook.Summary{}),
 			`{"referral":{"clicks":0,"binds":0,"qualified":0,"rewarded":0,"reversed":0},"deals":[],"topReferrers":[]}`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := json.Marshal(tc.view)
-			require.NoError(t, err)
-			require.Equal(t, tc.want, string(got))
-		})
-	}
+	requireViewBytes(t, tests)
 }

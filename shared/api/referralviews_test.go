@@ -1,11 +1,8 @@
 package api
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/laoyou/laoyou/shared/referral"
 	"github.com/laoyou/laoyou/shared/share"
@@ -19,11 +16,7 @@ import (
 func TestReferralViewsKeepTheirBytes(t *testing.T) {
 	at := time.Date(2026, 11, 3, 4, 5, 6, 7_000_000, time.UTC)
 	code := "ABCDEFGHJK"
-	for _, c := range []struct {
-		name string
-		view any
-		want string
-	}{
+	requireViewBytes(t, []viewCase{
 		{"code with its links", viewCode(referral.Share{Code: "X", Link: share.Link{Scene: "r=X", MiniProgramPath: "/p?s=r%3DX", ShareURL: "https://h5/s/r/X"}}),
 			`{"code":"X","scene":"r=X","miniProgramPath":"/p?s=r%3DX","shareUrl":"https://h5/s/r/X"}`},
 		{"landing of a clinic with no profile", viewLanding(referral.Landing{Code: "X", Tenant: "c1", Referrer: referral.Person{DisplayName: "张*"}}),
@@ -46,11 +39,5 @@ func TestReferralViewsKeepTheirBytes(t *testing.T) {
 			`{"visitId":"v1","referral":{"stage":"QUALIFIED"}}`},
 		{"refund", viewRefund(referral.RefundResult{VisitID: "v1", Reversed: 2}),
 			`{"visitId":"v1","reversed":2}`},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			b, err := json.Marshal(c.view)
-			require.NoError(t, err)
-			require.Equal(t, c.want, string(b))
-		})
-	}
+	})
 }
