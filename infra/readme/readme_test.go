@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,8 +51,24 @@ func TestReadmeWalkThroughsPassTheContract(t *testing.T) {
 // test cannot pass by accident.
 func TestPreludeCatchesViolationsAndFailures(t *testing.T) {
 	// A stand-in for Prism and the stack: answers by path.
+	var mu sync.Mutex
+	asked := map[string]int{} // busy-once requests by ?id=
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
+		case "/busy":
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":{"code":"SERVICE_UNAVAILABLE"}}`))
+		case "/busy-once":
+			mu.Lock()
+			asked[r.URL.Query().Get("id")]++
+			first := asked[r.URL.Query().Get("id")] == 1
+			mu.Unlock()
+			if first {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(`{"error":{"code":"SERVICE_UNAVAILABLE"}}`))
+				return
+			}
+			_, _ = w.Write([]byte(`{"done":true}`))
 		case "/violation-header":
 			w.Header().Set("sl-violations", `[{"message":"Request body must match"}]`)
 			_, _ = w.Write([]byte(`{}`))
@@ -91,6 +108,9 @@ func TestPreludeCatchesViolationsAndFailures(t *testing.T) {
 		{"a failing command", `false`, false},
 		{"an unreachable API", `curl -s http://127.0.0.1:1/`, false},
 		{"/_local goes to the stack", `curl -s $API/_local/token`, true},
+		{"a 503 is sent again, and only the last answer is output", `[ "$(curl -s "$API/busy-once?id=a")" = '{"done":true}' ]`, true},
+		{"a 503 three times is a failure", `curl -s $API/busy`, false},
+		{"an allowed 503 is not sent again", `ALLOW_STATUS=503 curl -s "$API/busy-once?id=b"`, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
