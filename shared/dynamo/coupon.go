@@ -325,12 +325,9 @@ func (s CouponStore) Issue(ctx context.Context, in coupon.Issue) (*coupon.IssueC
 			expression.Set(expression.Name("left"), expression.Name("left").Minus(expression.Value(1))), &hasUnit))
 	}
 	if in.PerUserLimit > 0 {
-		underLimit := expression.AttributeNotExists(expression.Name("n")).
-			Or(expression.Name("n").LessThan(expression.Value(in.PerUserLimit)))
-		t.add("limit", s.update(claimsKey(c.Tenant, c.UserID, c.TemplateID),
-			expression.Add(expression.Name("n"), expression.Value(1)).
-				Set(expression.Name("kind"), expression.Value(kindClaims)).
-				Set(expression.Name("tenant"), expression.Value(c.Tenant)), &underLimit))
+		t.add("limit", s.countUnder(claimsKey(c.Tenant, c.UserID, c.TemplateID), in.PerUserLimit,
+			expression.Set(expression.Name("kind"), expression.Value(kindClaims)).
+				Set(expression.Name("tenant"), expression.Value(c.Tenant))))
 	}
 	if h := c.Hold; h != nil && h.VisitID != "" {
 		t.add("visit", s.holdOnVisit(c.Tenant, h.VisitID, c.Code, c.TemplateID, in.Shard))

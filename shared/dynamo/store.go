@@ -117,6 +117,15 @@ func (s *Store) put(item any) (types.TransactWriteItem, error) {
 	return types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: av}}, nil
 }
 
+// countUnder is a transaction Update adding one to the counter "n" of the
+// item at k, with what upd sets, unless the counter has reached limit: a
+// per-user claim limit and a referrer's monthly cap are both this one rule.
+func (s *Store) countUnder(k key, limit int, upd expression.UpdateBuilder) types.TransactWriteItem {
+	under := expression.AttributeNotExists(expression.Name("n")).
+		Or(expression.Name("n").LessThan(expression.Value(limit)))
+	return s.update(k, upd.Add(expression.Name("n"), expression.Value(1)), &under)
+}
+
 // update is a transaction Update of the item at k, under cond where given,
 // returning the old item if cond fails.
 func (s *Store) update(k key, upd expression.UpdateBuilder, cond *expression.ConditionBuilder) types.TransactWriteItem {

@@ -180,13 +180,10 @@ func (s ReferralStore) addQualification(t *tx, v referral.RecordedVisit, q *refe
 	t.add("friend", s.update(friendKey(b.Tenant, b.ReferrerID, b.RefereeID),
 		expression.Set(expression.Name("stage"), expression.Value(string(referral.Qualified))), &friendBound))
 	if q.Cap > 0 {
-		under := expression.AttributeNotExists(expression.Name("n")).
-			Or(expression.Name("n").LessThan(expression.Value(q.Cap)))
-		t.add("cap", s.update(capKey(b.Tenant, b.ReferrerID, q.CapMonth),
-			expression.Add(expression.Name("n"), expression.Value(1)).
-				Set(expression.Name("kind"), expression.Value(kindCap)).
+		t.add("cap", s.countUnder(capKey(b.Tenant, b.ReferrerID, q.CapMonth), q.Cap,
+			expression.Set(expression.Name("kind"), expression.Value(kindCap)).
 				Set(expression.Name("tenant"), expression.Value(b.Tenant)).
-				Set(expression.Name("ttl"), expression.Value(s.ttlAfter(capKeep))), &under))
+				Set(expression.Name("ttl"), expression.Value(s.ttlAfter(capKeep)))))
 	}
 	// A reporter who is the referrer is known staff: their record is
 	// written by RecordVisit, never checked in the same transaction.
