@@ -133,12 +133,9 @@ func groupImage(images app.ShareImages, groups *groupbuy.Service) httpapi.Handle
 			// No mini-program: the room is read first, so an unknown room
 			// is still GROUP_NOT_FOUND.
 		}
-		room, err := groups.Store.Room(ctx, id, false)
+		room, err := groups.RoomShown(ctx, id, asking)
 		if err != nil {
-			return httpapi.Response{}, apierr.E(op, err)
-		}
-		if room == nil || (asking != "" && room.Tenant != asking) {
-			return httpapi.Response{}, apierr.E(op, apierr.GroupNotFound, "no such group")
+			return httpapi.Response{}, err
 		}
 		return sceneImage(ctx, images, room.Tenant, images.Links().Group(room.Tenant, room.GroupID), imageCachePublic)
 	}

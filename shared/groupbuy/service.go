@@ -350,6 +350,13 @@ func (s *Service) Room(ctx context.Context, groupID string) (*Room, error) {
 	return s.Store.Room(ctx, groupID, true)
 }
 
+// RoomShown is a room as a public page reads it (not strongly consistent):
+// asking is the clinic of the page, "" for any; another clinic's room is
+// GROUP_NOT_FOUND.
+func (s *Service) RoomShown(ctx context.Context, groupID, asking string) (*Room, error) {
+	return s.room(ctx, apierr.Op("groupbuy.RoomShown"), asking, groupID, false)
+}
+
 // room reads a room; tenant "" is any tenant (the public status page, room
 // ids are unique across tenants), else another tenant's room is not found.
 func (s *Service) room(ctx context.Context, op apierr.Op, tenant, groupID string, fresh bool) (*Room, error) {
